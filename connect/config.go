@@ -1,0 +1,158 @@
+package connect
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// ClusterConfig says how to reach one cluster.
+type ClusterConfig struct {
+	// Alias is the cluster's name in the flow file (MM2's cluster alias).
+	Alias string
+	// Opts are the client options every client of this cluster gets: seed
+	// brokers, TLS, SASL, client settings. Connectors add their own.
+	Opts []kgo.Opt
+	// ConsumerOpts, ProducerOpts and AdminOpts are added for clients of that
+	// role (MM2's <alias>.consumer.*, .producer.*, .admin.* settings).
+	ConsumerOpts, ProducerOpts, AdminOpts []kgo.Opt
+}
+
+// Role says what a client is for, so it gets the cluster's settings for that
+// role.
+type Role int
+
+const (
+	RoleAdmin    Role = iota // metadata and admin requests
+	RoleConsumer             // fetches records
+	RoleProducer             // produces records
+)
+
+func (r Role) String() string {
+	switch r {
+	case RoleConsumer:
+		return "consumer"
+	case RoleProducer:
+		return "producer"
+	default:
+		return "admin"
+	}
+}
+
+// clientFactory builds clients for connectors and tasks.
+type clientFactory func(cluster string, role Role, opts ...kgo.Opt) (*kgo.Client, error)
+
+// newClient returns a client for cluster with the cluster's options, the
+// role's options, then opts.
+func (c *WorkerConfig) newClient(cluster string, role Role, opts ...kgo.Opt) (*kgo.Client, error) {
+	cc, ok := c.Clusters[cluster]
+	if !ok {
+		return nil, fmt.Errorf("cluster %q is not configured", cluster)
+	}
+	// Defaults first, so that the cluster's settings override them. The
+	// consumer waits at most 500ms for data, as Java's fetch.max.wait.ms
+	// does (kgo's default is 5s): a fetch in flight holds back partitions
+	// added to the assignment until it returns.
+	all := []kgo.Opt{kgo.FetchMaxWait(500 * time.Millisecond)}
+	all = append(all, cc.Opts...)
+	switch role {
+	case RoleConsumer:
+		all = append(all, cc.ConsumerOpts...)
+	case RoleProducer:
+		all = append(all, cc.ProducerOpts...)
+	default:
+		all = append(all, cc.AdminOpts...)
+	}
+	all = append(all, opts...)
+	cl, err := kgo.NewClient(all...)
+	if err != nil {
+		return nil, fmt.Errorf("new %s client for cluster %s: %w", role, cluster, err)
+	}
+	return cl, nil
+}
+
+// ConnectorSpec names one connector to run and its config.
+type ConnectorSpec struct {
+	// Name is the connector's name, also its source-offsets namespace
+	// (MM2: "MirrorSourceConnector").
+	Name string
+	// Class picks the connector implementation from the Registry.
+	Class string
+	// Source and Target are the cluster aliases of the flow (MM2 herder).
+	// Records are produced to Target; source offsets are stored on Target in
+	// the Connect offsets topic of Source (mm2-offsets.<Source>.internal).
+	Source, Target string
+	// Props is the connector config, MM2 property names.
+	Props Props
+}
+
+// Herder is the Source->Target pair a connector belongs to, as in MM2 where
+// each pair has its own Connect herder and offsets topic.
+func (s ConnectorSpec) Herder() string { return s.Source + "->" + s.Target }
+
+// WorkerConfig holds what an operator sets for the worker as a whole.
+type WorkerConfig struct {
+	// Clusters by alias.
+	Clusters map[string]ClusterConfig
+	// OffsetFlushInterval is how often tasks commit source offsets (Connect's
+	// offset.flush.interval.ms). Default 5s: Connect's 60s default means a
+	// crash re-copies up to a minute of data, which helps nobody.
+	OffsetFlushInterval time.Duration
+	// ShutdownTimeout bounds a graceful stop: flushing the producers and
+	// committing source offsets. Default 30s.
+	ShutdownTimeout time.Duration
+	// RetryBackoffMax caps the backoff between retries of a connector start
+	// or a task poll that failed with a retriable error. Default 30s.
+	RetryBackoffMax time.Duration
+	// OffsetsTopicPartitions and OffsetsTopicReplication are used when the
+	// worker creates a Connect offsets topic (Connect defaults: 25 and 3;
+	// -1 replication means the broker default).
+	OffsetsTopicPartitions  int32
+	OffsetsTopicReplication int16
+}
+
+func (c *WorkerConfig) setDefaults() {
+	if c.OffsetFlushInterval <= 0 {
+		c.OffsetFlushInterval = 5 * time.Second
+	}
+	if c.ShutdownTimeout <= 0 {
+		c.ShutdownTimeout = 30 * time.Second
+	}
+	if c.RetryBackoffMax <= 0 {
+		c.RetryBackoffMax = 30 * time.Second
+	}
+	if c.OffsetsTopicPartitions <= 0 {
+		c.OffsetsTopicPartitions = 25
+	}
+	if c.OffsetsTopicReplication == 0 {
+		c.OffsetsTopicReplication = -1
+	}
+}
+
+// validate reports every problem of the worker config and specs at once.
+func validate(cfg *WorkerConfig, specs []ConnectorSpec, reg *Registry) error {
+	var errs []error
+	seen := make(map[string]bool)
+	for i, s := range specs {
+		id := s.Herder() + "/" + s.Name
+		if s.Name == "" {
+			errs = append(errs, fmt.Errorf("connectors[%d]: name is empty", i))
+		}
+		if seen[id] {
+			errs = append(errs, fmt.Errorf("connectors[%d]: connector %s is listed twice", i, id))
+		}
+		seen[id] = true
+		if _, ok := cfg.Clusters[s.Source]; !ok {
+			errs = append(errs, fmt.Errorf("connectors[%d]: source cluster %q is not configured", i, s.Source))
+		}
+		if _, ok := cfg.Clusters[s.Target]; !ok {
+			errs = append(errs, fmt.Errorf("connectors[%d]: target cluster %q is not configured", i, s.Target))
+		}
+		if _, ok := reg.lookup(s.Class); !ok {
+			errs = append(errs, fmt.Errorf("connectors[%d]: connector class %q is not registered", i, s.Class))
+		}
+	}
+	return errors.Join(errs...)
+}

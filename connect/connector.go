@@ -1,0 +1,187 @@
+package connect
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"strconv"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Props is the wire form of connector and task configs: MM2 property names
+// with string values. It is what the worker stores, compares and hands to
+// connectors; connectors parse it once into typed configs in Start.
+type Props map[string]string
+
+// Clone returns a copy of p that can be changed without changing p.
+func (p Props) Clone() Props { return maps.Clone(p) }
+
+// Get returns the value of key, or def when key is absent or empty.
+func (p Props) Get(key, def string) string {
+	if v, ok := p[key]; ok && v != "" {
+		return v
+	}
+	return def
+}
+
+// Int returns key parsed as an int64, or def when absent. A value that is not
+// an integer is an error that names the key.
+func (p Props) Int(key string, def int64) (int64, error) {
+	v, ok := p[key]
+	if !ok || v == "" {
+		return def, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %q is not an integer", key, v)
+	}
+	return n, nil
+}
+
+// Bool returns key parsed as a bool, or def when absent.
+func (p Props) Bool(key string, def bool) (bool, error) {
+	v, ok := p[key]
+	if !ok || v == "" {
+		return def, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, fmt.Errorf("%s: %q is not true or false", key, v)
+	}
+	return b, nil
+}
+
+// Seconds returns key, a number of seconds, as a duration, or def when absent.
+func (p Props) Seconds(key string, def time.Duration) (time.Duration, error) {
+	v, ok := p[key]
+	if !ok || v == "" {
+		return def, nil
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %q is not a number of seconds", key, v)
+	}
+	return time.Duration(f * float64(time.Second)), nil
+}
+
+// Connector splits a job into task configs, and may watch the clusters for
+// changes that need new task configs (new topics, new partitions).
+//
+// The worker calls every method from the connector's own goroutine, never two
+// at once. A connector may start goroutines in Start; it must end them in Stop.
+type Connector interface {
+	// Start prepares the connector: parse cc.Props, create internal topics,
+	// load what TaskConfigs needs. ctx covers start-up only; never store it.
+	// A retriable error (see IsRetriable) makes the worker try again after
+	// a backoff; any other error fails the connector.
+	Start(ctx context.Context, cc *ConnectorContext) error
+	// TaskConfigs returns at most maxTasks task configs. It must not block on
+	// the network: it works from what Start or a refresh loaded.
+	TaskConfigs(maxTasks int) ([]Props, error)
+	// NewTask returns an unstarted task; the worker starts it.
+	NewTask() SourceTask
+	// Stop ends what Start began. It is idempotent.
+	Stop(ctx context.Context) error
+}
+
+// SourceTask reads from somewhere and returns records for the worker to
+// produce to the connector's target cluster.
+//
+// One runner goroutine per task calls Start, Poll and Stop; they are never
+// called at once. The optional interface Committer is called from that
+// goroutine too. The only exception is AckObserver (set on a SourcePartition),
+// which the producer calls; see its doc.
+type SourceTask interface {
+	// Start parses tc.Props and opens what the task needs. ctx covers
+	// start-up only.
+	Start(ctx context.Context, tc *TaskContext) error
+	// Poll returns the next batch of records. It blocks for at most about a
+	// second and returns (nil, nil) when there is nothing to do. The returned
+	// slice may be reused by the task on the next Poll; the *kgo.Record values
+	// in it belong to the worker until they are acknowledged.
+	Poll(ctx context.Context) ([]SourceRecord, error)
+	// Stop closes what Start opened. It is called once, after the last Poll
+	// and after the worker flushed the producer and committed source offsets.
+	Stop(ctx context.Context) error
+}
+
+// Committer is an optional interface of a SourceTask. The runner calls Commit
+// after each source-offset commit, from the runner goroutine, so a task can
+// flush work that should follow committed offsets (MM2 promotes delayed offset
+// syncs here).
+type Committer interface {
+	Commit(ctx context.Context) error
+}
+
+// SourceRecord is one record to produce to the target cluster, with where it
+// came from. Record.Topic and Record.Partition must be set (the producer
+// partitions manually); key, value, headers and timestamp are sent as they are.
+type SourceRecord struct {
+	Record *kgo.Record
+	// Partition is the handle of the source partition the record came from
+	// (from TaskContext.Partition). It carries the source offset bookkeeping.
+	Partition *SourcePartition
+	// Offset is the record's offset in the source partition. Within one
+	// partition, offsets passed to the worker must increase.
+	Offset int64
+}
+
+// ConnectorContext is what the worker hands a connector. It is a struct so
+// that it can grow without breaking connectors.
+type ConnectorContext struct {
+	Name   string // connector name; also the source-offsets namespace
+	Source string // source cluster alias
+	Target string // target cluster alias
+	Props  Props
+	Logger hclog.Logger
+
+	newClient   clientFactory
+	reconfigure func()
+}
+
+// NewClient returns a new client for the named cluster with the worker's
+// settings for that cluster and role, plus opts. The caller owns and closes it.
+func (cc *ConnectorContext) NewClient(cluster string, role Role, opts ...kgo.Opt) (*kgo.Client, error) {
+	return cc.newClient(cluster, role, opts...)
+}
+
+// RequestReconfiguration asks the worker to call TaskConfigs again and restart
+// the tasks whose configs changed. It does not block and may be called from
+// any goroutine.
+func (cc *ConnectorContext) RequestReconfiguration() { cc.reconfigure() }
+
+// TaskContext is what the worker hands a task.
+type TaskContext struct {
+	Connector string // connector name (source-offsets namespace)
+	ID        int    // task index
+	Source    string
+	Target    string
+	Props     Props
+	Logger    hclog.Logger
+
+	newClient clientFactory
+	offsets   *offsetStore
+	parts     *partitionTable
+}
+
+// NewClient is ConnectorContext.NewClient for tasks.
+func (tc *TaskContext) NewClient(cluster string, role Role, opts ...kgo.Opt) (*kgo.Client, error) {
+	return tc.newClient(cluster, role, opts...)
+}
+
+// StoredOffset returns the last committed source offset for a partition key
+// (see OffsetKey), as read from the Connect offsets topic at start or written
+// since. ok is false when nothing is stored or the stored value is negative.
+func (tc *TaskContext) StoredOffset(key []byte) (offset int64, ok bool) {
+	return tc.offsets.get(key)
+}
+
+// Partition returns the task's handle for the source partition whose Connect
+// offsets key is key (nil key: offsets of that partition are not stored).
+// Calling it again with the same key returns the same handle.
+func (tc *TaskContext) Partition(key []byte) *SourcePartition {
+	return tc.parts.get(key)
+}

@@ -1,0 +1,151 @@
+package connect
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/mm2go/mm2go/internal/kread"
+)
+
+// OffsetsTopic is the Connect offsets topic that MM2 uses for flows from the
+// source alias: it lives on the target cluster.
+func OffsetsTopic(source string) string { return "mm2-offsets." + source + ".internal" }
+
+// offsetStore keeps the source offsets of one herder (source->target pair) in
+// Kafka Connect's offsets topic on the target, in MM2's exact format: key
+// `["<connector>",{...partition map...}]`, value `{"offset":N}`, partitioned
+// by Kafka's murmur2 of the key. It is loaded once at start (last value per
+// key wins, null deletes), so a worker resumes from what Java MM2 or an
+// earlier mm2go wrote, and is updated in memory as tasks commit.
+type offsetStore struct {
+	topic string
+	log   hclog.Logger
+	prod  *kgo.Client // key-hashing producer on the target
+
+	mu      sync.Mutex // guards offsets
+	offsets map[string]int64
+}
+
+// openOffsetStore creates the offsets topic if it is missing, loads it, and
+// opens the producer that commits to it.
+func openOffsetStore(ctx context.Context, cfg *WorkerConfig, source, target string, log hclog.Logger) (*offsetStore, error) {
+	s := &offsetStore{topic: OffsetsTopic(source), log: log, offsets: make(map[string]int64)}
+	adm, err := cfg.newClient(target, RoleAdmin)
+	if err != nil {
+		return nil, err
+	}
+	err = ensureTopic(ctx, kadm.NewClient(adm), s.topic, cfg.OffsetsTopicPartitions, cfg.OffsetsTopicReplication,
+		map[string]*string{"cleanup.policy": kadm.StringPtr("compact")})
+	adm.Close()
+	if err != nil {
+		return nil, err
+	}
+	opts := append([]kgo.Opt(nil), cfg.Clusters[target].Opts...)
+	opts = append(opts, cfg.Clusters[target].ConsumerOpts...)
+	n := 0
+	err = kread.ReadToEnd(ctx, opts, s.topic, nil, func(r *kgo.Record) error {
+		n++
+		s.apply(r.Key, r.Value)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("load source offsets from %s on %s: %w", s.topic, target, err)
+	}
+	log.Info("loaded source offsets", "topic", s.topic, "cluster", target, "records", n, "partitions", len(s.offsets))
+	s.prod, err = cfg.newClient(target, RoleProducer,
+		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)), // Java's murmur2 key partitioning
+		kgo.DefaultProduceTopic(s.topic),
+	)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// apply folds one offsets-topic record into the map. Records this worker
+// cannot parse (other Connect connectors share the topic format but not
+// always the shape) are skipped, as Connect does.
+func (s *offsetStore) apply(key, value []byte) {
+	off, ok, err := ParseOffsetValue(value)
+	if err != nil {
+		s.log.Debug("skipping unparseable source offset", "topic", s.topic, "key", string(key), "error", err)
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !ok {
+		delete(s.offsets, string(key))
+		return
+	}
+	s.offsets[string(key)] = off
+}
+
+// get returns the stored offset of key; negative offsets count as absent, as
+// in MM2 (no seek, the reset policy applies).
+func (s *offsetStore) get(key []byte) (int64, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o, ok := s.offsets[string(key)]
+	return o, ok && o >= 0
+}
+
+// commitEntry is one source offset to commit.
+type commitEntry struct {
+	sp     *SourcePartition
+	offset int64
+}
+
+// commit writes entries to the offsets topic and waits for the target to
+// acknowledge all of them. On success each entry's partition is marked
+// committed; on error nothing is marked and the next commit retries.
+func (s *offsetStore) commit(ctx context.Context, entries []commitEntry) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	recs := make([]*kgo.Record, len(entries))
+	for i, e := range entries {
+		recs[i] = &kgo.Record{Key: e.sp.key, Value: AppendOffsetValue(nil, e.offset)}
+	}
+	if err := s.prod.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		return fmt.Errorf("commit source offsets to %s: %w", s.topic, err)
+	}
+	s.mu.Lock()
+	for _, e := range entries {
+		s.offsets[string(e.sp.key)] = e.offset
+		e.sp.committed = e.offset
+	}
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *offsetStore) close() {
+	if s.prod != nil {
+		s.prod.Close()
+	}
+}
+
+// ensureTopic creates topic unless it exists. Like MM2, an existing topic is
+// not checked or changed.
+func ensureTopic(ctx context.Context, adm *kadm.Client, topic string, partitions int32, rf int16, configs map[string]*string) error {
+	resp, err := adm.CreateTopic(ctx, partitions, rf, configs, topic)
+	if err == nil {
+		err = resp.Err
+	}
+	switch {
+	case err == nil, errors.Is(err, kerr.TopicAlreadyExists):
+		return nil
+	case errors.Is(err, kerr.InvalidReplicationFactor):
+		return fmt.Errorf("create topic %s with replication factor %s: %w (set a factor the cluster can meet, or -1 for the broker default)",
+			topic, strconv.Itoa(int(rf)), err)
+	default:
+		return fmt.Errorf("create topic %s: %w", topic, err)
+	}
+}

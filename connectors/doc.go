@@ -1,0 +1,15 @@
+// Package connectors holds mm2go's connectors, hosted by the connect
+// runtime and named as in MM2:
+//
+//   - MirrorSource (MirrorSourceConnector): finds the source topics a flow
+//     replicates, creates their remote topics on the target with the source
+//     partition count and topic configs, and copies records partition for
+//     partition (key, value, headers, timestamp) under the replication
+//     policy's names. New topics and partitions are found every
+//     refresh.topics.interval.seconds (5 s by default, MM2's is 10 minutes)
+//     and start copying without restarting the task.
+//
+// Register adds them to a connect.Registry. Each connector parses its
+// connect.Props (MM2 property names) once in Start into a typed config
+// (ParseSourceConfig).
+package connectors

@@ -1,0 +1,371 @@
+package connectors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/mm2go/mm2go/connect"
+	"github.com/mm2go/mm2go/connectors/policy"
+)
+
+// MirrorSource finds the source topics a flow replicates, creates their
+// remote topics on the target (same partition count, the source topic's
+// configs), splits the partitions among tasks, and watches for new topics and
+// partitions on RefreshInterval.
+type MirrorSource struct {
+	cc  *connect.ConnectorContext
+	cfg SourceConfig
+	src *kadm.Client
+	tgt *kadm.Client
+
+	mu    sync.Mutex // guards parts
+	parts []topicPartition
+
+	stop   context.CancelFunc
+	wg     sync.WaitGroup
+	closed bool
+}
+
+type topicPartition struct {
+	Topic     string
+	Partition int32
+}
+
+func (tp topicPartition) String() string { return tp.Topic + "-" + strconv.Itoa(int(tp.Partition)) }
+
+// freshMetadata makes kadm's topic listings at most 250ms old: kadm answers
+// from the client's metadata cache, 5s old by default, which would hide new
+// topics for a whole extra refresh.
+var freshMetadata = kgo.MetadataMinAge(250 * time.Millisecond)
+
+// NewMirrorSource returns an unstarted MirrorSource.
+func NewMirrorSource() connect.Connector { return &MirrorSource{} }
+
+// Start implements connect.Connector.
+func (m *MirrorSource) Start(ctx context.Context, cc *connect.ConnectorContext) error {
+	cfg, err := ParseSourceConfig(cc.Props)
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	m.cc, m.cfg = cc, cfg
+	if m.src == nil {
+		cl, err := cc.NewClient(cc.Source, connect.RoleAdmin, freshMetadata)
+		if err != nil {
+			return err
+		}
+		m.src = kadm.NewClient(cl)
+	}
+	if m.tgt == nil {
+		cl, err := cc.NewClient(cc.Target, connect.RoleAdmin, freshMetadata)
+		if err != nil {
+			return err
+		}
+		m.tgt = kadm.NewClient(cl)
+	}
+	parts, err := m.sync(ctx)
+	if err != nil {
+		return err
+	}
+	m.mu.Lock()
+	m.parts = parts
+	m.mu.Unlock()
+	cc.Logger.Info("replicating topics", "topics", countTopics(parts), "partitions", len(parts))
+	if cfg.RefreshTopics {
+		rctx, cancel := context.WithCancel(context.Background())
+		m.stop = cancel
+		m.wg.Go(func() { m.refreshLoop(rctx) })
+	}
+	return nil
+}
+
+// refreshLoop looks for new topics and partitions every RefreshInterval and
+// asks for new task configs when the set changed.
+func (m *MirrorSource) refreshLoop(ctx context.Context) {
+	t := time.NewTicker(m.cfg.RefreshInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		rctx, cancel := context.WithTimeout(ctx, max(m.cfg.RefreshInterval, 30*time.Second))
+		began := time.Now()
+		parts, err := m.sync(rctx)
+		cancel()
+		m.cc.Logger.Debug("topic refresh", "partitions", len(parts), "took", time.Since(began), "error", err)
+		if err != nil {
+			if ctx.Err() == nil {
+				m.cc.Logger.Warn("topic refresh failed; will retry", "error", err)
+			}
+			continue
+		}
+		m.mu.Lock()
+		changed := !slices.Equal(parts, m.parts)
+		if changed {
+			added, removed := diffPartitions(m.parts, parts)
+			m.cc.Logger.Info("source partitions changed", "added", len(added), "removed", len(removed), "partitions", len(parts))
+			m.parts = parts
+		}
+		m.mu.Unlock()
+		if changed {
+			m.cc.RequestReconfiguration()
+		}
+	}
+}
+
+// sync lists the source topics to replicate and makes sure each has a
+// remote topic on the target with at least as many partitions. It returns
+// the source partitions, sorted.
+func (m *MirrorSource) sync(ctx context.Context) ([]topicPartition, error) {
+	details, err := m.src.ListTopics(ctx)
+	if err != nil {
+		return nil, connect.Retriable(fmt.Errorf("list topics on %s: %w", m.cc.Source, err))
+	}
+	var (
+		parts  []topicPartition
+		counts = make(map[string]int32)
+	)
+	for _, d := range details.Sorted() {
+		if d.Err != nil || d.IsInternal {
+			continue
+		}
+		if !policy.ShouldReplicate(m.cfg.Policy, m.cfg.Topics, d.Topic, m.cfg.TargetAlias, m.cfg.HeartbeatsReplication) {
+			continue
+		}
+		n := int32(len(d.Partitions))
+		counts[d.Topic] = n
+		for p := range n {
+			parts = append(parts, topicPartition{d.Topic, p})
+		}
+	}
+	notReady, err := m.ensureRemoteTopics(ctx, counts)
+	if err != nil {
+		return nil, err
+	}
+	if len(notReady) > 0 {
+		// One topic that cannot be created must not hold up the others: copy
+		// what is ready, say what is not, and try again at the next refresh.
+		for t, err := range notReady {
+			m.cc.Logger.Error("remote topic not ready; not copying it yet", "topic", t, "error", err)
+		}
+		parts = slices.DeleteFunc(parts, func(tp topicPartition) bool { return notReady[tp.Topic] != nil })
+	}
+	return parts, nil
+}
+
+// ensureRemoteTopics creates missing remote topics and grows remote topics
+// that have fewer partitions than their source. Like MM2 it never shrinks or
+// deletes anything. It returns, by source topic, the topics whose remote
+// topic could not be made ready; err is for failures that concern them all.
+func (m *MirrorSource) ensureRemoteTopics(ctx context.Context, counts map[string]int32) (notReady map[string]error, err error) {
+	if len(counts) == 0 {
+		return nil, nil
+	}
+	remote := make(map[string]string, len(counts)) // remote name -> source name
+	names := make([]string, 0, len(counts))
+	for t := range counts {
+		r := m.cfg.Policy.FormatRemoteTopic(m.cfg.SourceAlias, t)
+		remote[r] = t
+		names = append(names, r)
+	}
+	existing, err := m.tgt.ListTopics(ctx, names...)
+	if err != nil {
+		return nil, connect.Retriable(fmt.Errorf("describe remote topics on %s: %w", m.cc.Target, err))
+	}
+	notReady = make(map[string]error)
+	var missing []string
+	grow := make(map[int][]string)
+	for _, r := range names {
+		d, ok := existing[r]
+		src := remote[r]
+		switch {
+		case !ok || errors.Is(d.Err, kerr.UnknownTopicOrPartition):
+			missing = append(missing, src)
+		case d.Err != nil:
+			notReady[src] = fmt.Errorf("describe remote topic %s on %s: %w", r, m.cc.Target, d.Err)
+		case int32(len(d.Partitions)) < counts[src]:
+			grow[int(counts[src])] = append(grow[int(counts[src])], r)
+		}
+	}
+	if len(missing) > 0 {
+		m.createRemoteTopics(ctx, missing, counts, notReady)
+	}
+	for n, topics := range grow {
+		resps, err := m.tgt.UpdatePartitions(ctx, n, topics...)
+		for _, r := range topics {
+			rerr := err
+			if rerr == nil {
+				rerr = resps[r].Err
+			}
+			if rerr != nil && !errors.Is(rerr, kerr.InvalidPartitions) {
+				notReady[remote[r]] = fmt.Errorf("grow remote topic %s to %d partitions on %s: %w", r, n, m.cc.Target, rerr)
+				continue
+			}
+			m.cc.Logger.Info("grew remote topic", "topic", r, "partitions", n)
+		}
+	}
+	return notReady, nil
+}
+
+// createRemoteTopics creates the remote topics of the given source topics,
+// with the source partition count, the configured replication factor and the
+// source topic's own config overrides minus the excluded properties.
+func (m *MirrorSource) createRemoteTopics(ctx context.Context, sources []string, counts map[string]int32, notReady map[string]error) {
+	configs, err := m.src.DescribeTopicConfigs(ctx, sources...)
+	if err != nil {
+		for _, t := range sources {
+			notReady[t] = fmt.Errorf("describe configs of %s on %s: %w", t, m.cc.Source, err)
+		}
+		return
+	}
+	byTopic := make(map[string]map[string]*string, len(configs))
+	for _, rc := range configs {
+		if rc.Err == nil {
+			byTopic[rc.Name] = m.replicableConfigs(rc.Configs)
+		}
+	}
+	for _, t := range sources {
+		r := m.cfg.Policy.FormatRemoteTopic(m.cfg.SourceAlias, t)
+		resp, err := m.tgt.CreateTopic(ctx, counts[t], m.cfg.ReplicationFactor, byTopic[t], r)
+		if err == nil {
+			err = resp.Err
+		}
+		switch {
+		case err == nil:
+			m.cc.Logger.Info("created remote topic", "topic", r, "source_topic", t, "partitions", counts[t])
+		case errors.Is(err, kerr.TopicAlreadyExists):
+		default:
+			notReady[t] = fmt.Errorf("create remote topic %s on %s: %w", r, m.cc.Target, err)
+		}
+	}
+}
+
+// replicableConfigs keeps the topic's own overrides (not broker defaults,
+// not sensitive values) that the config-property filter lets through. MM2
+// also copies dynamic broker-level values as topic overrides; mm2go leaves
+// those to the target's brokers.
+func (m *MirrorSource) replicableConfigs(cs []kadm.Config) map[string]*string {
+	out := make(map[string]*string)
+	for _, c := range cs {
+		if c.Source != kmsg.ConfigSourceDynamicTopicConfig || c.Sensitive || c.Value == nil {
+			continue
+		}
+		if !m.cfg.ConfigProperties.ShouldReplicateConfigProperty(c.Key) {
+			continue
+		}
+		out[c.Key] = c.Value
+	}
+	return out
+}
+
+// TaskConfigs implements connect.Connector: partitions are dealt round-robin
+// over sorted (topic, partition) order, so assignments stay stable as topics
+// are added.
+func (m *MirrorSource) TaskConfigs(maxTasks int) ([]connect.Props, error) {
+	m.mu.Lock()
+	parts := m.parts
+	m.mu.Unlock()
+	if len(parts) == 0 {
+		return nil, nil
+	}
+	n := min(maxTasks, len(parts))
+	assigned := make([][]string, n)
+	for i, tp := range parts {
+		assigned[i%n] = append(assigned[i%n], tp.String())
+	}
+	out := make([]connect.Props, n)
+	for i := range n {
+		p := m.cc.Props.Clone()
+		p[KeyAssignedPartitions] = strings.Join(assigned[i], ",")
+		p[KeyTaskIndex] = strconv.Itoa(i)
+		out[i] = p
+	}
+	return out, nil
+}
+
+// NewTask implements connect.Connector.
+func (m *MirrorSource) NewTask() connect.SourceTask { return &MirrorSourceTask{} }
+
+// Stop implements connect.Connector.
+func (m *MirrorSource) Stop(context.Context) error {
+	if m.closed {
+		return nil
+	}
+	m.closed = true
+	if m.stop != nil {
+		m.stop()
+	}
+	m.wg.Wait()
+	if m.src != nil {
+		m.src.Close()
+	}
+	if m.tgt != nil {
+		m.tgt.Close()
+	}
+	return nil
+}
+
+func countTopics(parts []topicPartition) int {
+	n := 0
+	for i, tp := range parts {
+		if i == 0 || parts[i-1].Topic != tp.Topic {
+			n++
+		}
+	}
+	return n
+}
+
+func diffPartitions(old, cur []topicPartition) (added, removed []topicPartition) {
+	for _, tp := range cur {
+		if _, ok := slices.BinarySearchFunc(old, tp, compareTP); !ok {
+			added = append(added, tp)
+		}
+	}
+	for _, tp := range old {
+		if _, ok := slices.BinarySearchFunc(cur, tp, compareTP); !ok {
+			removed = append(removed, tp)
+		}
+	}
+	return added, removed
+}
+
+func compareTP(a, b topicPartition) int {
+	if c := strings.Compare(a.Topic, b.Topic); c != 0 {
+		return c
+	}
+	return int(a.Partition - b.Partition)
+}
+
+// parseAssigned parses task.assigned.partitions: a comma list of
+// topic-partition, split at the last "-" (topic names may contain "-").
+func parseAssigned(s string) ([]topicPartition, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var out []topicPartition
+	for item := range strings.SplitSeq(s, ",") {
+		item = strings.TrimSpace(item)
+		i := strings.LastIndexByte(item, '-')
+		if i <= 0 {
+			return nil, fmt.Errorf("%s: %q is not topic-partition", KeyAssignedPartitions, item)
+		}
+		p, err := strconv.ParseInt(item[i+1:], 10, 32)
+		if err != nil || p < 0 {
+			return nil, fmt.Errorf("%s: %q has no partition number", KeyAssignedPartitions, item)
+		}
+		out = append(out, topicPartition{item[:i], int32(p)})
+	}
+	return out, nil
+}

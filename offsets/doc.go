@@ -1,0 +1,48 @@
+// Package offsets holds MirrorMaker 2's wire formats for the three kinds of
+// record MM2 keeps in its internal topics, encoded byte for byte as Java MM2
+// writes them, so that mm2go and Java MM2 can read each other's topics:
+//
+//   - [Heartbeat]: written by the heartbeat connector to "heartbeats" on the
+//     target cluster (always "heartbeats", whatever the separator) and
+//     replicated downstream from there as "<source>.heartbeats",
+//     "<source2>.<source>.heartbeats" and so on.
+//   - [Checkpoint]: written by the checkpoint connector to
+//     "<source>.checkpoints.internal" on the target cluster: a consumer
+//     group's committed source offset and its translation to the target.
+//   - [OffsetSync]: written by source tasks to
+//     "mm2-offset-syncs.<target>.internal" on the source cluster by default
+//     (with offset-syncs.topic.location=target, to
+//     "mm2-offset-syncs.<source>.internal" on the target): pairs of upstream
+//     and downstream offsets from which checkpoints are translated.
+//
+// All three topics are compacted, have one partition, and MM2 writes only to
+// partition 0. The topic names above use the default separator "."; the
+// replication policy decides the actual names.
+//
+// # Encoding
+//
+// Keys and values use the Kafka protocol Struct encoding, not JSON or a
+// Connect converter: fields in schema order with no tags, padding or
+// lengths; INT16, INT32 and INT64 big-endian two's complement; STRING an
+// INT16 byte length followed by that many bytes, not nullable and at most
+// [MaxStringLen] bytes. Heartbeat and Checkpoint values begin with an INT16
+// version, always 0; OffsetSync values and all keys have none.
+//
+// Each record type has append-style encoders (AppendKey, AppendValue) so a
+// hot path can reuse its buffers, and Key and Value for convenience. Strings
+// are written as their raw bytes; the only encode error is a string longer
+// than MaxStringLen.
+//
+// # Decoding
+//
+// DecodeHeartbeat, DecodeCheckpoint and DecodeOffsetSync parse fields in
+// order and, like Java, ignore any bytes after the last field, so records
+// from a later MM2 that appends fields still decode. They refuse a value
+// whose version is not 0 with an [*UnsupportedVersionError] (Java parses it
+// as version 0 without checking). Truncated input and negative string
+// lengths are errors that wrap [ErrTruncated] or [ErrNegativeLength] and
+// name the record part and field, for example
+// "decode checkpoint value: upstream offset: truncated". The decoders never
+// panic, whatever the input; callers reading MM2's topics should skip records
+// that fail to decode, as Java's readers do.
+package offsets
