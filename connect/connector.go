@@ -109,9 +109,11 @@ type SourceTask interface {
 }
 
 // Committer is an optional interface of a SourceTask. The runner calls Commit
-// after each source-offset commit, from the runner goroutine, so a task can
-// flush work that should follow committed offsets (MM2 promotes delayed offset
-// syncs here).
+// from the runner goroutine just before each source-offset commit (every
+// WorkerConfig.OffsetFlushInterval and at shutdown). The task makes durable
+// what must not fall behind committed offsets (MirrorSource flushes its
+// translation index and promotes delayed offset syncs, as MM2 does on commit).
+// An error skips this offset commit; the next one tries again.
 type Committer interface {
 	Commit(ctx context.Context) error
 }

@@ -200,8 +200,9 @@ func (r *taskRunner) produceFailure() error {
 	return fmt.Errorf("task %s-%d: %w", r.spec.Name, r.id, errors.Join(errs...))
 }
 
-// commit writes the acknowledged source offsets that changed since the last
-// commit, then lets the task follow up (Committer).
+// commit lets the task flush what must precede an offset commit
+// (Committer), then writes the acknowledged source offsets that changed since
+// the last commit.
 func (r *taskRunner) commit(ctx context.Context) error {
 	r.lastFlush = time.Now()
 	r.entries = r.entries[:0]
@@ -213,17 +214,20 @@ func (r *taskRunner) commit(ctx context.Context) error {
 			r.entries = append(r.entries, commitEntry{sp: sp, offset: a})
 		}
 	}
+	// The task makes its own records durable first (offset syncs, the
+	// translation index), so that committed source offsets never get ahead
+	// of what the task wrote about the records before them.
+	if c, ok := r.task.(Committer); ok {
+		if err := c.Commit(ctx); err != nil {
+			return fmt.Errorf("commit task %s-%d: %w", r.spec.Name, r.id, err)
+		}
+	}
 	if err := r.store.commit(ctx, r.entries); err != nil {
 		return err
 	}
 	if len(r.entries) > 0 {
 		r.stats.Commits.Add(1)
 		r.log.Debug("committed source offsets", "partitions", len(r.entries))
-	}
-	if c, ok := r.task.(Committer); ok {
-		if err := c.Commit(ctx); err != nil {
-			return fmt.Errorf("commit task %s-%d: %w", r.spec.Name, r.id, err)
-		}
 	}
 	return nil
 }
