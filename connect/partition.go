@@ -12,8 +12,11 @@ import (
 // shift changes and emit offset syncs.
 //
 // Acked is called from the producer's promise goroutine, serially for all
-// partitions of a task, so it must be quick and must not block or produce
-// synchronously; hand work to the task's own goroutines or queue it for Poll.
+// partitions of a task, with the partition's lock held, before the record
+// counts as acknowledged (so a commit that sees the record acknowledged also
+// sees what Acked queued). It must be quick, must not block or produce
+// synchronously, and must not call the SourcePartition; queue work for the
+// task's Poll or Commit.
 type AckObserver interface {
 	Acked(upstream, downstream int64)
 }
@@ -137,12 +140,13 @@ func (sp *SourcePartition) ack(downstream int64, err error) {
 		sp.mu.Unlock()
 		return
 	}
-	sp.acked = upstream
-	obs := sp.observer
-	sp.mu.Unlock()
-	if obs != nil {
-		obs.Acked(upstream, downstream)
+	// The observer hears of the record before it counts as acknowledged, so
+	// whatever it queues is there when a commit reads Acked.
+	if sp.observer != nil {
+		sp.observer.Acked(upstream, downstream)
 	}
+	sp.acked = upstream
+	sp.mu.Unlock()
 }
 
 // failure returns the partition's first produce error.
