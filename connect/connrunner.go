@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/hashicorp/go-hclog"
 )
@@ -113,8 +112,6 @@ func (w *Worker) runConnector(ctx context.Context, spec ConnectorSpec, store *of
 		}
 	}
 	apply()
-	statsTick := time.NewTicker(time.Second)
-	defer statsTick.Stop()
 loop:
 	for {
 		select {
@@ -131,10 +128,6 @@ loop:
 				if t.err != nil {
 					taskErrs = append(taskErrs, t.err)
 				}
-			}
-		case <-statsTick.C:
-			for _, t := range tasks {
-				w.setTask(spec, TaskStatus{ID: t.id, State: StateRunning}, t)
 			}
 		}
 	}
@@ -200,11 +193,21 @@ func (w *Worker) finishTask(spec ConnectorSpec, t *taskRunner, log hclog.Logger)
 	w.setTask(spec, st, t)
 }
 
+// setTask records a task's state; while it runs (st.State RUNNING), Status
+// reads its counters live.
 func (w *Worker) setTask(spec ConnectorSpec, st TaskStatus, t *taskRunner) {
-	st.RecordsSent = t.stats.RecordsSent.Load()
-	st.RecordsAcked = t.stats.RecordsAcked.Load()
-	st.BytesAcked = t.stats.BytesAcked.Load()
-	st.Commits = t.stats.Commits.Load()
+	st.fill(t.stats)
+	id := spec.Herder() + "/" + spec.Name
+	w.mu.Lock()
+	if w.live[id] == nil {
+		w.live[id] = make(map[int]*TaskStats)
+	}
+	if st.State == StateRunning {
+		w.live[id][st.ID] = t.stats
+	} else {
+		delete(w.live[id], st.ID)
+	}
+	w.mu.Unlock()
 	w.setStatus(spec, func(cs *ConnectorStatus) {
 		for i := range cs.Tasks {
 			if cs.Tasks[i].ID == st.ID {
@@ -217,6 +220,9 @@ func (w *Worker) setTask(spec ConnectorSpec, st TaskStatus, t *taskRunner) {
 }
 
 func (w *Worker) removeTask(spec ConnectorSpec, id int) {
+	w.mu.Lock()
+	delete(w.live[spec.Herder()+"/"+spec.Name], id)
+	w.mu.Unlock()
 	w.setStatus(spec, func(cs *ConnectorStatus) {
 		for i := range cs.Tasks {
 			if cs.Tasks[i].ID == id {

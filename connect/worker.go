@@ -18,8 +18,9 @@ type Worker struct {
 	reg *Registry
 	log hclog.Logger
 
-	mu     sync.Mutex // guards status
+	mu     sync.Mutex // guards status and live
 	status map[string]*ConnectorStatus
+	live   map[string]map[int]*TaskStats // running tasks' counters, read live by Status
 }
 
 // Option configures a Worker with things a programmer injects.
@@ -53,7 +54,8 @@ func NewWorker(cfg WorkerConfig, opts ...Option) *Worker {
 		clusters[k] = v
 	}
 	cfg.Clusters = clusters
-	w := &Worker{cfg: cfg, reg: NewRegistry(), log: hclog.NewNullLogger(), status: make(map[string]*ConnectorStatus)}
+	w := &Worker{cfg: cfg, reg: NewRegistry(), log: hclog.NewNullLogger(),
+		status: make(map[string]*ConnectorStatus), live: make(map[string]map[int]*TaskStats)}
 	for _, o := range opts {
 		o(w)
 	}
@@ -92,14 +94,26 @@ type TaskStatus struct {
 	Commits      int64
 }
 
+func (ts *TaskStatus) fill(st *TaskStats) {
+	ts.RecordsSent = st.RecordsSent.Load()
+	ts.RecordsAcked = st.RecordsAcked.Load()
+	ts.BytesAcked = st.BytesAcked.Load()
+	ts.Commits = st.Commits.Load()
+}
+
 // Status returns the state of every connector, sorted by herder and name.
 func (w *Worker) Status() []ConnectorStatus {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	out := make([]ConnectorStatus, 0, len(w.status))
-	for _, s := range w.status {
+	for id, s := range w.status {
 		c := *s
 		c.Tasks = append([]TaskStatus(nil), s.Tasks...)
+		for i := range c.Tasks {
+			if st, ok := w.live[id][c.Tasks[i].ID]; ok {
+				c.Tasks[i].fill(st)
+			}
+		}
 		out = append(out, c)
 	}
 	sort.Slice(out, func(i, j int) bool {
