@@ -280,7 +280,9 @@ type progressPrinter struct {
 	lines int
 }
 
-func newProgressPrinter(w io.Writer, tty bool) *progressPrinter { return &progressPrinter{w: w, tty: tty} }
+func newProgressPrinter(w io.Writer, tty bool) *progressPrinter {
+	return &progressPrinter{w: w, tty: tty}
+}
 
 func (p *progressPrinter) print(elapsed time.Duration, phase string, copied int64, lag []partLag) {
 	byTopic := map[string][2]int64{}
