@@ -113,14 +113,26 @@ func sourceSpec(source, target string, props map[string]string) connect.Connecto
 	return connect.ConnectorSpec{Name: connectors.ClassMirrorSource, Class: connectors.ClassMirrorSource, Source: source, Target: target, Props: p}
 }
 
-// produceRecords writes n records per partition to topic on cl: keyed, with
-// headers and timestamps, every 7th a tombstone, every 11th without a key. It
-// returns what it wrote per partition, in order.
+// produceRecords writes n records per partition to topic on cl (see
+// makeRecords) and returns what it wrote per partition, in order.
 func produceRecords(t testing.TB, cl *kgo.Client, topic string, partitions int32, n int, seed string) map[int32][]*kgo.Record {
 	t.Helper()
+	out, all := makeRecords(topic, partitions, n, seed)
+	for chunk := range slices.Chunk(all, 2000) {
+		if err := cl.ProduceSync(context.Background(), chunk...).FirstErr(); err != nil {
+			t.Fatalf("produce to %s: %v", topic, err)
+		}
+	}
+	return out
+}
+
+// makeRecords builds n records per partition of topic: keyed, with headers
+// and timestamps, every 7th a tombstone, every 11th without a key. It returns
+// them per partition and all together, partition after partition.
+func makeRecords(topic string, partitions int32, n int, seed string) (map[int32][]*kgo.Record, []*kgo.Record) {
 	out := make(map[int32][]*kgo.Record)
 	base := time.UnixMilli(1_700_000_000_000)
-	recs := make([]*kgo.Record, 0, int(partitions)*n)
+	all := make([]*kgo.Record, 0, int(partitions)*n)
 	for p := range partitions {
 		for i := range n {
 			r := &kgo.Record{
@@ -137,16 +149,11 @@ func produceRecords(t testing.TB, cl *kgo.Client, topic string, partitions int32
 			if i%11 == 5 {
 				r.Key = nil
 			}
-			recs = append(recs, r)
+			all = append(all, r)
 			out[p] = append(out[p], r)
 		}
 	}
-	for chunk := range slices.Chunk(recs, 2000) {
-		if err := cl.ProduceSync(context.Background(), chunk...).FirstErr(); err != nil {
-			t.Fatalf("produce to %s: %v", topic, err)
-		}
-	}
-	return out
+	return out, all
 }
 
 // consumeAll reads every record of topic on c, per partition in order, until

@@ -1,0 +1,241 @@
+package test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/mm2go/mm2go/connect"
+)
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// mm2goBinary builds cmd/mm2go once per test run.
+func mm2goBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "mm2go-bin")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "mm2go")
+		out, err := exec.Command("go", "build", "-o", binPath, "../cmd/mm2go").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+// workerProcess is `mm2go worker` running as its own process.
+type workerProcess struct {
+	cmd *exec.Cmd
+	out *bytes.Buffer
+}
+
+func startWorkerProcess(t *testing.T, config string) *workerProcess {
+	t.Helper()
+	var out bytes.Buffer
+	cmd := exec.Command(mm2goBinary(t), "worker", "--config", config, "--log-level", "debug")
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	wp := &workerProcess{cmd: cmd, out: &out}
+	t.Cleanup(func() {
+		if wp.cmd.ProcessState == nil {
+			_ = wp.cmd.Process.Kill()
+			_ = wp.cmd.Wait()
+		}
+	})
+	return wp
+}
+
+// TestCrash_KilledWorkerResumesFromCommittedOffsets kills a worker process
+// with SIGKILL mid-stream (no flush, no commit), starts a new one, and checks
+// that every record is on the target, that the new worker resumed exactly
+// after the last committed source offset, and that the only duplicates are
+// the records copied after that commit.
+func TestCrash_KilledWorkerResumesFromCommittedOffsets(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the mm2go binary")
+	}
+	src, dst := newCluster(t, "src"), newCluster(t, "dst")
+	ctx := context.Background()
+	if _, err := kadm.NewClient(client(t, src)).CreateTopic(ctx, 4, 1, nil, "crash"); err != nil {
+		t.Fatal(err)
+	}
+	const perPart = 50000
+	want, all := makeRecords("crash", 4, perPart, "crash")
+	// Records keep arriving while the first worker runs, in chunks spread
+	// over the partitions, so that it is killed mid-stream.
+	slices.SortStableFunc(all, func(a, b *kgo.Record) int { return cmpIndex(a) - cmpIndex(b) })
+	prod := client(t, src, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	produced := make(chan error, 1)
+	go func() {
+		for chunk := range slices.Chunk(all, 1000) {
+			if err := prod.ProduceSync(ctx, chunk...).FirstErr(); err != nil {
+				produced <- err
+				return
+			}
+			time.Sleep(25 * time.Millisecond)
+		}
+		produced <- nil
+	}()
+	config := filepath.Join(t.TempDir(), "flows.yaml")
+	yaml := fmt.Sprintf(`clusters:
+  A:
+    bootstrap_servers: [%q]
+  B:
+    bootstrap_servers: [%q]
+settings:
+  offset.flush.interval.ms: 200
+flows:
+  - source: A
+    target: B
+`, strings.Join(src.ListenAddrs(), ","), strings.Join(dst.ListenAddrs(), ","))
+	if err := os.WriteFile(config, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	first := startWorkerProcess(t, config)
+	waitFor(t, 60*time.Second, "a fifth of the records copied and committed", func() bool {
+		return totalRecords(endOffsets(t, dst, "A.crash")) > 4*perPart/5 && len(committedOffsets(t, dst)) == 4
+	})
+	t.Logf("before kill: %d records on the target", totalRecords(endOffsets(t, dst, "A.crash")))
+	if err := first.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = first.cmd.Wait()
+	if err := <-produced; err != nil {
+		t.Fatal(err)
+	}
+	copiedBeforeKill := endOffsets(t, dst, "A.crash")
+	committed := committedOffsets(t, dst)
+	t.Logf("killed after %d records; committed source offsets %v", totalRecords(copiedBeforeKill), committed)
+
+	second := startWorkerProcess(t, config)
+	waitFor(t, 90*time.Second, "every record copied after the restart", func() bool {
+		ends := endOffsets(t, dst, "A.crash")
+		for p := range int32(4) {
+			if ends[p]-(copiedBeforeKill[p]-(committed[p]+1)) < perPart {
+				return false
+			}
+		}
+		return true
+	})
+	if err := second.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := second.cmd.Wait(); err != nil {
+		t.Fatalf("worker after SIGTERM: %v\n%s", err, second.out)
+	}
+	if !strings.Contains(second.out.String(), "worker stopped") {
+		t.Errorf("worker did not log a graceful stop:\n%s", second.out)
+	}
+
+	got := consumeAll(t, dst, "A.crash", int(totalRecords(endOffsets(t, dst, "A.crash"))), 60*time.Second)
+	totalDups := 0
+	for p := range int32(4) {
+		gs := got[p]
+		// The target holds source[0, k) from the first worker, then
+		// source[c+1, N) from the second: it resumed right after the
+		// committed offset c, so the duplicates are exactly source[c+1, k).
+		k, c := copiedBeforeKill[p], committed[p]
+		if c+1 > k {
+			t.Fatalf("partition %d: committed offset %d is past the %d records copied", p, c, k)
+		}
+		var expect []*kgo.Record
+		expect = append(expect, want[p][:k]...)
+		expect = append(expect, want[p][c+1:]...)
+		compareTopic(t, fmt.Sprintf("A.crash[%d]", p), map[int32][]*kgo.Record{p: expect}, map[int32][]*kgo.Record{p: gs})
+		dups := len(gs) - perPart
+		if dups != int(k-(c+1)) {
+			t.Errorf("partition %d: %d duplicates, want %d (records copied after the last commit)", p, dups, k-(c+1))
+		}
+		totalDups += dups
+	}
+	t.Logf("duplicates after SIGKILL: %d of %d records (records copied after the last source-offset commit)", totalDups, 4*perPart)
+}
+
+// committedOffsets reads the MirrorSource offsets of topic "crash" that
+// workers committed to the Connect offsets topic on the target.
+func committedOffsets(t *testing.T, c interface{ ListenAddrs() []string }) map[int32]int64 {
+	t.Helper()
+	out := make(map[int32]int64)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...),
+		kgo.ConsumeTopics(connect.OffsetsTopic("A")), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ends := endOffsetsOf(t, cl, connect.OffsetsTopic("A"))
+	want := totalRecords(ends)
+	for n := int64(0); n < want; {
+		pctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		fs := cl.PollFetches(pctx)
+		cancel()
+		if pctx.Err() != nil && fs.NumRecords() == 0 {
+			break
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			n++
+			ns, fields, err := connect.ParseOffsetKey(r.Key)
+			if err != nil || ns != "MirrorSourceConnector" {
+				return
+			}
+			var topic string
+			var part int64 = -1
+			for _, f := range fields {
+				switch f.Name {
+				case "topic":
+					topic = f.Str
+				case "partition":
+					part = f.Int
+				}
+			}
+			off, ok, err := connect.ParseOffsetValue(r.Value)
+			if topic == "crash" && ok && err == nil {
+				out[int32(part)] = off
+			}
+		})
+	}
+	return out
+}
+
+func endOffsetsOf(t *testing.T, cl *kgo.Client, topic string) map[int32]int64 {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, topic)
+	out := make(map[int32]int64)
+	if err != nil {
+		return out
+	}
+	ends.Each(func(o kadm.ListedOffset) { out[o.Partition] = o.Offset })
+	return out
+}
+
+// cmpIndex is a record's index within its partition (from its timestamp),
+// to interleave the partitions when producing.
+func cmpIndex(r *kgo.Record) int { return int(r.Timestamp.UnixMilli() - 1_700_000_000_000) }
