@@ -191,13 +191,11 @@ func committedOffsets(t *testing.T, c interface{ ListenAddrs() []string }) map[i
 	defer cl.Close()
 	ends := endOffsetsOf(t, cl, connect.OffsetsTopic("A"))
 	want := totalRecords(ends)
-	for n := int64(0); n < want; {
-		pctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	deadline := time.Now().Add(30 * time.Second)
+	for n := int64(0); n < want && time.Now().Before(deadline); {
+		pctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		fs := cl.PollFetches(pctx)
 		cancel()
-		if pctx.Err() != nil && fs.NumRecords() == 0 {
-			break
-		}
 		fs.EachRecord(func(r *kgo.Record) {
 			n++
 			ns, fields, err := connect.ParseOffsetKey(r.Key)
