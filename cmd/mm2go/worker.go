@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"strings"
 	"time"
 
@@ -19,6 +21,7 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fs := newFlagSet("worker", "worker --config FILE [flags]", stdout)
 	config := fs.String("config", "", "flow file: YAML (.yaml, .yml) or MM2's mm2.properties (.properties)")
 	shutdown := fs.Duration("shutdown-timeout", 30*time.Second, "bound on a graceful stop (flush producers, commit offsets); a second signal stops at once")
+	httpAddr := fs.String("http-addr", "", "serve Connect's REST status paths and Prometheus /metrics on this address (e.g. 127.0.0.1:8083); off when empty")
 	var lf logFlags
 	lf.register(fs)
 	if code, ok := parseFlags(fs, args, stderr); !ok {
@@ -48,6 +51,17 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if len(specs) == 0 {
 		fmt.Fprintln(stderr, "mm2go worker: no enabled flows in the flow file; nothing to run")
 		return exitUsage
+	}
+	if *httpAddr != "" {
+		ln, err := net.Listen("tcp", *httpAddr)
+		if err != nil {
+			fmt.Fprintf(stderr, "mm2go worker: --http-addr: %v\n", err)
+			return exitUsage
+		}
+		srv := &http.Server{Handler: w.Handler(versionString()), ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = srv.Serve(ln) }()
+		defer srv.Close()
+		log.Info("serving REST and metrics", "address", ln.Addr().String())
 	}
 	log.Info("starting worker", "version", versionString(), "flows", flowNames(specs))
 	if err := w.Run(ctx, specs); err != nil {

@@ -1,0 +1,143 @@
+package connect
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Handler returns the worker's HTTP API: Kafka Connect's read-only REST
+// paths, per herder as MM2's dedicated mode names them, and Prometheus
+// metrics.
+//
+//	GET /                                          {"version": ...}
+//	GET /connectors                                ["A->B/MirrorSourceConnector", ...]
+//	GET /connectors?expand=status                  {"A->B/MirrorSourceConnector": {"status": {...}}}
+//	GET /{source}/{target}/connectors              ["MirrorSourceConnector", ...]
+//	GET /{source}/{target}/connectors/{name}/status    Connect's status object
+//	GET /metrics                                   Prometheus text format
+//
+// Aliases in paths are URL-encoded, as in MM2.
+func (w *Worker) Handler(version string) http.Handler {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(w.Collector())
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /{$}", func(rw http.ResponseWriter, _ *http.Request) {
+		writeJSON(rw, http.StatusOK, map[string]string{"version": version, "kafka_cluster_id": ""})
+	})
+	mux.HandleFunc("GET /connectors", func(rw http.ResponseWriter, r *http.Request) {
+		st := w.Status()
+		if r.URL.Query().Get("expand") == "status" {
+			out := make(map[string]any, len(st))
+			for _, cs := range st {
+				out[cs.Source+"->"+cs.Target+"/"+cs.Name] = map[string]any{"status": connectStatus(cs)}
+			}
+			writeJSON(rw, http.StatusOK, out)
+			return
+		}
+		names := make([]string, 0, len(st))
+		for _, cs := range st {
+			names = append(names, cs.Source+"->"+cs.Target+"/"+cs.Name)
+		}
+		writeJSON(rw, http.StatusOK, names)
+	})
+	mux.HandleFunc("GET /{source}/{target}/connectors", func(rw http.ResponseWriter, r *http.Request) {
+		names := []string{}
+		for _, cs := range w.Status() {
+			if cs.Source == r.PathValue("source") && cs.Target == r.PathValue("target") {
+				names = append(names, cs.Name)
+			}
+		}
+		writeJSON(rw, http.StatusOK, names)
+	})
+	mux.HandleFunc("GET /{source}/{target}/connectors/{name}/status", func(rw http.ResponseWriter, r *http.Request) {
+		for _, cs := range w.Status() {
+			if cs.Source == r.PathValue("source") && cs.Target == r.PathValue("target") && cs.Name == r.PathValue("name") {
+				writeJSON(rw, http.StatusOK, connectStatus(cs))
+				return
+			}
+		}
+		writeJSON(rw, http.StatusNotFound, map[string]any{"error_code": 404,
+			"message": "Connector " + r.PathValue("name") + " not found in " + r.PathValue("source") + "->" + r.PathValue("target")})
+	})
+	return mux
+}
+
+// connectStatus is a connector's status in Kafka Connect's JSON shape.
+func connectStatus(cs ConnectorStatus) map[string]any {
+	tasks := make([]map[string]any, 0, len(cs.Tasks))
+	for _, ts := range cs.Tasks {
+		t := map[string]any{"id": ts.ID, "state": string(ts.State), "worker_id": "mm2go",
+			"records_acked": ts.RecordsAcked, "bytes_acked": ts.BytesAcked}
+		if ts.Error != "" {
+			t["trace"] = ts.Error
+		}
+		tasks = append(tasks, t)
+	}
+	conn := map[string]any{"state": string(cs.State), "worker_id": "mm2go"}
+	if cs.Error != "" {
+		conn["trace"] = cs.Error
+	}
+	return map[string]any{"name": cs.Name, "connector": conn, "tasks": tasks, "type": "source"}
+}
+
+func writeJSON(rw http.ResponseWriter, code int, v any) {
+	rw.Header().Set("Content-Type", "application/json")
+	rw.WriteHeader(code)
+	enc := json.NewEncoder(rw)
+	enc.SetEscapeHTML(false) // "A->B" stays readable
+	_ = enc.Encode(v)
+}
+
+// Collector returns a Prometheus collector of the worker's task counters and
+// states. Values are read from Status at scrape time: nothing is added to
+// the hot path.
+func (w *Worker) Collector() prometheus.Collector { return &collector{w: w} }
+
+type collector struct{ w *Worker }
+
+var (
+	labels      = []string{"source", "target", "connector", "task"}
+	descRecords = prometheus.NewDesc("mm2go_task_records_acked_total", "Records the target acknowledged.", labels, nil)
+	descBytes   = prometheus.NewDesc("mm2go_task_bytes_acked_total", "Key and value bytes the target acknowledged.", labels, nil)
+	descSent    = prometheus.NewDesc("mm2go_task_records_sent_total", "Records handed to the producer.", labels, nil)
+	descCommits = prometheus.NewDesc("mm2go_task_offset_commits_total", "Source-offset commits written.", labels, nil)
+	descRunning = prometheus.NewDesc("mm2go_task_running", "1 if the task is running, 0 otherwise.", labels, nil)
+	descFailed  = prometheus.NewDesc("mm2go_connector_failed", "1 if the connector or one of its tasks failed.", labels[:3], nil)
+)
+
+func (c *collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descRecords, descBytes, descSent, descCommits, descRunning, descFailed} {
+		ch <- d
+	}
+}
+
+func (c *collector) Collect(ch chan<- prometheus.Metric) {
+	for _, cs := range c.w.Status() {
+		failed := 0.0
+		if cs.State == StateFailed {
+			failed = 1
+		}
+		for _, ts := range cs.Tasks {
+			lv := []string{cs.Source, cs.Target, cs.Name, strconv.Itoa(ts.ID)}
+			ch <- prometheus.MustNewConstMetric(descRecords, prometheus.CounterValue, float64(ts.RecordsAcked), lv...)
+			ch <- prometheus.MustNewConstMetric(descBytes, prometheus.CounterValue, float64(ts.BytesAcked), lv...)
+			ch <- prometheus.MustNewConstMetric(descSent, prometheus.CounterValue, float64(ts.RecordsSent), lv...)
+			ch <- prometheus.MustNewConstMetric(descCommits, prometheus.CounterValue, float64(ts.Commits), lv...)
+			running := 0.0
+			if ts.State == StateRunning {
+				running = 1
+			}
+			ch <- prometheus.MustNewConstMetric(descRunning, prometheus.GaugeValue, running, lv...)
+			if ts.State == StateFailed {
+				failed = 1
+			}
+		}
+		ch <- prometheus.MustNewConstMetric(descFailed, prometheus.GaugeValue, failed, cs.Source, cs.Target, cs.Name)
+	}
+}
+
