@@ -99,3 +99,24 @@ func ParseSourceConfig(p connect.Props) (SourceConfig, error) {
 	}
 	return c, nil
 }
+
+// ClassMirrorHeartbeat is MirrorHeartbeat's class name, as MM2 names the
+// connector (and its source-offsets namespace under the dedicated driver).
+const ClassMirrorHeartbeat = "MirrorHeartbeatConnector"
+
+// MM2 property names read by MirrorHeartbeat.
+const (
+	KeyEmitHeartbeatsEnabled       = "emit.heartbeats.enabled"
+	KeyEmitHeartbeatsSeconds       = "emit.heartbeats.interval.seconds"
+	KeyHeartbeatsReplicationFactor = "heartbeats.topic.replication.factor"
+)
+
+// MirrorHeartbeat's defaults.
+const (
+	// DefaultEmitHeartbeatsInterval is MM2's: one heartbeat a second.
+	DefaultEmitHeartbeatsInterval = time.Second
+	// DefaultHeartbeatsReplicationFactor is -1 (the target broker's
+	// default.replication.factor), not MM2's 3, for the reason given at
+	// DefaultReplicationFactor.
+	DefaultHeartbeatsReplicationFactor = -1
+)

@@ -47,11 +47,40 @@ func (e *Expanded) Plan() (connect.WorkerConfig, []connect.ConnectorSpec, error)
 			})
 		}
 	}
+	specs = append(specs, reverseHeartbeats(e.Flows)...)
 	if err := errors.Join(errs...); err != nil {
 		return connect.WorkerConfig{}, nil, err
 	}
 	return cfg, specs, nil
 }
 
+// reverseHeartbeats returns a heartbeat connector for the reverse of every
+// enabled flow that is not enabled itself. MM2 runs heartbeat connectors for
+// every pair of clusters: for flow A->B, the B->A heartbeats written to A's
+// "heartbeats" topic come back to B as "A.heartbeats", which is how tools on
+// B discover that A is upstream and how many hops away. mm2go does it only
+// for pairs joined by an enabled flow, and emit.heartbeats.enabled=false on
+// the flow turns it off.
+func reverseHeartbeats(enabled []FlowConfig) []connect.ConnectorSpec {
+	have := make(map[string]bool, len(enabled))
+	for _, fl := range enabled {
+		have[fl.Source+"->"+fl.Target] = true
+	}
+	var out []connect.ConnectorSpec
+	for _, fl := range enabled {
+		if have[fl.Target+"->"+fl.Source] || fl.Props[connectors.KeyEmitHeartbeatsEnabled] == "false" {
+			continue
+		}
+		have[fl.Target+"->"+fl.Source] = true
+		props := connect.Props(fl.Props).Clone()
+		props[connectors.KeySourceAlias], props[connectors.KeyTargetAlias] = fl.Target, fl.Source
+		out = append(out, connect.ConnectorSpec{
+			Name: connectors.ClassMirrorHeartbeat, Class: connectors.ClassMirrorHeartbeat,
+			Source: fl.Target, Target: fl.Source, Props: props,
+		})
+	}
+	return out
+}
+
 // flowConnectors are the connectors every enabled flow runs.
-var flowConnectors = []string{connectors.ClassMirrorSource}
+var flowConnectors = []string{connectors.ClassMirrorSource, connectors.ClassMirrorHeartbeat}

@@ -1,0 +1,750 @@
+package flows
+
+import (
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+	"unicode/utf8"
+)
+
+// property is one key/value of a .properties file.
+type property struct {
+	key, value string
+	line       int // first line of the entry, 1-based
+}
+
+// parseProperties parses Java .properties syntax as java.util.Properties.load
+// does: "#" and "!" comment lines, "key=value", "key: value" and
+// "key value", a trailing odd backslash continuing the entry on the next
+// line (whose leading whitespace is dropped), and the escapes \t \n \r \f
+// \uXXXX and \<c> for any other c. Entries are returned in file order;
+// later duplicates win when they are put in a map.
+//
+// Input that is not valid UTF-8 is read as ISO-8859-1, which is what Java
+// uses for a byte stream; a UTF-8 byte order mark is skipped.
+func parseProperties(data []byte) ([]property, error) {
+	var text string
+	if utf8.Valid(data) {
+		text = strings.TrimPrefix(string(data), "\uFEFF")
+	} else {
+		r := make([]rune, len(data))
+		for i, b := range data {
+			r[i] = rune(b)
+		}
+		text = string(r)
+	}
+	var out []property
+	lr := lineReader{s: text}
+	for {
+		logical, line, ok := lr.next()
+		if !ok {
+			return out, nil
+		}
+		keyEnd, valueStart := splitEntry(logical)
+		key, err := unescape(logical[:keyEnd])
+		if err != nil {
+			return nil, fmt.Errorf("parse properties: line %d: %w", line, err)
+		}
+		value, err := unescape(logical[valueStart:])
+		if err != nil {
+			return nil, fmt.Errorf("parse properties: line %d: %w", line, err)
+		}
+		out = append(out, property{key: key, value: value, line: line})
+	}
+}
+
+// lineReader returns the logical lines of a .properties file: comments and
+// blank lines skipped, continuations joined, leading whitespace dropped.
+// Escapes are left in place.
+type lineReader struct {
+	s    string
+	pos  int
+	line int // lines consumed so far
+}
+
+func isPropSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\f' }
+
+// natural returns the next natural line (without its terminator).
+func (lr *lineReader) natural() (string, bool) {
+	if lr.pos >= len(lr.s) {
+		return "", false
+	}
+	rest := lr.s[lr.pos:]
+	end := strings.IndexAny(rest, "\r\n")
+	lr.line++
+	if end < 0 {
+		lr.pos = len(lr.s)
+		return rest, true
+	}
+	lr.pos += end + 1
+	if rest[end] == '\r' && end+1 < len(rest) && rest[end+1] == '\n' {
+		lr.pos++
+	}
+	return rest[:end], true
+}
+
+// next returns the next logical line and the line number it starts on.
+func (lr *lineReader) next() (logical string, line int, ok bool) {
+	for {
+		nat, ok := lr.natural()
+		if !ok {
+			return "", 0, false
+		}
+		nat = strings.TrimLeft(nat, " \t\f")
+		if nat == "" || nat[0] == '#' || nat[0] == '!' {
+			continue
+		}
+		line = lr.line
+		var b strings.Builder
+		for {
+			n := 0 // trailing backslashes
+			for n < len(nat) && nat[len(nat)-1-n] == '\\' {
+				n++
+			}
+			if n%2 == 0 {
+				b.WriteString(nat)
+				return b.String(), line, true
+			}
+			b.WriteString(nat[:len(nat)-1])
+			nat, ok = lr.natural()
+			if !ok {
+				// Java drops a backslash at the end of the file.
+				return b.String(), line, true
+			}
+			nat = strings.TrimLeft(nat, " \t\f")
+		}
+	}
+}
+
+// splitEntry finds where the key of a logical line ends and its value
+// starts: the key ends at the first unescaped "=", ":" or whitespace; then
+// whitespace, at most one "=" or ":", and more whitespace are skipped.
+func splitEntry(s string) (keyEnd, valueStart int) {
+	keyEnd = len(s)
+	valueStart = len(s)
+	hasSep := false
+	escaped := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !escaped && (c == '=' || c == ':') {
+			keyEnd, valueStart, hasSep = i, i+1, true
+			break
+		}
+		if !escaped && isPropSpace(c) {
+			keyEnd, valueStart = i, i+1
+			break
+		}
+		escaped = c == '\\' && !escaped
+	}
+	for valueStart < len(s) {
+		c := s[valueStart]
+		if isPropSpace(c) {
+			valueStart++
+			continue
+		}
+		if !hasSep && (c == '=' || c == ':') {
+			hasSep = true
+			valueStart++
+			continue
+		}
+		break
+	}
+	return keyEnd, valueStart
+}
+
+// unescape resolves .properties escapes.
+func unescape(s string) (string, error) {
+	if !strings.Contains(s, `\`) {
+		return s, nil
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c != '\\' {
+			b.WriteByte(c)
+			continue
+		}
+		i++
+		if i >= len(s) {
+			break // a lone trailing backslash is dropped
+		}
+		switch c = s[i]; c {
+		case 't':
+			b.WriteByte('\t')
+		case 'n':
+			b.WriteByte('\n')
+		case 'r':
+			b.WriteByte('\r')
+		case 'f':
+			b.WriteByte('\f')
+		case 'u':
+			if i+5 > len(s) {
+				return "", fmt.Errorf(`malformed \uxxxx escape %s`, quote(s[i-1:]))
+			}
+			var r rune
+			for _, h := range []byte(s[i+1 : i+5]) {
+				d, ok := hexDigit(h)
+				if !ok {
+					return "", fmt.Errorf(`malformed \uxxxx escape %s`, quote(s[i-1:i+5]))
+				}
+				r = r<<4 | rune(d)
+			}
+			i += 4
+			// Java strings are UTF-16: join a surrogate pair written as two
+			// escapes.
+			if r >= 0xD800 && r < 0xDC00 && i+7 <= len(s) && strings.HasPrefix(s[i+1:], `\u`) {
+				var lo rune
+				okLo := true
+				for _, h := range []byte(s[i+3 : i+7]) {
+					d, ok := hexDigit(h)
+					if !ok {
+						okLo = false
+						break
+					}
+					lo = lo<<4 | rune(d)
+				}
+				if okLo && lo >= 0xDC00 && lo < 0xE000 {
+					r = 0x10000 + (r-0xD800)<<10 + (lo - 0xDC00)
+					i += 6
+				}
+			}
+			b.WriteRune(r)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String(), nil
+}
+
+func hexDigit(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	case 'A' <= c && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
+}
+
+// providerRef matches a config provider reference, ${provider:path:key}.
+var providerRef = regexp.MustCompile(`\$\{[^}:]*:[^}]*\}`)
+
+// parsePropertiesFile loads an mm2.properties file with MM2's key names and
+// precedence (spec §5.1-5.3).
+func parsePropertiesFile(data []byte) (*File, error) {
+	props, err := parseProperties(data)
+	if err != nil {
+		return nil, err
+	}
+	f := &File{Clusters: make(map[string]*Cluster), origin: make(map[string]string)}
+	kv := make(map[string]string, len(props))
+	lines := make(map[string]int, len(props))
+	for _, p := range props {
+		if prev, dup := lines[p.key]; dup {
+			f.warnf("%s: set on line %d and again on line %d; the last value wins", p.key, prev, p.line)
+		}
+		kv[p.key] = p.value
+		lines[p.key] = p.line
+		if providerRef.MatchString(p.value) {
+			f.warnf("%s: the value has a config provider reference, which mm2go does not resolve; it is used as written", p.key)
+		}
+	}
+
+	clustersValue, ok := kv["clusters"]
+	if !ok {
+		f.problem("clusters", "required: list the cluster aliases, e.g. clusters = A, B")
+	}
+	aliases := splitList(clustersValue)
+	// Longest alias first, so "us.west.x" belongs to "us.west", not "us".
+	byLength := append([]string(nil), aliases...)
+	sort.SliceStable(byLength, func(i, j int) bool { return len(byLength[i]) > len(byLength[j]) })
+
+	clusterKV := make(map[string]map[string]string) // alias -> key without alias -> value
+	for _, a := range aliases {
+		if _, dup := clusterKV[a]; dup {
+			f.problem("clusters", "cluster %q is listed twice", a)
+		}
+		clusterKV[a] = make(map[string]string)
+	}
+	type flowKV struct {
+		source, target string
+		first          string            // the first key, for messages
+		kv             map[string]string // key without "<s>-><t>." -> value
+	}
+	flows := make(map[string]*flowKV)
+	topKV := make(map[string]string)
+	for _, key := range sortedKeys(kv) {
+		value := kv[key]
+		if key == "clusters" {
+			continue
+		}
+		if source, rest, isFlow := strings.Cut(key, "->"); isFlow {
+			target, sub, ok := cutAlias(rest, byLength)
+			if !ok {
+				f.warnf("%s: ignored: a flow key is <source>-><target>.<key>", key)
+				continue
+			}
+			name := source + "->" + target
+			fk := flows[name]
+			if fk == nil {
+				fk = &flowKV{source: source, target: target, first: key, kv: make(map[string]string)}
+				flows[name] = fk
+			}
+			fk.kv[sub] = value
+			continue
+		}
+		if alias, sub, ok := cutAlias(key, byLength); ok && clusterKV[alias] != nil {
+			clusterKV[alias][sub] = value
+			continue
+		}
+		topKV[key] = value
+	}
+
+	var topSecurity []string // top-level ssl.* and sasl.* keys, sorted
+	for _, k := range sortedKeys(topKV) {
+		if strings.HasPrefix(k, "ssl.") || strings.HasPrefix(k, "sasl.") {
+			topSecurity = append(topSecurity, k)
+		}
+	}
+	for _, a := range aliases {
+		if f.Clusters[a] == nil {
+			f.Clusters[a] = f.propertiesCluster(a, clusterKV[a], topKV, topSecurity)
+		}
+	}
+
+	f.Settings = make(map[string]string)
+	for _, key := range sortedKeys(topKV) {
+		if isClusterKey(key) {
+			continue // a fallback for every cluster, used by propertiesCluster
+		}
+		f.addPropertySetting(f.Settings, f.origin, key, key, topKV[key], false, topKV)
+	}
+	if len(f.Settings) == 0 {
+		f.Settings = nil
+	}
+
+	for _, name := range sortedKeys(flows) {
+		fk := flows[name]
+		fl := &Flow{Source: fk.source, Target: fk.target, path: name, origin: map[string]string{
+			"source": fk.first,
+			"target": fk.first,
+		}}
+		settings := make(map[string]string)
+		for _, sub := range sortedKeys(fk.kv) {
+			key, value := name+"."+sub, fk.kv[sub]
+			switch sub {
+			case "enabled":
+				fl.origin["enabled"] = key
+				b, ok := parseBool(value)
+				if !ok {
+					f.problem(key, "expected true or false, got %q", value)
+				}
+				fl.Enabled = b
+			case "topics", "topics.exclude", "groups", "groups.exclude":
+				setFlowList(fl, sub, key, value)
+			case "topics.blacklist", "groups.blacklist":
+				newSub := renamedKeys[sub]
+				if _, both := fk.kv[newSub]; both {
+					f.warnf("%s: ignored: %s.%s is set too and wins (%s is the 3.x name)", key, name, newSub, sub)
+					continue
+				}
+				f.warnf("%s: old name of %s.%s (removed in Kafka 4.0); read as %s", key, name, newSub, newSub)
+				setFlowList(fl, newSub, key, value)
+			default:
+				if isClusterKey(sub) {
+					f.warnf("%s: ignored: mm2go takes connection settings per cluster; set %s.%s or %s.%s",
+						key, fk.source, sub, fk.target, sub)
+					continue
+				}
+				f.addPropertySetting(settings, fl.origin, key, sub, value, true, fk.kv)
+			}
+		}
+		if len(settings) > 0 {
+			fl.Settings = settings
+		}
+		f.Flows = append(f.Flows, fl)
+	}
+	return f, nil
+}
+
+// cutAlias splits key into "alias.rest", trying aliases (longest first),
+// then the first ".". ok is false if there is no "." or a part is empty.
+func cutAlias(key string, byLength []string) (alias, rest string, ok bool) {
+	for _, a := range byLength {
+		if r, found := strings.CutPrefix(key, a+"."); found && r != "" {
+			return a, r, true
+		}
+	}
+	alias, rest, found := strings.Cut(key, ".")
+	return alias, rest, found && alias != "" && rest != ""
+}
+
+// setFlowList sets a list field of a flow from the property key.
+func setFlowList(fl *Flow, sub, key, value string) {
+	list := splitList(value)
+	if list == nil {
+		list = []string{} // written but empty: matches nothing
+	}
+	fl.origin[listFields[sub]] = key
+	switch sub {
+	case "topics":
+		fl.Topics = list
+	case "topics.exclude":
+		fl.TopicsExclude = list
+	case "groups":
+		fl.Groups = list
+	case "groups.exclude":
+		fl.GroupsExclude = list
+	}
+}
+
+// addPropertySetting sorts one settings key of mm2.properties as MM2 would:
+// keys MM2 drops or mm2go ignores become warnings and 3.x aliases are
+// renamed. key is the key as written, sub the key without the flow prefix;
+// all holds the other keys at the same level.
+func (f *File) addPropertySetting(dst, origin map[string]string, key, sub, value string, flowLevel bool, all map[string]string) {
+	class, detail := classify(sub, value)
+	switch class {
+	case classKnown:
+		if knownKeys[sub].flowOnly && !flowLevel {
+			f.warnf("%s: ignored at the top level; set it per flow (<source>-><target>.%s)", key, sub)
+			return
+		}
+	case classClient:
+		if !flowLevel {
+			f.warnf("%s: ignored at the top level, as MM2 does; set <alias>.%s for a cluster or <source>-><target>.%s for a flow",
+				key, sub, sub)
+			return
+		}
+	case classIgnored:
+		f.warnf("%s: ignored: %s", key, detail)
+		return
+	case classRenamed:
+		if _, both := all[detail]; both {
+			f.warnf("%s: ignored: %s is set too and wins (%s is the 3.x name)", key, detail, sub)
+			return
+		}
+		f.warnf("%s: old name of %s (removed in Kafka 4.0); read as %s", key, detail, detail)
+		sub = detail
+	case classCluster:
+		f.warnf("%s: ignored: mm2go takes connection settings per cluster", key)
+		return
+	default:
+		hint := didYouMean(detail)
+		if alias, ok := strings.CutSuffix(key, ".bootstrap.servers"); ok && !flowLevel {
+			hint = fmt.Sprintf(" (is cluster %q missing from clusters?)", alias)
+		}
+		f.warnf("%s: ignored: not an MM2 key mm2go knows%s", key, hint)
+		return
+	}
+	dst[sub] = value
+	origin["settings."+sub] = key
+}
+
+// consumedTLSKeys are the ssl.* keys mapped onto Cluster.TLS.
+var consumedTLSKeys = []string{
+	"ssl.truststore.location", "ssl.truststore.type", "ssl.truststore.password", "ssl.truststore.certificates",
+	"ssl.keystore.location", "ssl.keystore.type", "ssl.keystore.password", "ssl.key.password",
+	"ssl.keystore.certificate.chain", "ssl.keystore.key",
+}
+
+// propertiesCluster builds cluster alias from its own keys ("<alias>.<k>",
+// without the prefix) and the top-level client keys that are a fallback for
+// every cluster (bootstrap.servers, security.protocol, ssl.*, sasl.*).
+func (f *File) propertiesCluster(alias string, own, top map[string]string, topSecurity []string) *Cluster {
+	c := &Cluster{Alias: alias, path: alias, origin: make(map[string]string)}
+	// get returns the value of a client key and the key it came from.
+	get := func(k string) (value, at string, ok bool) {
+		if v, ok := own[k]; ok {
+			return v, alias + "." + k, true
+		}
+		if v, ok := top[k]; ok {
+			return v, k, true
+		}
+		return "", alias + "." + k, false
+	}
+	consumed := map[string]bool{"bootstrap.servers": true, "security.protocol": true}
+
+	v, at, _ := get("bootstrap.servers")
+	c.BootstrapServers = splitList(v)
+	c.origin["bootstrap_servers"] = at
+
+	c.SecurityProtocol = "PLAINTEXT" // Java's default; never inferred from ssl.* keys
+	if v, at, ok := get("security.protocol"); ok {
+		c.SecurityProtocol = strings.TrimSpace(v)
+		c.origin["security_protocol"] = at
+	} else {
+		c.origin["security_protocol"] = at
+	}
+	proto := strings.ToUpper(c.SecurityProtocol)
+	usesTLS := proto == "SSL" || proto == "SASL_SSL"
+	usesSASL := proto == "SASL_PLAINTEXT" || proto == "SASL_SSL"
+
+	if usesTLS {
+		for _, k := range consumedTLSKeys {
+			consumed[k] = true
+		}
+		c.TLS = f.propertiesTLS(c, get)
+	}
+	if usesSASL {
+		consumed["sasl.mechanism"] = true
+		consumed["sasl.jaas.config"] = true
+		c.SASL = f.propertiesSASL(c, get)
+	}
+
+	props := make(map[string]string)
+	for _, k := range sortedKeys(own) {
+		switch {
+		case consumed[k]:
+		case strings.HasPrefix(k, "ssl.") && !usesTLS, strings.HasPrefix(k, "sasl.") && !usesSASL:
+			f.warnf("%s.%s: ignored: %s is %s", alias, k, c.origin["security_protocol"], c.SecurityProtocol)
+		default:
+			props[k] = own[k]
+			c.origin["properties."+k] = alias + "." + k
+		}
+	}
+	for _, k := range topSecurity {
+		if _, ok := own[k]; ok || consumed[k] {
+			continue
+		}
+		if strings.HasPrefix(k, "ssl.") && usesTLS || strings.HasPrefix(k, "sasl.") && usesSASL {
+			props[k] = top[k]
+			c.origin["properties."+k] = k
+		}
+	}
+	if len(props) > 0 {
+		c.Properties = props
+	}
+	f.warnUnmappedProps(c)
+	return c
+}
+
+// propertiesTLS maps the ssl.* keys of a TLS cluster onto a TLS, or nil if
+// none is set.
+func (f *File) propertiesTLS(c *Cluster, get func(string) (string, string, bool)) *TLS {
+	t := &TLS{}
+	if loc, at, ok := get("ssl.truststore.location"); ok {
+		t.CAFile = strings.TrimSpace(loc)
+		c.origin["tls.ca_file"] = at
+		typ, typAt, ok := get("ssl.truststore.type")
+		if !ok {
+			typ = "JKS" // Java's default
+		}
+		if !strings.EqualFold(strings.TrimSpace(typ), "PEM") {
+			f.problem(typAt, "trust store type %s is not supported; mm2go reads PEM files only: convert the store "+
+				"(keytool -exportcert -rfc -keystore %s -alias <alias> -file ca.pem, or openssl pkcs12 -in %s -nokeys -out ca.pem) "+
+				"and set %s.ssl.truststore.type=PEM", strings.TrimSpace(typ), t.CAFile, t.CAFile, c.Alias)
+		}
+	}
+	if _, at, ok := get("ssl.truststore.certificates"); ok {
+		f.problem(at, "inline PEM certificates are not supported; write them to a file and set %s.ssl.truststore.location and %s.ssl.truststore.type=PEM", c.Alias, c.Alias)
+	}
+	if _, at, ok := get("ssl.truststore.password"); ok {
+		f.warnf("%s: ignored: PEM trust stores have no password", at)
+	}
+	if loc, at, ok := get("ssl.keystore.location"); ok {
+		t.CertFile = strings.TrimSpace(loc)
+		t.KeyFile = t.CertFile // a PEM key store holds the key and the chain
+		c.origin["tls.cert_file"] = at
+		c.origin["tls.key_file"] = at
+		typ, typAt, ok := get("ssl.keystore.type")
+		if !ok {
+			typ = "JKS"
+		}
+		if !strings.EqualFold(strings.TrimSpace(typ), "PEM") {
+			f.problem(typAt, "key store type %s is not supported; mm2go reads PEM files only: convert the store "+
+				"(openssl pkcs12 -in %s -out keystore.pem, after keytool -importkeystore -deststoretype PKCS12 for JKS) "+
+				"and set %s.ssl.keystore.type=PEM", strings.TrimSpace(typ), t.CertFile, c.Alias)
+		}
+	}
+	for _, k := range []string{"ssl.keystore.certificate.chain", "ssl.keystore.key"} {
+		if _, at, ok := get(k); ok {
+			f.problem(at, "inline PEM keys and certificates are not supported; write them to one file and set %s.ssl.keystore.location and %s.ssl.keystore.type=PEM", c.Alias, c.Alias)
+		}
+	}
+	if _, at, ok := get("ssl.keystore.password"); ok {
+		f.warnf("%s: ignored: PEM key stores have no store password; ssl.key.password decrypts the key", at)
+	}
+	if pw, at, ok := get("ssl.key.password"); ok {
+		t.KeyPassword = pw
+		c.origin["tls.key_password"] = at
+	}
+	if *t == (TLS{}) {
+		return nil
+	}
+	return t
+}
+
+// propertiesSASL maps sasl.mechanism and sasl.jaas.config of a SASL cluster
+// onto a SASL.
+func (f *File) propertiesSASL(c *Cluster, get func(string) (string, string, bool)) *SASL {
+	s := &SASL{Mechanism: "GSSAPI"} // Java's default
+	mech, at, ok := get("sasl.mechanism")
+	if ok {
+		s.Mechanism = strings.TrimSpace(mech)
+	}
+	c.origin["sasl.mechanism"] = at
+	jaas, at, ok := get("sasl.jaas.config")
+	c.origin["sasl.username"] = at
+	c.origin["sasl.password"] = at
+	if !ok {
+		return s
+	}
+	module, opts, err := parseJAAS(jaas)
+	if err != nil {
+		f.problem(at, "%v", err)
+		return s
+	}
+	var want string
+	switch short := shortName(module); short {
+	case "PlainLoginModule":
+		want = "PLAIN"
+	case "ScramLoginModule":
+		want = "SCRAM-SHA-256 or SCRAM-SHA-512"
+	default:
+		f.problem(at, "login module %s is not supported; mm2go supports PlainLoginModule (PLAIN) and ScramLoginModule (SCRAM-SHA-256, SCRAM-SHA-512)", module)
+		return s
+	}
+	if m := strings.ToUpper(s.Mechanism); m != "GSSAPI" && !strings.Contains(want, m) {
+		f.problem(at, "login module %s does not match sasl.mechanism %s (it needs %s)", shortName(module), s.Mechanism, want)
+	}
+	s.Username, s.Password = opts["username"], opts["password"]
+	for _, k := range sortedKeys(opts) {
+		if k != "username" && k != "password" {
+			f.warnf("%s: option %s ignored", at, k)
+		}
+	}
+	return s
+}
+
+// parseJAAS parses a sasl.jaas.config value: exactly one
+// "<LoginModule> <flag> key=value ... ;" entry, values quoted or bare, with
+// Java's // and /* */ comments.
+func parseJAAS(s string) (module string, opts map[string]string, err error) {
+	toks, err := jaasTokens(s)
+	if err != nil {
+		return "", nil, err
+	}
+	next := func() (jaasToken, bool) {
+		if len(toks) == 0 {
+			return jaasToken{}, false
+		}
+		t := toks[0]
+		toks = toks[1:]
+		return t, true
+	}
+	mod, ok := next()
+	if !ok {
+		return "", nil, fmt.Errorf("parse sasl.jaas.config: empty; want <LoginModule> required username=\"...\" password=\"...\";")
+	}
+	if mod.kind != 'w' {
+		return "", nil, fmt.Errorf("parse sasl.jaas.config: expected a login module class, got %q", mod.text)
+	}
+	flag, ok := next()
+	if !ok || flag.kind != 'w' {
+		return "", nil, fmt.Errorf("parse sasl.jaas.config: expected a control flag (required) after %s", mod.text)
+	}
+	switch strings.ToLower(flag.text) {
+	case "required", "requisite", "sufficient", "optional":
+	default:
+		return "", nil, fmt.Errorf("parse sasl.jaas.config: unknown control flag %q; want required", flag.text)
+	}
+	opts = make(map[string]string)
+	for {
+		t, ok := next()
+		if !ok {
+			return "", nil, fmt.Errorf("parse sasl.jaas.config: entry not terminated by ;")
+		}
+		if t.kind == ';' {
+			break
+		}
+		if t.kind != 'w' {
+			return "", nil, fmt.Errorf("parse sasl.jaas.config: expected an option name, got %q", t.text)
+		}
+		eq, ok := next()
+		if !ok || eq.kind != '=' {
+			return "", nil, fmt.Errorf("parse sasl.jaas.config: expected = after option %s", t.text)
+		}
+		v, ok := next()
+		if !ok || (v.kind != 'w' && v.kind != '"') {
+			return "", nil, fmt.Errorf("parse sasl.jaas.config: no value for option %s", t.text)
+		}
+		opts[t.text] = v.text
+	}
+	if len(toks) > 0 {
+		return "", nil, fmt.Errorf("parse sasl.jaas.config: more than one login module; Kafka takes exactly one")
+	}
+	return mod.text, opts, nil
+}
+
+// jaasToken is a word ('w'), a quoted string ('"'), '=' or ';'.
+type jaasToken struct {
+	kind byte
+	text string
+}
+
+func jaasTokens(s string) ([]jaasToken, error) {
+	var toks []jaasToken
+	for i := 0; i < len(s); {
+		c := s[i]
+		switch {
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f':
+			i++
+		case strings.HasPrefix(s[i:], "//"):
+			end := strings.IndexAny(s[i:], "\r\n")
+			if end < 0 {
+				end = len(s) - i
+			}
+			i += end
+		case strings.HasPrefix(s[i:], "/*"):
+			end := strings.Index(s[i+2:], "*/")
+			if end < 0 {
+				return nil, fmt.Errorf("parse sasl.jaas.config: unterminated /* comment")
+			}
+			i += end + 4
+		case c == '=' || c == ';':
+			toks = append(toks, jaasToken{kind: c, text: string(c)})
+			i++
+		case c == '"' || c == '\'':
+			var b strings.Builder
+			j := i + 1
+			for ; j < len(s) && s[j] != c; j++ {
+				if s[j] == '\\' && j+1 < len(s) {
+					j++
+					switch s[j] {
+					case 'n':
+						b.WriteByte('\n')
+					case 't':
+						b.WriteByte('\t')
+					case 'r':
+						b.WriteByte('\r')
+					case 'b':
+						b.WriteByte('\b')
+					case 'f':
+						b.WriteByte('\f')
+					default:
+						b.WriteByte(s[j])
+					}
+					continue
+				}
+				b.WriteByte(s[j])
+			}
+			if j >= len(s) {
+				return nil, fmt.Errorf("parse sasl.jaas.config: unterminated quoted value")
+			}
+			toks = append(toks, jaasToken{kind: '"', text: b.String()})
+			i = j + 1
+		default:
+			j := i
+			for j < len(s) && !strings.ContainsRune(" \t\n\r\f=;\"'", rune(s[j])) && !strings.HasPrefix(s[j:], "//") && !strings.HasPrefix(s[j:], "/*") {
+				j++
+			}
+			toks = append(toks, jaasToken{kind: 'w', text: s[i:j]})
+			i = j
+		}
+	}
+	return toks, nil
+}

@@ -1,0 +1,412 @@
+package flows
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// Validate checks the file and reports every problem at once: the result
+// is nil or an errors.Join of *FieldError, each naming the path of the
+// problem in the file's own terms.
+//
+// It checks that there are clusters, each with bootstrap servers, a known
+// security protocol, and consistent TLS and SASL settings; that flows name
+// two different known clusters, once each; that topic and group patterns
+// compile as Go regexps; that settings are MM2 keys mm2go knows, with
+// values of the right type (numbers, bools, enums, a supported replication
+// policy); and that the Java client properties mm2go maps have valid
+// values. It reads no files: see [Cluster.ClientOpts].
+func (f *File) Validate() error {
+	v := &validator{}
+	for _, p := range f.problems {
+		v.addErr(p)
+	}
+	if len(f.Clusters) == 0 {
+		v.add("clusters", "no clusters defined; define at least a source and a target cluster")
+	}
+	for _, alias := range sortedKeys(f.Clusters) {
+		v.cluster(alias, f.Clusters[alias])
+	}
+	for _, key := range sortedKeys(f.Settings) {
+		v.setting(f.settingPath(key), key, f.Settings[key], "")
+	}
+	seen := make(map[string]string) // flow name -> path of its first definition
+	known := sortedKeys(f.Clusters)
+	for i, fl := range f.Flows {
+		v.flow(f, i, fl, known, seen)
+	}
+	return errors.Join(v.errs...)
+}
+
+// validator collects FieldErrors.
+type validator struct {
+	errs []error
+	seen map[string]bool // messages of errs
+}
+
+func (v *validator) add(path, format string, args ...any) {
+	v.addErr(&FieldError{Path: path, Msg: fmt.Sprintf(format, args...)})
+}
+
+// addErr adds err unless the same error is there already: a top-level
+// mm2.properties key that every cluster falls back to is reported once.
+func (v *validator) addErr(err error) {
+	msg := err.Error()
+	if v.seen[msg] {
+		return
+	}
+	if v.seen == nil {
+		v.seen = make(map[string]bool)
+	}
+	v.seen[msg] = true
+	v.errs = append(v.errs, err)
+}
+
+// validAlias matches the characters Kafka allows in topic names: an alias
+// becomes part of topic names ("<alias>.<topic>",
+// "mm2-offsets.<alias>.internal").
+var validAlias = regexp.MustCompile(`^[a-zA-Z0-9._-]+$`)
+
+// Security protocols.
+const (
+	protoPlaintext     = "PLAINTEXT"
+	protoSSL           = "SSL"
+	protoSASLPlaintext = "SASL_PLAINTEXT"
+	protoSASLSSL       = "SASL_SSL"
+)
+
+// SASL mechanisms mm2go supports.
+var saslMechanisms = []string{"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"}
+
+// protocol returns the effective security protocol of c, upper case: the
+// one written, or the one TLS and SASL imply.
+func (c *Cluster) protocol() string {
+	if p := strings.TrimSpace(c.SecurityProtocol); p != "" {
+		return strings.ToUpper(p)
+	}
+	switch {
+	case c.TLS != nil && c.SASL != nil:
+		return protoSASLSSL
+	case c.TLS != nil:
+		return protoSSL
+	case c.SASL != nil:
+		return protoSASLPlaintext
+	}
+	return protoPlaintext
+}
+
+func usesTLS(proto string) bool  { return proto == protoSSL || proto == protoSASLSSL }
+func usesSASL(proto string) bool { return proto == protoSASLPlaintext || proto == protoSASLSSL }
+
+func (v *validator) cluster(alias string, c *Cluster) {
+	if c == nil {
+		v.add("clusters."+alias, "empty cluster; give at least bootstrap_servers")
+		return
+	}
+	if !validAlias.MatchString(alias) {
+		v.add(c.base(), "cluster alias %q may only hold letters, digits, '.', '_' and '-': MM2 puts it in topic names", alias)
+	}
+	if c.Alias != alias {
+		v.add(c.base(), "Alias is %q but the cluster is listed as %q", c.Alias, alias)
+	}
+
+	servers := 0
+	for i, s := range c.BootstrapServers {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			continue
+		}
+		servers++
+		if err := checkHostPort(s); err != nil {
+			v.add(listItemPath(c.origin, c.base(), "bootstrap_servers", i), "%v", err)
+		}
+	}
+	if servers == 0 {
+		v.add(c.at("bootstrap_servers"), "required: list at least one host:port")
+	}
+
+	proto := c.protocol()
+	switch proto {
+	case protoPlaintext, protoSSL, protoSASLPlaintext, protoSASLSSL:
+	default:
+		v.add(c.at("security_protocol"), "unknown security protocol %q; use PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL", c.SecurityProtocol)
+		proto = ""
+	}
+	if c.TLS != nil {
+		if proto != "" && !usesTLS(proto) {
+			v.add(c.at("tls"), "set, but security protocol %s does not use TLS; use SSL or SASL_SSL", proto)
+		}
+		t := c.TLS
+		if t.KeyFile != "" && t.CertFile == "" {
+			v.add(c.at("tls.key_file"), "set without a client certificate (tls.cert_file)")
+		}
+		if t.CertFile != "" && t.KeyFile == "" {
+			v.add(c.at("tls.cert_file"), "set without a private key (tls.key_file)")
+		}
+		if t.KeyPassword != "" && t.KeyFile == "" {
+			v.add(c.at("tls.key_password"), "set without a private key (tls.key_file)")
+		}
+	}
+	switch {
+	case c.SASL == nil && usesSASL(proto):
+		v.add(c.at("sasl"), "required by security protocol %s: give mechanism, username and password", proto)
+	case c.SASL != nil && proto != "" && !usesSASL(proto):
+		v.add(c.at("sasl"), "set, but security protocol %s does not use SASL; use SASL_PLAINTEXT or SASL_SSL", proto)
+	case c.SASL != nil:
+		v.sasl(c)
+	}
+
+	for _, key := range sortedKeys(c.Properties) {
+		if field, ok := structuredKeys[key]; ok {
+			v.add(c.at("properties."+key), "not a free-form property: use %s", field)
+		}
+	}
+	for _, e := range checkClientProps(c) {
+		v.addErr(e)
+	}
+}
+
+func (v *validator) sasl(c *Cluster) {
+	s := c.SASL
+	mech := strings.ToUpper(strings.TrimSpace(s.Mechanism))
+	switch mech {
+	case "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512":
+	case "":
+		v.add(c.at("sasl.mechanism"), "required: use %s", strings.Join(saslMechanisms, ", "))
+	case "GSSAPI":
+		v.add(c.at("sasl.mechanism"), "GSSAPI (Kerberos, Kafka's default mechanism) is not supported; use %s", strings.Join(saslMechanisms, ", "))
+	default:
+		v.add(c.at("sasl.mechanism"), "mechanism %s is not supported; use %s", s.Mechanism, strings.Join(saslMechanisms, ", "))
+	}
+	if s.Username == "" {
+		v.add(c.at("sasl.username"), "no user name given")
+	}
+	if s.Password == "" {
+		v.add(c.at("sasl.password"), "no password given")
+	}
+}
+
+// checkHostPort checks a bootstrap server address.
+func checkHostPort(s string) error {
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return fmt.Errorf("bad address %q: want host:port", s)
+	}
+	if host == "" {
+		return fmt.Errorf("bad address %q: no host", s)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return fmt.Errorf("bad address %q: port must be a number from 1 to 65535", s)
+	}
+	return nil
+}
+
+func (v *validator) flow(f *File, i int, fl *Flow, known []string, seen map[string]string) {
+	base := fmt.Sprintf("flows[%d]", i)
+	if fl == nil {
+		v.add(base, "empty flow; give at least source and target")
+		return
+	}
+	if fl.path != "" {
+		base = fl.path
+	}
+	at := func(field string) string { return where(fl.origin, base, field) }
+
+	for _, end := range []struct{ field, alias string }{{"source", fl.Source}, {"target", fl.Target}} {
+		switch {
+		case end.alias == "":
+			v.add(at(end.field), "required: name a cluster (known: %s)", listSome(known))
+		case f.Clusters[end.alias] == nil:
+			hint := ""
+			if s := suggest(end.alias, known); s != "" {
+				hint = fmt.Sprintf("did you mean %q? ", s)
+			}
+			v.add(at(end.field), "unknown cluster %q (%sknown: %s)", end.alias, hint, listSome(known))
+		}
+	}
+	if fl.Source != "" && fl.Source == fl.Target {
+		v.add(at("target"), "same as the source %q; a flow copies from one cluster to another", fl.Source)
+	}
+	if fl.Source != "" && fl.Target != "" {
+		name := fl.Name()
+		if first, dup := seen[name]; dup {
+			v.add(base, "duplicate flow %s; first defined at %s", name, first)
+		} else {
+			seen[name] = base
+		}
+	}
+
+	for _, l := range []struct {
+		field string
+		items []string
+	}{
+		{"topics", fl.Topics},
+		{"topics_exclude", fl.TopicsExclude},
+		{"groups", fl.Groups},
+		{"groups_exclude", fl.GroupsExclude},
+	} {
+		for j, item := range l.items {
+			path := listItemPath(fl.origin, base, l.field, j)
+			if strings.Contains(item, ",") {
+				v.add(path, "pattern %s has a comma; MM2 splits lists on commas, so give each pattern as its own item", quote(item))
+				continue
+			}
+			if err := checkRegex(strings.TrimSpace(item)); err != nil {
+				v.add(path, "%v", err)
+			}
+		}
+	}
+
+	for _, key := range sortedKeys(fl.Settings) {
+		v.setting(at("settings."+key), key, fl.Settings[key], base)
+	}
+}
+
+// listSome joins up to ten names for a message.
+func listSome(names []string) string {
+	const show = 10
+	if len(names) <= show {
+		return strings.Join(names, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(names[:show], ", "), len(names)-show)
+}
+
+// listItemPath returns the path of item i of a list field: the property key
+// for mm2.properties (origin), else "base.field[i]".
+func listItemPath(origin map[string]string, base, field string, i int) string {
+	if p, ok := origin[field]; ok {
+		return p
+	}
+	return fmt.Sprintf("%s.%s[%d]", base, field, i)
+}
+
+// setting checks one settings key; flowBase is the flow's path, or "" for
+// the top level.
+func (v *validator) setting(path, key, value, flowBase string) {
+	class, detail := classify(key, value)
+	switch class {
+	case classKnown:
+		info := knownKeys[key]
+		if info.flowOnly && flowBase == "" {
+			v.add(path, "only valid per flow")
+			return
+		}
+		if field, ok := listFields[key]; ok && flowBase != "" {
+			v.add(path, "set the flow's %s instead", field)
+			return
+		}
+		if err := checkValue(info, value); err != nil {
+			v.add(path, "%v", err)
+		}
+	case classClient:
+		if flowBase == "" {
+			v.add(path, "a Java client property: set it per cluster (clusters.<alias>.properties) or per flow (flows[i].settings)")
+		}
+	case classIgnored:
+	case classRenamed:
+		v.add(path, "old name of %s (removed in Kafka 4.0); use %s", detail, detail)
+	case classCluster:
+		v.add(path, "a connection setting: set it per cluster (clusters.<alias>)")
+	default:
+		v.add(path, "unknown MM2 key%s", didYouMean(detail))
+	}
+}
+
+// checkValue checks a settings value against its key's type.
+func checkValue(info keyInfo, value string) error {
+	v := strings.TrimSpace(value)
+	switch info.kind {
+	case kindInt, kindLong:
+		bits := 32
+		if info.kind == kindLong {
+			bits = 64
+		}
+		n, err := strconv.ParseInt(v, 10, bits)
+		if err != nil {
+			if errors.Is(err, strconv.ErrRange) {
+				return fmt.Errorf("%q is out of range for a %d-bit integer", value, bits)
+			}
+			return fmt.Errorf("expected an integer, got %q", value)
+		}
+		if info.hasMin && n < info.min {
+			return fmt.Errorf("%d is too small; the minimum is %d", n, info.min)
+		}
+		if info.notZero && n == 0 {
+			return fmt.Errorf("0 is not a replication factor; use -1 for the broker default")
+		}
+	case kindBool:
+		if _, ok := parseBool(v); !ok {
+			return fmt.Errorf("expected true or false, got %q", value)
+		}
+	case kindEnum:
+		for _, ok := range info.values {
+			if strings.EqualFold(v, ok) {
+				return nil
+			}
+		}
+		return fmt.Errorf("expected one of %s, got %q", strings.Join(info.values, ", "), value)
+	case kindPolicy:
+		if _, ok := policyClasses[v]; !ok {
+			return fmt.Errorf("replication policy %q is not supported: use DefaultReplicationPolicy or "+
+				"IdentityReplicationPolicy (custom Java policies cannot run in mm2go)", value)
+		}
+	case kindRegexList:
+		var errs []error
+		for _, item := range splitList(v) {
+			if err := checkRegex(item); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		return errors.Join(errs...)
+	}
+	return nil
+}
+
+// checkRegex checks that pattern compiles as a Go regexp matching whole
+// names, as MM2's Java filters match them.
+func checkRegex(pattern string) error {
+	_, err := regexp.Compile(pattern)
+	if err == nil {
+		_, err = regexp.Compile("^(?:" + pattern + ")$")
+	}
+	if err == nil {
+		return nil
+	}
+	msg := fmt.Sprintf("bad regex %s: %v", quote(pattern), err)
+	if javaOnlyRegex.MatchString(pattern) {
+		msg += "; Go's RE2 regexps have no look-around, backreferences, atomic groups or possessive quantifiers"
+	}
+	return errors.New(msg)
+}
+
+// javaOnlyRegex spots Java regex syntax RE2 lacks: look-around,
+// backreferences, atomic groups and possessive quantifiers.
+var javaOnlyRegex = regexp.MustCompile(`\(\?<?[=!]|\(\?>|\\[1-9]|\\k<|[*+?}]\+`)
+
+// splitList splits a comma-separated MM2 list, trimming whitespace around
+// items and dropping empty ones. It returns nil for no items.
+func splitList(s string) []string {
+	var out []string
+	for _, item := range strings.Split(s, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
+}
+
+// parseBool parses a Java config bool: true or false in any case, with
+// surrounding whitespace.
+func parseBool(s string) (value, ok bool) {
+	switch s = strings.TrimSpace(s); {
+	case strings.EqualFold(s, "true"):
+		return true, true
+	case strings.EqualFold(s, "false"):
+		return false, true
+	}
+	return false, false
+}
