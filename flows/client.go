@@ -80,6 +80,9 @@ func (c *Cluster) ClientOpts() (ClientOptions, error) {
 			servers = append(servers, s)
 		}
 	}
+	if len(servers) == 0 {
+		errs = append(errs, &FieldError{Path: c.at("bootstrap_servers"), Msg: "required: list at least one host:port"})
+	}
 	common := []kgo.Opt{kgo.SeedBrokers(servers...)}
 	tlsCfg, err := c.TLSConfig()
 	if err != nil {
@@ -374,7 +377,7 @@ func propKind(key string) (prop clientProp, role int, known bool, why string) {
 		return clientProp{}, 0, false, "Java client property not supported by mm2go"
 	}
 	if prop.roles&role == 0 {
-		return clientProp{}, 0, false, fmt.Sprintf("%s is not a %s property", name, strings.TrimSuffix(key[:len(key)-len(name)], "."))
+		return clientProp{}, 0, false, fmt.Sprintf("%s does not apply to %s clients", name, strings.TrimSuffix(key[:len(key)-len(name)], "."))
 	}
 	return prop, role, true, ""
 }

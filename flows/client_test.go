@@ -469,7 +469,7 @@ B.bootstrap.servers = b:9092
 	all := strings.Join(f.Warnings, "\n")
 	for _, w := range []string{
 		"A.consumer.enable.auto.commit: ignored: Java client property not supported by mm2go",
-		"A.producer.fetch.max.bytes: ignored: fetch.max.bytes is not a producer property",
+		"A.producer.fetch.max.bytes: ignored: fetch.max.bytes does not apply to producer clients",
 		"A.receive.buffer.bytes: ignored: Java client property not supported by mm2go",
 	} {
 		if !strings.Contains(all, w) {

@@ -211,10 +211,10 @@ clusters:
 settings: {replication.factor: {nested: 1}}
 flows: {source: a}`,
 			[]string{
-				"clusters.primary.bootstrap_servers: ",
-				"clusters.primary.tls.insecure_skip_verify: expected true or false",
+				"clusters.primary.bootstrap_servers: expected a list, got a mapping",
+				`clusters.primary.tls.insecure_skip_verify: expected true or false, got the string "maybe"`,
 				"settings.replication.factor: expected a value or a list of values, got a mapping",
-				"flows: ",
+				"flows: expected a list, got a mapping",
 			}},
 		{"yaml syntax", FormatYAML, "clusters: [\n", []string{"parse yaml: "}},
 		{"yaml not a mapping", FormatYAML, "- a\n- b\n", []string{"parse yaml: "}},
@@ -391,7 +391,7 @@ D.sasl.jaas.config = org.apache.kafka.common.security.plain.PlainLoginModule req
 `,
 			[]string{
 				"A.sasl.mechanism: GSSAPI (Kerberos, Kafka's default mechanism) is not supported",
-				"B.sasl.jaas.config: login module PlainLoginModule does not match sasl.mechanism SCRAM-SHA-256",
+				"B.sasl.jaas.config: login module PlainLoginModule does not match sasl.mechanism SCRAM-SHA-256 (it serves PLAIN)",
 				"C.sasl.jaas.config: login module org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule is not supported",
 				"C.sasl.mechanism: mechanism OAUTHBEARER is not supported",
 				"D.sasl.jaas.config: parse sasl.jaas.config: entry not terminated by ;",

@@ -40,7 +40,6 @@ type keyInfo struct {
 	flowOnly bool
 }
 
-func intKey(def string) keyInfo    { return keyInfo{kind: kindInt, def: def} }
 func longKey(def string) keyInfo   { return keyInfo{kind: kindLong, def: def} }
 func boolKey(def string) keyInfo   { return keyInfo{kind: kindBool, def: def} }
 func regexKey(def string) keyInfo  { return keyInfo{kind: kindRegexList, def: def} }

@@ -34,6 +34,8 @@ type File struct {
 	// (an unparsable sasl.jaas.config, a JKS trust store). Validate reports
 	// them with its own.
 	problems []*FieldError
+	// warned holds the Warnings, to add each once.
+	warned map[string]bool
 }
 
 // Cluster says how to reach one Kafka cluster.
@@ -256,9 +258,17 @@ func (c *Cluster) at(field string) string { return where(c.origin, c.base(), fie
 // settingPath returns the path of a top-level setting in messages.
 func (f *File) settingPath(key string) string { return where(f.origin, "", "settings."+key) }
 
-// warnf adds a warning.
+// warnf adds a warning, once.
 func (f *File) warnf(format string, args ...any) {
-	f.Warnings = append(f.Warnings, fmt.Sprintf(format, args...))
+	w := fmt.Sprintf(format, args...)
+	if f.warned[w] {
+		return
+	}
+	if f.warned == nil {
+		f.warned = make(map[string]bool)
+	}
+	f.warned[w] = true
+	f.Warnings = append(f.Warnings, w)
 }
 
 // problem records an error found while loading, for Validate.

@@ -3,6 +3,7 @@ package flows
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"unicode/utf8"
@@ -242,9 +243,12 @@ func parsePropertiesFile(data []byte) (*File, error) {
 	f := &File{Clusters: make(map[string]*Cluster), origin: make(map[string]string)}
 	kv := make(map[string]string, len(props))
 	lines := make(map[string]int, len(props))
+	var order []string // keys in the order they first appear
 	for _, p := range props {
 		if prev, dup := lines[p.key]; dup {
 			f.warnf("%s: set on line %d and again on line %d; the last value wins", p.key, prev, p.line)
+		} else {
+			order = append(order, p.key)
 		}
 		kv[p.key] = p.value
 		lines[p.key] = p.line
@@ -271,12 +275,12 @@ func parsePropertiesFile(data []byte) (*File, error) {
 	}
 	type flowKV struct {
 		source, target string
-		first          string            // the first key, for messages
+		first          string            // the flow's first key in the file, for messages
 		kv             map[string]string // key without "<s>-><t>." -> value
 	}
 	flows := make(map[string]*flowKV)
 	topKV := make(map[string]string)
-	for _, key := range sortedKeys(kv) {
+	for _, key := range order {
 		value := kv[key]
 		if key == "clusters" {
 			continue
@@ -348,7 +352,7 @@ func parsePropertiesFile(data []byte) (*File, error) {
 			case "topics.blacklist", "groups.blacklist":
 				newSub := renamedKeys[sub]
 				if _, both := fk.kv[newSub]; both {
-					f.warnf("%s: ignored: %s.%s is set too and wins (%s is the 3.x name)", key, name, newSub, sub)
+					f.warnf("%s: ignored: %s.%s is set too and wins (%s is its old name)", key, name, newSub, sub)
 					continue
 				}
 				f.warnf("%s: old name of %s.%s (removed in Kafka 4.0); read as %s", key, name, newSub, newSub)
@@ -424,7 +428,7 @@ func (f *File) addPropertySetting(dst, origin map[string]string, key, sub, value
 		return
 	case classRenamed:
 		if _, both := all[detail]; both {
-			f.warnf("%s: ignored: %s is set too and wins (%s is the 3.x name)", key, detail, sub)
+			f.warnf("%s: ignored: %s is set too and wins (%s is its old name)", key, detail, sub)
 			return
 		}
 		f.warnf("%s: old name of %s (removed in Kafka 4.0); read as %s", key, detail, detail)
@@ -598,18 +602,20 @@ func (f *File) propertiesSASL(c *Cluster, get func(string) (string, string, bool
 		f.problem(at, "%v", err)
 		return s
 	}
-	var want string
-	switch short := shortName(module); short {
+	var fits []string // the mechanisms the login module serves
+	switch shortName(module) {
 	case "PlainLoginModule":
-		want = "PLAIN"
+		fits = []string{"PLAIN"}
 	case "ScramLoginModule":
-		want = "SCRAM-SHA-256 or SCRAM-SHA-512"
+		fits = []string{"SCRAM-SHA-256", "SCRAM-SHA-512"}
 	default:
 		f.problem(at, "login module %s is not supported; mm2go supports PlainLoginModule (PLAIN) and ScramLoginModule (SCRAM-SHA-256, SCRAM-SHA-512)", module)
 		return s
 	}
-	if m := strings.ToUpper(s.Mechanism); m != "GSSAPI" && !strings.Contains(want, m) {
-		f.problem(at, "login module %s does not match sasl.mechanism %s (it needs %s)", shortName(module), s.Mechanism, want)
+	// GSSAPI, the default, is reported by Validate.
+	if m := strings.ToUpper(s.Mechanism); m != "GSSAPI" && !slices.Contains(fits, m) {
+		f.problem(at, "login module %s does not match sasl.mechanism %s (it serves %s)",
+			shortName(module), s.Mechanism, strings.Join(fits, " and "))
 	}
 	s.Username, s.Password = opts["username"], opts["password"]
 	for _, k := range sortedKeys(opts) {

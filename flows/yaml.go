@@ -224,7 +224,10 @@ func yamlScalarHook(_, to reflect.Type, data any) (any, error) {
 			break
 		}
 		if s, ok := data.(string); ok {
-			return splitList(s), nil
+			if list := splitList(s); list != nil {
+				return list, nil
+			}
+			return []string{}, nil // written but empty: an empty list, not "inherit"
 		}
 	case reflect.Bool:
 		if s, ok := data.(string); ok {
@@ -326,8 +329,38 @@ func decodeError(path string, t reflect.Type, err error) []*FieldError {
 	var ute *mapstructure.UnconvertibleTypeError
 	if errors.As(err, &ute) {
 		msg = "expected " + describeType(ute.Expected.Type()) + ", got " + describeValue(ute.Value)
+	} else if t != nil {
+		// mapstructure's own words for a mapping or list of the wrong kind.
+		for _, prefix := range []string{
+			"source data must be an array or slice, got ",
+			"expected a map or struct, got ",
+			"expected a map, got ",
+		} {
+			if kind, ok := strings.CutPrefix(msg, prefix); ok {
+				msg = "expected " + describeType(t) + ", got " + describeKind(strings.Trim(kind, `"`))
+				break
+			}
+		}
 	}
 	return []*FieldError{{Path: path, Msg: msg}}
+}
+
+// describeKind names a reflect.Kind string the way a YAML author thinks of
+// it.
+func describeKind(kind string) string {
+	switch {
+	case kind == "map" || kind == "struct":
+		return "a mapping"
+	case kind == "slice" || kind == "array":
+		return "a list"
+	case kind == "string":
+		return "a string"
+	case kind == "bool":
+		return "true or false"
+	case strings.HasPrefix(kind, "int"), strings.HasPrefix(kind, "uint"), strings.HasPrefix(kind, "float"):
+		return "a number"
+	}
+	return kind
 }
 
 // unknownKeyHint suggests what was meant by an unknown key in a struct of
