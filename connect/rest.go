@@ -140,4 +140,3 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descFailed, prometheus.GaugeValue, failed, cs.Source, cs.Target, cs.Name)
 	}
 }
-

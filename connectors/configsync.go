@@ -1,0 +1,129 @@
+package connectors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"sort"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/mm2go/mm2go/connectors/policy"
+)
+
+// configSync copies changed topic configs from source topics to their remote
+// topics with incremental alters (SET only):
+//
+//   - only the source topic's own overrides are copied, never broker
+//     defaults, never sensitive values;
+//   - MM2's excluded properties (config.properties.exclude) are skipped,
+//     except min.insync.replicas when carryMinISR is set (MM2 cannot);
+//   - properties matching keep (config.properties.target.keep) are never
+//     touched on the target: operators set them by hand there;
+//   - nothing is ever deleted on the target, so properties set only on the
+//     target stay as they are.
+type configSync struct {
+	src, dst    *kadm.Client
+	policy      policy.ReplicationPolicy
+	sourceAlias string
+	exclude     *policy.ConfigPropertyFilter
+	keep        *regexp.Regexp // nil: keep nothing
+	carryMinISR bool
+	log         hclog.Logger
+}
+
+// allowed reports whether property name may be copied to the target.
+func (c *configSync) allowed(name string) bool {
+	if c.keep != nil && c.keep.MatchString(name) {
+		return false
+	}
+	if name == "min.insync.replicas" && c.carryMinISR {
+		return true
+	}
+	return c.exclude.ShouldReplicateConfigProperty(name)
+}
+
+// overrides returns a topic's own config overrides (DYNAMIC_TOPIC_CONFIG).
+func overrides(cs []kadm.Config) map[string]string {
+	out := make(map[string]string)
+	for _, c := range cs {
+		if c.Source == kmsg.ConfigSourceDynamicTopicConfig && !c.Sensitive && c.Value != nil {
+			out[c.Key] = *c.Value
+		}
+	}
+	return out
+}
+
+// run compares every source topic with its remote topic and sets what
+// differs. It returns the number of properties set.
+func (c *configSync) run(ctx context.Context, sources []string) (int, error) {
+	if len(sources) == 0 {
+		return 0, nil
+	}
+	srcCfgs, err := c.src.DescribeTopicConfigs(ctx, sources...)
+	if err != nil {
+		return 0, fmt.Errorf("describe source topic configs: %w", err)
+	}
+	remote := make(map[string]string, len(sources))
+	names := make([]string, 0, len(sources))
+	for _, t := range sources {
+		r := c.policy.FormatRemoteTopic(c.sourceAlias, t)
+		remote[t] = r
+		names = append(names, r)
+	}
+	dstCfgs, err := c.dst.DescribeTopicConfigs(ctx, names...)
+	if err != nil {
+		return 0, fmt.Errorf("describe remote topic configs: %w", err)
+	}
+	current := make(map[string]map[string]string, len(dstCfgs))
+	for _, rc := range dstCfgs {
+		if rc.Err == nil {
+			current[rc.Name] = overrides(rc.Configs)
+		}
+	}
+	set := 0
+	var errs []error
+	for _, rc := range srcCfgs {
+		if rc.Err != nil {
+			continue // deleted meanwhile; the refresh notices
+		}
+		r := remote[rc.Name]
+		have, ok := current[r]
+		if !ok {
+			continue // remote topic not there yet; the next refresh creates it
+		}
+		var alters []kadm.AlterConfig
+		for k, v := range overrides(rc.Configs) {
+			if !c.allowed(k) {
+				continue
+			}
+			if cur, ok := have[k]; ok && cur == v {
+				continue
+			}
+			alters = append(alters, kadm.AlterConfig{Op: kadm.SetConfig, Name: k, Value: kadm.StringPtr(v)})
+		}
+		if len(alters) == 0 {
+			continue
+		}
+		sort.Slice(alters, func(i, j int) bool { return alters[i].Name < alters[j].Name })
+		resps, err := c.dst.AlterTopicConfigs(ctx, alters, r)
+		if err == nil {
+			var resp kadm.AlterConfigsResponse
+			if resp, err = resps.On(r, nil); err == nil {
+				err = resp.Err
+			}
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("set configs of remote topic %s: %w", r, err))
+			continue
+		}
+		for _, a := range alters {
+			c.log.Info("synced topic config", "topic", r, "config", a.Name, "value", *a.Value)
+		}
+		set += len(alters)
+	}
+	return set, errors.Join(errs...)
+}
