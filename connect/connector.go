@@ -167,6 +167,17 @@ type TaskContext struct {
 	newClient clientFactory
 	offsets   *offsetStore
 	parts     *partitionTable
+	stats     *TaskStats
+}
+
+// ReportLostRecords counts n source records that were gone before they could
+// be copied (deleted by retention, or a topic deleted and re-created). The
+// task logs the exact range; the worker shows the count in Status and the
+// mm2go_task_records_lost_total metric.
+func (tc *TaskContext) ReportLostRecords(n int64) {
+	if tc.stats != nil && n > 0 {
+		tc.stats.RecordsLost.Add(n)
+	}
 }
 
 // NewClient is ConnectorContext.NewClient for tasks.

@@ -173,12 +173,13 @@ func (w *Worker) failConnector(spec ConnectorSpec, log hclog.Logger, err error) 
 func (w *Worker) newTaskRunner(spec ConnectorSpec, id int, props Props, conn Connector, store *offsetStore, log hclog.Logger) *taskRunner {
 	tlog := log.With("task", id)
 	parts := newPartitionTable(store.get)
+	stats := &TaskStats{}
 	return &taskRunner{
 		cfg: &w.cfg, spec: spec, id: id, task: conn.NewTask(), store: store, log: tlog,
-		stats: &TaskStats{}, props: props, reconfig: make(chan Props), done: make(chan struct{}),
+		stats: stats, props: props, reconfig: make(chan Props), done: make(chan struct{}),
 		tc: &TaskContext{
 			Connector: spec.Name, ID: id, Source: spec.Source, Target: spec.Target,
-			Props: props.Clone(), Logger: tlog, newClient: w.newClient, offsets: store, parts: parts,
+			Props: props.Clone(), Logger: tlog, newClient: w.newClient, offsets: store, parts: parts, stats: stats,
 		},
 	}
 }

@@ -72,7 +72,7 @@ func connectStatus(cs ConnectorStatus) map[string]any {
 	tasks := make([]map[string]any, 0, len(cs.Tasks))
 	for _, ts := range cs.Tasks {
 		t := map[string]any{"id": ts.ID, "state": string(ts.State), "worker_id": "mm2go",
-			"records_acked": ts.RecordsAcked, "bytes_acked": ts.BytesAcked}
+			"records_acked": ts.RecordsAcked, "bytes_acked": ts.BytesAcked, "records_lost": ts.RecordsLost}
 		if ts.Error != "" {
 			t["trace"] = ts.Error
 		}
@@ -106,12 +106,13 @@ var (
 	descBytes   = prometheus.NewDesc("mm2go_task_bytes_acked_total", "Key and value bytes the target acknowledged.", labels, nil)
 	descSent    = prometheus.NewDesc("mm2go_task_records_sent_total", "Records handed to the producer.", labels, nil)
 	descCommits = prometheus.NewDesc("mm2go_task_offset_commits_total", "Source-offset commits written.", labels, nil)
+	descLost    = prometheus.NewDesc("mm2go_task_records_lost_total", "Source records deleted (retention, topic re-created) before they were copied.", labels, nil)
 	descRunning = prometheus.NewDesc("mm2go_task_running", "1 if the task is running, 0 otherwise.", labels, nil)
 	descFailed  = prometheus.NewDesc("mm2go_connector_failed", "1 if the connector or one of its tasks failed.", labels[:3], nil)
 )
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descRecords, descBytes, descSent, descCommits, descRunning, descFailed} {
+	for _, d := range []*prometheus.Desc{descRecords, descBytes, descSent, descCommits, descLost, descRunning, descFailed} {
 		ch <- d
 	}
 }
@@ -128,6 +129,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(descBytes, prometheus.CounterValue, float64(ts.BytesAcked), lv...)
 			ch <- prometheus.MustNewConstMetric(descSent, prometheus.CounterValue, float64(ts.RecordsSent), lv...)
 			ch <- prometheus.MustNewConstMetric(descCommits, prometheus.CounterValue, float64(ts.Commits), lv...)
+			ch <- prometheus.MustNewConstMetric(descLost, prometheus.CounterValue, float64(ts.RecordsLost), lv...)
 			running := 0.0
 			if ts.State == StateRunning {
 				running = 1

@@ -51,6 +51,7 @@ type TaskStats struct {
 	RecordsAcked atomic.Int64 // acknowledged by the target
 	BytesAcked   atomic.Int64 // key+value bytes acknowledged
 	Commits      atomic.Int64 // source-offset commits written
+	RecordsLost  atomic.Int64 // source records gone before they were copied
 }
 
 func (r *taskRunner) run(ctx context.Context) (err error) {

@@ -92,6 +92,7 @@ type TaskStatus struct {
 	RecordsAcked int64
 	BytesAcked   int64
 	Commits      int64
+	RecordsLost  int64 // source records gone before they were copied
 }
 
 func (ts *TaskStatus) fill(st *TaskStats) {
@@ -99,6 +100,7 @@ func (ts *TaskStatus) fill(st *TaskStats) {
 	ts.RecordsAcked = st.RecordsAcked.Load()
 	ts.BytesAcked = st.BytesAcked.Load()
 	ts.Commits = st.Commits.Load()
+	ts.RecordsLost = st.RecordsLost.Load()
 }
 
 // Status returns the state of every connector, sorted by herder and name.
