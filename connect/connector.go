@@ -76,7 +76,8 @@ type Connector interface {
 	// Start prepares the connector: parse cc.Props, create internal topics,
 	// load what TaskConfigs needs. ctx covers start-up only; never store it.
 	// A retriable error (see IsRetriable) makes the worker try again after
-	// a backoff; any other error fails the connector.
+	// a backoff; any other error fails the connector. Stop is not called
+	// after a failed Start: Start closes what it opened before it fails.
 	Start(ctx context.Context, cc *ConnectorContext) error
 	// TaskConfigs returns at most maxTasks task configs. It must not block on
 	// the network: it works from what Start or a refresh loaded.

@@ -35,7 +35,8 @@
 //
 // # Optional interfaces
 //
-//   - Committer: a task told after each source-offset commit.
+//   - Committer: a task asked to make its own records durable just before
+//     each source-offset commit.
 //   - Reconfigurable: a task that takes new props without a restart.
 //   - AckObserver: set on a SourcePartition, told of every acknowledged
 //     (source offset, target offset) pair.

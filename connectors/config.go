@@ -2,10 +2,12 @@ package connectors
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/mm2go/mm2go/connect"
 	"github.com/mm2go/mm2go/connectors/policy"
+	"github.com/mm2go/mm2go/offsets"
 )
 
 // Connector class names, as MM2 names its connectors (and as the
@@ -27,6 +29,14 @@ const (
 	KeyTaskIndex            = "task.index"
 )
 
+// MM2 property names of offset syncs, read by MirrorSource.
+const (
+	KeyEmitOffsetSyncs              = "emit.offset-syncs.enabled"
+	KeyOffsetSyncsTopicLocation     = "offset-syncs.topic.location"
+	KeyOffsetSyncsReplicationFactor = "offset-syncs.topic.replication.factor"
+	KeyOffsetLagMax                 = "offset.lag.max"
+)
+
 // Defaults where mm2go differs from MM2, and why.
 const (
 	// DefaultRefreshTopicsInterval is 5s, not MM2's 10 minutes: new topics
@@ -36,6 +46,9 @@ const (
 	// default.replication.factor), not MM2's 2: it is right on a one-broker
 	// development cluster and on a production cluster whose default is 3.
 	DefaultReplicationFactor = -1
+	// DefaultOffsetSyncsReplicationFactor is -1 (the broker default), not
+	// MM2's 3, for the same reason.
+	DefaultOffsetSyncsReplicationFactor = -1
 )
 
 // SourceConfig is MirrorSource's typed config.
@@ -51,6 +64,30 @@ type SourceConfig struct {
 	// StartAtEnd is true when consumer.auto.offset.reset=latest: partitions
 	// with no stored offset start at their end instead of their start.
 	StartAtEnd bool
+	// EmitOffsetSyncs is emit.offset-syncs.enabled: write MM2 offset syncs.
+	// mm2go's offset index is written either way.
+	EmitOffsetSyncs bool
+	// OffsetSyncsOnTarget is offset-syncs.topic.location=target: the
+	// offset-syncs topic is on the target cluster instead of the source.
+	OffsetSyncsOnTarget bool
+	// OffsetSyncsReplicationFactor is used when the connector creates the
+	// offset-syncs topic and the offset index topic.
+	OffsetSyncsReplicationFactor int16
+	// OffsetLagMax is offset.lag.max: how far a partition's target offset
+	// may move past its last offset sync before the next one.
+	OffsetLagMax int64
+}
+
+// OffsetSyncsTopic returns the offset-syncs topic's name and the alias of
+// the cluster it is on: "mm2-offset-syncs.<target>.internal" on the source,
+// or with OffsetSyncsOnTarget "mm2-offset-syncs.<source>.internal" on the
+// target (the name carries the other cluster's alias), with the policy's
+// internal separator.
+func (c SourceConfig) OffsetSyncsTopic() (topic, cluster string) {
+	if c.OffsetSyncsOnTarget {
+		return c.Policy.OffsetSyncsTopic(c.SourceAlias), c.TargetAlias
+	}
+	return c.Policy.OffsetSyncsTopic(c.TargetAlias), c.SourceAlias
 }
 
 // ParseSourceConfig parses and checks MirrorSource's props.
@@ -97,6 +134,28 @@ func ParseSourceConfig(p connect.Props) (SourceConfig, error) {
 	default:
 		return c, fmt.Errorf("%s: %q is not earliest or latest", KeyOffsetReset, reset)
 	}
+	if c.EmitOffsetSyncs, err = p.Bool(KeyEmitOffsetSyncs, true); err != nil {
+		return c, err
+	}
+	switch loc := strings.TrimSpace(p.Get(KeyOffsetSyncsTopicLocation, "source")); {
+	case strings.EqualFold(loc, "source"):
+	case strings.EqualFold(loc, "target"):
+		c.OffsetSyncsOnTarget = true
+	default:
+		return c, fmt.Errorf("%s: %q is not source or target", KeyOffsetSyncsTopicLocation, loc)
+	}
+	rf, err = p.Int(KeyOffsetSyncsReplicationFactor, DefaultOffsetSyncsReplicationFactor)
+	if err != nil {
+		return c, err
+	}
+	if rf < -1 || rf == 0 || rf > 32767 {
+		return c, fmt.Errorf("%s: %d is not a replication factor (use -1 for the broker default)", KeyOffsetSyncsReplicationFactor, rf)
+	}
+	c.OffsetSyncsReplicationFactor = int16(rf)
+	// Any value, as in MM2: zero or less makes every record a sync.
+	if c.OffsetLagMax, err = p.Int(KeyOffsetLagMax, offsets.DefaultOffsetLagMax); err != nil {
+		return c, err
+	}
 	return c, nil
 }
 
@@ -119,4 +178,39 @@ const (
 	// default.replication.factor), not MM2's 3, for the reason given at
 	// DefaultReplicationFactor.
 	DefaultHeartbeatsReplicationFactor = -1
+)
+
+// ClassMirrorCheckpoint is MirrorCheckpoint's class name, as MM2 names the
+// connector (and its source-offsets namespace under the dedicated driver).
+const ClassMirrorCheckpoint = "MirrorCheckpointConnector"
+
+// MM2 property names read by MirrorCheckpoint (besides the filters and the
+// replication policy keys).
+const (
+	KeyRefreshGroupsEnabled         = "refresh.groups.enabled"
+	KeyRefreshGroupsSeconds         = "refresh.groups.interval.seconds"
+	KeyEmitCheckpointsEnabled       = "emit.checkpoints.enabled"
+	KeyEmitCheckpointsSeconds       = "emit.checkpoints.interval.seconds"
+	KeySyncGroupOffsetsEnabled      = "sync.group.offsets.enabled"
+	KeySyncGroupOffsetsSeconds      = "sync.group.offsets.interval.seconds"
+	KeyCheckpointsReplicationFactor = "checkpoints.topic.replication.factor"
+	KeyAssignedGroups               = "task.assigned.groups"
+)
+
+// MirrorCheckpoint's defaults where mm2go differs from MM2, and why.
+const (
+	// DefaultRefreshGroupsInterval is 5s, not MM2's 10 minutes: a new
+	// consumer group is checkpointed seconds after its first commit.
+	DefaultRefreshGroupsInterval = 5 * time.Second
+	// DefaultEmitCheckpointsInterval is 5s, not MM2's 60s: a checkpoint is
+	// what a consumer resumes from after a failover, so its age is the
+	// failover's re-read window (MM2 limitation 13).
+	DefaultEmitCheckpointsInterval = 5 * time.Second
+	// DefaultSyncGroupOffsetsInterval is 5s, not MM2's 60s, for the same
+	// reason. Syncing itself stays off by default, as in MM2.
+	DefaultSyncGroupOffsetsInterval = 5 * time.Second
+	// DefaultCheckpointsReplicationFactor is -1 (the target broker's
+	// default.replication.factor), not MM2's 3, for the reason given at
+	// DefaultReplicationFactor.
+	DefaultCheckpointsReplicationFactor = -1
 )

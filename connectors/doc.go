@@ -8,6 +8,14 @@
 //     policy's names. New topics and partitions are found every
 //     refresh.topics.interval.seconds (5 s by default, MM2's is 10 minutes)
 //     and start copying without restarting the task.
+//   - MirrorHeartbeat (MirrorHeartbeatConnector): writes a heartbeat to the
+//     target's "heartbeats" topic every emit.heartbeats.interval.seconds in
+//     MM2's bytes. Heartbeats are replicated like any topic ("A.heartbeats"),
+//     so any cluster can tell its upstream clusters and how many hops away.
+//
+// With the identity replication policy, MirrorSource stamps each copied
+// record with a provenance header (ProvenanceHeader) listing the clusters it
+// came through, and never copies a record to a cluster on that list.
 //
 // Register adds them to a connect.Registry. Each connector parses its
 // connect.Props (MM2 property names) once in Start into a typed config

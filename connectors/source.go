@@ -17,6 +17,7 @@ import (
 
 	"github.com/mm2go/mm2go/connect"
 	"github.com/mm2go/mm2go/connectors/policy"
+	"github.com/mm2go/mm2go/offsets"
 )
 
 // MirrorSource finds the source topics a flow replicates, creates their
@@ -52,13 +53,20 @@ var freshMetadata = kgo.MetadataMinAge(250 * time.Millisecond)
 // NewMirrorSource returns an unstarted MirrorSource.
 func NewMirrorSource() connect.Connector { return &MirrorSource{} }
 
-// Start implements connect.Connector.
-func (m *MirrorSource) Start(ctx context.Context, cc *connect.ConnectorContext) error {
+// Start implements connect.Connector. When it fails it closes the clients it
+// opened: the worker does not call Stop after a failed Start, and calls
+// Start again after a retriable error.
+func (m *MirrorSource) Start(ctx context.Context, cc *connect.ConnectorContext) (err error) {
 	cfg, err := ParseSourceConfig(cc.Props)
 	if err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
 	m.cc, m.cfg = cc, cfg
+	defer func() {
+		if err != nil {
+			m.closeClients()
+		}
+	}()
 	if m.src == nil {
 		cl, err := cc.NewClient(cc.Source, connect.RoleAdmin, freshMetadata)
 		if err != nil {
@@ -77,6 +85,11 @@ func (m *MirrorSource) Start(ctx context.Context, cc *connect.ConnectorContext) 
 	if err != nil {
 		return err
 	}
+	// After sync, which shows the source is reachable: creating the
+	// offset-syncs topic there would otherwise spend its retries on it.
+	if err := m.ensureOffsetTopics(ctx); err != nil {
+		return err
+	}
 	m.mu.Lock()
 	m.parts = parts
 	m.mu.Unlock()
@@ -87,6 +100,63 @@ func (m *MirrorSource) Start(ctx context.Context, cc *connect.ConnectorContext) 
 		m.wg.Go(func() { m.refreshLoop(rctx) })
 	}
 	return nil
+}
+
+// ensureOffsetTopics creates, unless they exist, the topics the tasks write
+// offset translations to: MM2's offset-syncs topic (when
+// emit.offset-syncs.enabled) and mm2go's offset index topic on the target.
+// Both have one partition and are compacted. As in MM2, an existing topic is
+// not checked, and a failure to create the offset-syncs topic is only logged:
+// tasks copy records without it. The index topic is another matter, since
+// tasks fail without it: a failure to create it, other than the cluster
+// refusing creation as unauthorized or unsupported (then it is assumed to
+// exist), fails the start.
+func (m *MirrorSource) ensureOffsetTopics(ctx context.Context) error {
+	compact := map[string]*string{"cleanup.policy": kadm.StringPtr("compact")}
+	rf := m.cfg.OffsetSyncsReplicationFactor
+	if m.cfg.EmitOffsetSyncs {
+		topic, cluster := m.cfg.OffsetSyncsTopic()
+		adm := m.src
+		if m.cfg.OffsetSyncsOnTarget {
+			adm = m.tgt
+		}
+		if err := m.createInternalTopic(ctx, adm, cluster, topic, rf, compact); err != nil {
+			m.cc.Logger.Warn("offset-syncs topic not created; records are copied without MM2 offset syncs until it exists",
+				"topic", topic, "cluster", cluster, "error", err)
+		}
+	}
+	topic := offsets.IndexTopic(m.cfg.SourceAlias)
+	if err := m.createInternalTopic(ctx, m.tgt, m.cfg.TargetAlias, topic, rf, compact); err != nil {
+		// Retried if the cause is (a timeout, an unreachable cluster).
+		return fmt.Errorf("%w (tasks need the offset index topic: create it with 1 partition and cleanup.policy=compact)", err)
+	}
+	return nil
+}
+
+// createInternalTopic creates a one-partition topic on cluster, MM2's way:
+// an existing topic, or a cluster that refuses as unauthorized or
+// unsupported, is not an error.
+func (m *MirrorSource) createInternalTopic(ctx context.Context, adm *kadm.Client, cluster, topic string, rf int16, configs map[string]*string) error {
+	resp, err := adm.CreateTopic(ctx, 1, rf, configs, topic)
+	if err == nil {
+		err = resp.Err
+	}
+	switch {
+	case err == nil:
+		m.cc.Logger.Info("created internal topic", "topic", topic, "cluster", cluster)
+		return nil
+	case errors.Is(err, kerr.TopicAlreadyExists):
+		return nil
+	case errors.Is(err, kerr.TopicAuthorizationFailed), errors.Is(err, kerr.ClusterAuthorizationFailed),
+		errors.Is(err, kerr.UnsupportedVersion):
+		m.cc.Logger.Info("cannot create internal topic; assuming it exists", "topic", topic, "cluster", cluster, "error", err)
+		return nil
+	case errors.Is(err, kerr.InvalidReplicationFactor):
+		return fmt.Errorf("create topic %s on %s with replication factor %d: %w (set %s to a factor the cluster can meet, or -1 for the broker default)",
+			topic, cluster, rf, err, KeyOffsetSyncsReplicationFactor)
+	default:
+		return fmt.Errorf("create topic %s on %s: %w", topic, cluster, err)
+	}
 }
 
 // refreshLoop looks for new topics and partitions every RefreshInterval and
@@ -308,13 +378,18 @@ func (m *MirrorSource) Stop(context.Context) error {
 		m.stop()
 	}
 	m.wg.Wait()
+	m.closeClients()
+	return nil
+}
+
+func (m *MirrorSource) closeClients() {
 	if m.src != nil {
 		m.src.Close()
 	}
 	if m.tgt != nil {
 		m.tgt.Close()
 	}
-	return nil
+	m.src, m.tgt = nil, nil
 }
 
 func countTopics(parts []topicPartition) int {

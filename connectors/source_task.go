@@ -4,23 +4,40 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/mm2go/mm2go/connect"
+	"github.com/mm2go/mm2go/offsets"
 )
 
 // pollTimeout bounds one Poll, so the runner regularly gets to commit offsets
 // and apply reconfigurations even when the source is idle.
 const pollTimeout = time.Second
 
+var (
+	_ connect.Committer      = (*MirrorSourceTask)(nil)
+	_ connect.Reconfigurable = (*MirrorSourceTask)(nil)
+	_ connect.AckObserver    = (*offsets.PartitionTracker)(nil)
+)
+
 // MirrorSourceTask copies its assigned source partitions to the target: the
 // same partition number, key, value, headers and timestamp, under the
 // replication policy's remote topic name. Fetched records are renamed in
 // place and handed to the worker as they are: no copy, no per-record
 // allocation.
+//
+// It also records where each record went. An offsets.ShiftTracker, the ack
+// observer of every partition, sees each acknowledged (source offset, target
+// offset) pair on the producer's promise goroutine and queues MM2 offset
+// syncs and offset index entries. Poll sends what is queued (the syncs to the
+// offset-syncs topic, the entries to the offset index topic on the target)
+// and Commit, which the runner calls before each source-offset commit, makes
+// the index entries durable first, so the index always knows every record up
+// to the committed source offsets.
 type MirrorSourceTask struct {
 	tc  *connect.TaskContext
 	cfg SourceConfig
@@ -32,6 +49,21 @@ type MirrorSourceTask struct {
 	parts  map[string][]*connect.SourcePartition
 	remote map[string]string
 	out    []connect.SourceRecord // reused across polls
+
+	// Offset translation; runner goroutine only, except the promise
+	// callbacks and what they set.
+	shifts     *offsets.ShiftTracker
+	indexProd  *kgo.Client // offset index entries, on the target
+	syncProd   *kgo.Client // MM2 offset syncs; nil when off; indexProd when on the target
+	indexTopic string
+	syncsTopic string
+	entries    []offsets.IndexEntry // reused across sends
+	syncs      []offsets.OffsetSync // reused across sends
+	onIndex    func(*kgo.Record, error)
+	onSync     func(*kgo.Record, error)
+	indexErr   atomic.Pointer[error] // first index entry that failed; set by onIndex
+	syncFails  atomic.Int64          // offset syncs that failed since the last report
+	syncErr    atomic.Pointer[error] // the last of them
 }
 
 // Start implements connect.SourceTask.
@@ -47,16 +79,175 @@ func (t *MirrorSourceTask) Start(ctx context.Context, tc *connect.TaskContext) e
 	t.tc, t.cfg = tc, cfg
 	t.parts = make(map[string][]*connect.SourcePartition)
 	t.remote = make(map[string]string)
+	// A new tracker for each start: a start is a new task lifetime, whose
+	// first record of each partition begins a run and an MM2 sync.
+	t.shifts = offsets.NewShiftTracker(cfg.OffsetLagMax, cfg.EmitOffsetSyncs)
+	t.indexErr.Store(nil)
 	start := t.track(assigned)
+	if err := t.openOffsetProducers(); err != nil {
+		return err
+	}
 	t.cl, err = tc.NewClient(tc.Source, connect.RoleConsumer,
 		kgo.ConsumePartitions(start),
 		freshMetadata, // partitions added by Reconfigure start within 250ms, not 5s
 		kgo.ClientID(fmt.Sprintf("%s->%s|%s-%d|replication-consumer", tc.Source, tc.Target, tc.Connector, tc.ID)),
 	)
 	if err != nil {
+		t.closeOffsetProducers()
 		return err
 	}
 	tc.Logger.Info("copying partitions", "partitions", len(assigned))
+	return nil
+}
+
+// offsetProducerBuffer is the number of records the offset producers buffer
+// (kgo's default, set so that sendOffsets can wait for space itself).
+const offsetProducerBuffer = 10000
+
+// openOffsetProducers opens the producers of the offset index and, unless
+// emit.offset-syncs.enabled is false, of MM2's offset syncs (one client when
+// both topics are on the target). Both write to partition 0 only.
+func (t *MirrorSourceTask) openOffsetProducers() error {
+	tc := t.tc
+	t.indexTopic = offsets.IndexTopic(t.cfg.SourceAlias)
+	t.onIndex, t.onSync = t.indexAcked, t.syncAcked
+	var err error
+	t.indexProd, err = tc.NewClient(tc.Target, connect.RoleProducer,
+		kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.MaxBufferedRecords(offsetProducerBuffer),
+		// Entries differ in a few bytes: in a large batch zstd stores one
+		// in about 9 bytes, snappy (kgo's default) in 32, none in 71. They
+		// need to be durable only by the next Commit, whose Flush does not
+		// wait for the linger, so batches can take their time to fill.
+		kgo.ProducerBatchCompression(kgo.ZstdCompression(), kgo.SnappyCompression(), kgo.NoCompression()),
+		kgo.ProducerLinger(500*time.Millisecond),
+		kgo.ClientID(fmt.Sprintf("%s->%s|%s-%d|offset-index-producer", tc.Source, tc.Target, tc.Connector, tc.ID)),
+	)
+	if err != nil {
+		return err
+	}
+	if !t.cfg.EmitOffsetSyncs {
+		return nil
+	}
+	var cluster string
+	t.syncsTopic, cluster = t.cfg.OffsetSyncsTopic()
+	if t.cfg.OffsetSyncsOnTarget {
+		t.syncProd = t.indexProd
+		return nil
+	}
+	t.syncProd, err = tc.NewClient(cluster, connect.RoleProducer,
+		kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.MaxBufferedRecords(offsetProducerBuffer),
+		kgo.ClientID(fmt.Sprintf("%s->%s|%s-%d|offset-syncs-source-producer", tc.Source, tc.Target, tc.Connector, tc.ID)),
+	)
+	if err != nil {
+		t.closeOffsetProducers()
+		return err
+	}
+	return nil
+}
+
+// closeOffsetProducers closes what openOffsetProducers opened; records still
+// buffered are failed.
+func (t *MirrorSourceTask) closeOffsetProducers() {
+	if t.syncProd != nil && t.syncProd != t.indexProd {
+		t.syncProd.Close()
+	}
+	if t.indexProd != nil {
+		t.indexProd.Close()
+	}
+	t.syncProd, t.indexProd = nil, nil
+}
+
+// sendOffsets hands what the tracker queued to the producers: index entries
+// to the index topic, in the order they were queued (so that what survives
+// a crash is a prefix of them), and MM2 offset syncs to the offset-syncs
+// topic. It does not wait for them to be written. It fails once an index
+// entry failed: the index then misses a run, and only a restart from the
+// committed source offsets, which the failed entry keeps from advancing,
+// writes it again.
+//
+// The records are produced with a context that is never cancelled: kgo fails
+// buffered records whose Produce context is cancelled, and the entries queued
+// by the last Poll must reach the final Commit's flush. ctx bounds only the
+// wait for buffer space, which happens here rather than in Produce. An offset
+// sync that finds the buffer full is dropped (MM2's syncs are best effort; a
+// later one of the partition supersedes it), so a source cluster that is
+// away never holds up Poll.
+func (t *MirrorSourceTask) sendOffsets(ctx context.Context) error {
+	if err := t.indexErr.Load(); err != nil {
+		return *err
+	}
+	bg := context.WithoutCancel(ctx)
+	t.entries = t.shifts.TakeEntries(t.entries[:0])
+	for _, e := range t.entries {
+		if t.indexProd.BufferedProduceRecords() >= offsetProducerBuffer {
+			if err := t.indexProd.Flush(ctx); err != nil {
+				return fmt.Errorf("wait for offset index entries to %s: %w", t.indexTopic, err)
+			}
+		}
+		buf, err := e.AppendKey(make([]byte, 0, 14+len(e.Topic)+42))
+		if err != nil {
+			return err // a source topic name is never that long
+		}
+		k := len(buf)
+		buf = e.AppendValue(buf)
+		t.indexProd.Produce(bg, &kgo.Record{Topic: t.indexTopic, Key: buf[:k:k], Value: buf[k:]}, t.onIndex)
+	}
+	if t.syncProd != nil {
+		t.syncs = t.shifts.TakeSyncs(t.syncs[:0])
+		for _, s := range t.syncs {
+			buf, err := s.AppendKey(make([]byte, 0, 6+len(s.Topic)+16))
+			if err != nil {
+				return err
+			}
+			k := len(buf)
+			buf, _ = s.AppendValue(buf)
+			t.syncProd.TryProduce(bg, &kgo.Record{Topic: t.syncsTopic, Key: buf[:k:k], Value: buf[k:]}, t.onSync)
+		}
+		if n := t.syncFails.Swap(0); n > 0 {
+			t.tc.Logger.Warn("offset syncs not written", "topic", t.syncsTopic, "count", n, "error", *t.syncErr.Load())
+		}
+	}
+	return nil
+}
+
+// indexAcked runs on the index producer's promise goroutine.
+func (t *MirrorSourceTask) indexAcked(r *kgo.Record, err error) {
+	if err != nil {
+		// The cause is formatted, not wrapped: a retriable cause would make
+		// the runner retry Poll, and Poll cannot bring the entry back.
+		ferr := fmt.Errorf("write offset index entry to %s (%v); the task must restart from its committed source offsets", t.indexTopic, err)
+		t.indexErr.CompareAndSwap(nil, &ferr)
+	}
+}
+
+// syncAcked runs on the sync producer's promise goroutine. A failed MM2
+// offset sync is logged (by sendOffsets) and dropped, as MM2 does: a later
+// sync of the partition supersedes it.
+func (t *MirrorSourceTask) syncAcked(r *kgo.Record, err error) {
+	if err != nil {
+		t.syncErr.Store(&err)
+		t.syncFails.Add(1)
+	}
+}
+
+// Commit implements connect.Committer. The runner calls it before it commits
+// source offsets: it promotes delayed MM2 offset syncs, queues the extent of
+// every partition's current run, sends everything queued and waits until
+// the target has every index entry. An error keeps the runner from
+// committing source offsets.
+func (t *MirrorSourceTask) Commit(ctx context.Context) error {
+	t.shifts.Commit()
+	if err := t.sendOffsets(ctx); err != nil {
+		return err
+	}
+	if err := t.indexProd.Flush(ctx); err != nil {
+		return fmt.Errorf("flush offset index entries to %s: %w", t.indexTopic, err)
+	}
+	if err := t.indexErr.Load(); err != nil {
+		return *err
+	}
 	return nil
 }
 
@@ -73,6 +264,7 @@ func (t *MirrorSourceTask) track(tps []topicPartition) map[string]map[int32]kgo.
 		}
 		ps[tp.Partition] = sp
 		t.parts[tp.Topic] = ps
+		sp.SetObserver(t.shifts.Partition(tp.Topic, tp.Partition))
 		if _, ok := t.remote[tp.Topic]; !ok {
 			t.remote[tp.Topic] = t.cfg.Policy.FormatRemoteTopic(t.cfg.SourceAlias, tp.Topic)
 		}
@@ -127,6 +319,9 @@ func (t *MirrorSourceTask) Reconfigure(_ context.Context, props connect.Props) e
 
 // Poll implements connect.SourceTask.
 func (t *MirrorSourceTask) Poll(ctx context.Context) ([]connect.SourceRecord, error) {
+	if err := t.sendOffsets(ctx); err != nil {
+		return nil, err
+	}
 	pctx, cancel := context.WithTimeout(ctx, pollTimeout)
 	fetches := t.cl.PollFetches(pctx)
 	cancel()
@@ -163,10 +358,18 @@ func (t *MirrorSourceTask) Poll(ctx context.Context) ([]connect.SourceRecord, er
 	return out, nil
 }
 
-// Stop implements connect.SourceTask.
-func (t *MirrorSourceTask) Stop(context.Context) error {
+// Stop implements connect.SourceTask. The runner's last Commit sent and
+// flushed the index entries; Stop gives the MM2 offset syncs it sent (the
+// promoted delayed ones) until ctx to reach the offset-syncs topic.
+func (t *MirrorSourceTask) Stop(ctx context.Context) error {
 	if t.cl != nil {
 		t.cl.Close()
 	}
+	if t.syncProd != nil {
+		if err := t.syncProd.Flush(ctx); err != nil {
+			t.tc.Logger.Warn("last offset syncs not written", "topic", t.syncsTopic, "error", err)
+		}
+	}
+	t.closeOffsetProducers()
 	return nil
 }

@@ -101,6 +101,12 @@ var knownKeys = map[string]keyInfo{
 	"emit.heartbeats.interval.seconds":    longKey("1"),
 	"heartbeats.topic.replication.factor": rfKey("3"),
 
+	// mm2go's own keys (no MM2 equivalent).
+	"sync.topic.configs.min.insync.replicas": boolKey("false"),                        // also copy min.insync.replicas, which MM2 never does
+	"config.properties.target.keep":          regexKey(""),                            // properties never touched on the target (set there by hand)
+	"replication.factor.from.source":         boolKey("false"),                        // create remote topics with the source topic's replication factor
+	"on.data.loss":                           enumKey("continue", "continue", "fail"), // records deleted before they were copied: report and go on, or fail the task
+
 	// Worker keys mm2go honours at the top level, per flow and per target
 	// cluster (MM2 honours them only per target cluster, spec §8.9).
 	"offset.flush.interval.ms":          longKey("60000"),

@@ -19,6 +19,16 @@
 // partition 0. The topic names above use the default separator "."; the
 // replication policy decides the actual names.
 //
+// # Exact translation
+//
+// Beside MM2's sparse offset syncs, mm2go's source tasks keep an exact
+// translation index: an [IndexEntry] in "mm2go-offset-index.<source>.internal"
+// on the target ([IndexTopic]) wherever a partition's offset shift changes. A
+// [ShiftTracker] decides both the syncs (by MM2's rules) and the entries from
+// the acknowledged records; [LoadIndex] reads the index back and
+// [Index.Translate] translates any upstream offset still on the target
+// exactly. The Index doc gives its rules and how large it grows.
+//
 // # Encoding
 //
 // Keys and values use the Kafka protocol Struct encoding, not JSON or a
