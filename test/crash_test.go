@@ -50,18 +50,31 @@ func mm2goBinary(t *testing.T) string {
 // workerProcess is `mm2go worker` running as its own process.
 type workerProcess struct {
 	cmd *exec.Cmd
-	out *bytes.Buffer
+	mu  sync.Mutex // guards out, written by the process's output copier
+	out bytes.Buffer
+}
+
+func (wp *workerProcess) Write(p []byte) (int, error) {
+	wp.mu.Lock()
+	defer wp.mu.Unlock()
+	return wp.out.Write(p)
+}
+
+func (wp *workerProcess) output() string {
+	wp.mu.Lock()
+	defer wp.mu.Unlock()
+	return wp.out.String()
 }
 
 func startWorkerProcess(t *testing.T, config string) *workerProcess {
 	t.Helper()
-	var out bytes.Buffer
+	wp := &workerProcess{}
 	cmd := exec.Command(mm2goBinary(t), "worker", "--config", config, "--log-level", "debug")
-	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.Stdout, cmd.Stderr = wp, wp
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	wp := &workerProcess{cmd: cmd, out: &out}
+	wp.cmd = cmd
 	t.Cleanup(func() {
 		if wp.cmd.ProcessState == nil {
 			_ = wp.cmd.Process.Kill()
@@ -135,6 +148,9 @@ flows:
 	t.Logf("killed after %d records; committed source offsets %v", totalRecords(copiedBeforeKill), committed)
 
 	second := startWorkerProcess(t, config)
+	waitFor(t, 30*time.Second, "the second worker's task started", func() bool {
+		return strings.Contains(second.output(), "task started")
+	})
 	waitFor(t, 90*time.Second, "every record copied after the restart", func() bool {
 		ends := endOffsets(t, dst, "A.crash")
 		for p := range int32(4) {
@@ -148,10 +164,10 @@ flows:
 		t.Fatal(err)
 	}
 	if err := second.cmd.Wait(); err != nil {
-		t.Fatalf("worker after SIGTERM: %v\n%s", err, second.out)
+		t.Fatalf("worker after SIGTERM: %v\n%s", err, second.output())
 	}
-	if !strings.Contains(second.out.String(), "worker stopped") {
-		t.Errorf("worker did not log a graceful stop:\n%s", second.out)
+	if !strings.Contains(second.output(), "worker stopped") {
+		t.Errorf("worker did not log a graceful stop:\n%s", second.output())
 	}
 
 	got := consumeAll(t, dst, "A.crash", int(totalRecords(endOffsets(t, dst, "A.crash"))), 60*time.Second)
