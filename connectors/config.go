@@ -76,6 +76,24 @@ type SourceConfig struct {
 	// OffsetLagMax is offset.lag.max: how far a partition's target offset
 	// may move past its last offset sync before the next one.
 	OffsetLagMax int64
+
+	// SyncConfigsInterval is how often changed topic configs are copied
+	// (sync.topic.configs.*); 0 when off.
+	SyncConfigsInterval time.Duration
+	// SyncACLsInterval is how often topic ACLs are copied
+	// (sync.topic.acls.*); 0 when off.
+	SyncACLsInterval time.Duration
+	// CarryMinISR also copies min.insync.replicas (MM2 never does).
+	CarryMinISR bool
+	// TargetKeep matches properties that are never set on the target
+	// (config.properties.target.keep): operators set them there by hand.
+	TargetKeep *policy.ConfigPropertyFilter
+	// RFFromSource creates remote topics with their source topic's
+	// replication factor instead of ReplicationFactor.
+	RFFromSource bool
+	// FailOnDataLoss is on.data.loss=fail: a task fails when source records
+	// were deleted before it copied them, instead of reporting and going on.
+	FailOnDataLoss bool
 }
 
 // OffsetSyncsTopic returns the offset-syncs topic's name and the alias of
@@ -156,8 +174,68 @@ func ParseSourceConfig(p connect.Props) (SourceConfig, error) {
 	if c.OffsetLagMax, err = p.Int(KeyOffsetLagMax, offsets.DefaultOffsetLagMax); err != nil {
 		return c, err
 	}
+	if c.SyncConfigsInterval, err = enabledInterval(p, KeySyncConfigsEnabled, KeySyncConfigsSeconds, DefaultSyncInterval); err != nil {
+		return c, err
+	}
+	if c.SyncACLsInterval, err = enabledInterval(p, KeySyncACLsEnabled, KeySyncACLsSeconds, DefaultSyncInterval); err != nil {
+		return c, err
+	}
+	if c.CarryMinISR, err = p.Bool(KeySyncMinISR, false); err != nil {
+		return c, err
+	}
+	if c.RFFromSource, err = p.Bool(KeyRFFromSource, false); err != nil {
+		return c, err
+	}
+	if keep := strings.TrimSpace(p[KeyTargetKeep]); keep != "" {
+		f, err := policy.NewConfigPropertyFilter(keep)
+		if err != nil {
+			return c, fmt.Errorf("%s: %w", KeyTargetKeep, err)
+		}
+		c.TargetKeep = f
+	}
+	switch v := strings.ToLower(strings.TrimSpace(p.Get(KeyOnDataLoss, "continue"))); v {
+	case "continue":
+	case "fail":
+		c.FailOnDataLoss = true
+	default:
+		return c, fmt.Errorf("%s: %q is not continue or fail", KeyOnDataLoss, v)
+	}
 	return c, nil
 }
+
+// enabledInterval reads a feature's <x>.enabled and <x>.interval.seconds
+// pair: 0 when the feature is off (disabled, or a negative interval as in
+// MM2).
+func enabledInterval(p connect.Props, enabledKey, secondsKey string, def time.Duration) (time.Duration, error) {
+	on, err := p.Bool(enabledKey, true)
+	if err != nil || !on {
+		return 0, err
+	}
+	d, err := p.Seconds(secondsKey, def)
+	if err != nil {
+		return 0, err
+	}
+	if d <= 0 {
+		return 0, nil
+	}
+	return d, nil
+}
+
+// Topic config and ACL sync keys, and mm2go's own source keys.
+const (
+	KeySyncConfigsEnabled = "sync.topic.configs.enabled"
+	KeySyncConfigsSeconds = "sync.topic.configs.interval.seconds"
+	KeySyncACLsEnabled    = "sync.topic.acls.enabled"
+	KeySyncACLsSeconds    = "sync.topic.acls.interval.seconds"
+	KeySyncMinISR         = "sync.topic.configs.min.insync.replicas"
+	KeyTargetKeep         = "config.properties.target.keep"
+	KeyRFFromSource       = "replication.factor.from.source"
+	KeyOnDataLoss         = "on.data.loss"
+
+	// DefaultSyncInterval is how often topic configs and ACLs are synced:
+	// 10s, not MM2's 10 minutes.
+	DefaultSyncInterval = 10 * time.Second
+)
 
 // ClassMirrorHeartbeat is MirrorHeartbeat's class name, as MM2 names the
 // connector (and its source-offsets namespace under the dedicated driver).

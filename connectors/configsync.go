@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
 	"sort"
 
 	"github.com/hashicorp/go-hclog"
@@ -30,20 +29,26 @@ type configSync struct {
 	policy      policy.ReplicationPolicy
 	sourceAlias string
 	exclude     *policy.ConfigPropertyFilter
-	keep        *regexp.Regexp // nil: keep nothing
+	keep        *policy.ConfigPropertyFilter // properties it excludes are kept; nil: keep nothing
 	carryMinISR bool
 	log         hclog.Logger
 }
 
-// allowed reports whether property name may be copied to the target.
-func (c *configSync) allowed(name string) bool {
-	if c.keep != nil && c.keep.MatchString(name) {
-		return false
-	}
+// copyable reports whether property name is copied to a new remote topic.
+func (c *configSync) copyable(name string) bool {
 	if name == "min.insync.replicas" && c.carryMinISR {
 		return true
 	}
 	return c.exclude.ShouldReplicateConfigProperty(name)
+}
+
+// allowed reports whether property name may be set on an existing remote
+// topic: copyable and not kept as set by hand on the target.
+func (c *configSync) allowed(name string) bool {
+	if c.keep != nil && !c.keep.ShouldReplicateConfigProperty(name) {
+		return false
+	}
+	return c.copyable(name)
 }
 
 // overrides returns a topic's own config overrides (DYNAMIC_TOPIC_CONFIG).

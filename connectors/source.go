@@ -29,9 +29,14 @@ type MirrorSource struct {
 	cfg SourceConfig
 	src *kadm.Client
 	tgt *kadm.Client
+	// srcCl and tgtCl are the clients under src and tgt, for raw requests.
+	srcCl, tgtCl *kgo.Client
 
 	mu    sync.Mutex // guards parts
 	parts []topicPartition
+
+	srcRF   map[string]int16 // source replication factors, with RFFromSource; sync's goroutine only
+	configs *configSync
 
 	stop   context.CancelFunc
 	wg     sync.WaitGroup
@@ -72,14 +77,19 @@ func (m *MirrorSource) Start(ctx context.Context, cc *connect.ConnectorContext) 
 		if err != nil {
 			return err
 		}
-		m.src = kadm.NewClient(cl)
+		m.src, m.srcCl = kadm.NewClient(cl), cl
 	}
 	if m.tgt == nil {
 		cl, err := cc.NewClient(cc.Target, connect.RoleAdmin, freshMetadata)
 		if err != nil {
 			return err
 		}
-		m.tgt = kadm.NewClient(cl)
+		m.tgt, m.tgtCl = kadm.NewClient(cl), cl
+	}
+	m.srcRF = make(map[string]int16)
+	m.configs = &configSync{
+		src: m.src, dst: m.tgt, policy: cfg.Policy, sourceAlias: cfg.SourceAlias,
+		exclude: cfg.ConfigProperties, keep: cfg.TargetKeep, carryMinISR: cfg.CarryMinISR, log: cc.Logger,
 	}
 	parts, err := m.sync(ctx)
 	if err != nil {
@@ -94,12 +104,91 @@ func (m *MirrorSource) Start(ctx context.Context, cc *connect.ConnectorContext) 
 	m.parts = parts
 	m.mu.Unlock()
 	cc.Logger.Info("replicating topics", "topics", countTopics(parts), "partitions", len(parts))
+	rctx, cancel := context.WithCancel(context.Background())
+	m.stop = cancel
 	if cfg.RefreshTopics {
-		rctx, cancel := context.WithCancel(context.Background())
-		m.stop = cancel
 		m.wg.Go(func() { m.refreshLoop(rctx) })
 	}
+	if cfg.SyncConfigsInterval > 0 || cfg.SyncACLsInterval > 0 {
+		m.wg.Go(func() { m.metadataSyncLoop(rctx) })
+	}
 	return nil
+}
+
+// metadataSyncLoop copies topic configs and ACLs of the replicated topics
+// right away and then every SyncConfigsInterval and SyncACLsInterval.
+func (m *MirrorSource) metadataSyncLoop(ctx context.Context) {
+	tick := func(d time.Duration) (<-chan time.Time, func()) {
+		if d <= 0 {
+			return nil, func() {}
+		}
+		t := time.NewTicker(d)
+		return t.C, t.Stop
+	}
+	configsC, stopConfigs := tick(m.cfg.SyncConfigsInterval)
+	defer stopConfigs()
+	aclsC, stopACLs := tick(m.cfg.SyncACLsInterval)
+	defer stopACLs()
+	doConfigs, doACLs := m.cfg.SyncConfigsInterval > 0, m.cfg.SyncACLsInterval > 0
+	aclsOff := false // the source or target has no authorizer: said once
+	for {
+		if doConfigs {
+			sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			if n, err := m.configs.run(sctx, m.replicatedTopics()); err != nil && ctx.Err() == nil {
+				m.cc.Logger.Warn("topic config sync failed; will retry", "error", err)
+			} else if n > 0 {
+				m.cc.Logger.Debug("topic configs synced", "properties", n)
+			}
+			cancel()
+		}
+		if doACLs && !aclsOff {
+			sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			n, ok, err := syncTopicACLs(sctx, m.srcCl, m.tgtCl, m.cfg.Policy, m.cfg.SourceAlias, m.isReplicated)
+			cancel()
+			switch {
+			case err != nil && ctx.Err() == nil:
+				m.cc.Logger.Warn("topic ACL sync failed; will retry", "error", err)
+			case !ok:
+				aclsOff = true
+				m.cc.Logger.Info("topic ACL sync skipped: a cluster has no authorizer")
+			case n > 0:
+				m.cc.Logger.Info("synced topic ACLs", "created", n)
+			}
+		}
+		doConfigs, doACLs = false, false
+		select {
+		case <-ctx.Done():
+			return
+		case <-configsC:
+			doConfigs = true
+		case <-aclsC:
+			doACLs = true
+		}
+	}
+}
+
+// replicatedTopics returns the source topics being replicated.
+func (m *MirrorSource) replicatedTopics() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []string
+	for i, tp := range m.parts {
+		if i == 0 || m.parts[i-1].Topic != tp.Topic {
+			out = append(out, tp.Topic)
+		}
+	}
+	return out
+}
+
+// isReplicated reports whether source topic name is replicated, or with
+// prefixed, whether any replicated topic starts with name.
+func (m *MirrorSource) isReplicated(name string, prefixed bool) bool {
+	for _, t := range m.replicatedTopics() {
+		if t == name || prefixed && strings.HasPrefix(t, name) {
+			return true
+		}
+	}
+	return false
 }
 
 // ensureOffsetTopics creates, unless they exist, the topics the tasks write
@@ -216,6 +305,11 @@ func (m *MirrorSource) sync(ctx context.Context) ([]topicPartition, error) {
 		}
 		n := int32(len(d.Partitions))
 		counts[d.Topic] = n
+		if m.cfg.RFFromSource && n > 0 {
+			if p0, ok := d.Partitions[0]; ok && len(p0.Replicas) > 0 {
+				m.srcRF[d.Topic] = int16(len(p0.Replicas))
+			}
+		}
 		for p := range n {
 			parts = append(parts, topicPartition{d.Topic, p})
 		}
@@ -308,7 +402,11 @@ func (m *MirrorSource) createRemoteTopics(ctx context.Context, sources []string,
 	}
 	for _, t := range sources {
 		r := m.cfg.Policy.FormatRemoteTopic(m.cfg.SourceAlias, t)
-		resp, err := m.tgt.CreateTopic(ctx, counts[t], m.cfg.ReplicationFactor, byTopic[t], r)
+		rf := m.cfg.ReplicationFactor
+		if srf, ok := m.srcRF[t]; ok {
+			rf = srf
+		}
+		resp, err := m.tgt.CreateTopic(ctx, counts[t], rf, byTopic[t], r)
 		if err == nil {
 			err = resp.Err
 		}
@@ -332,7 +430,7 @@ func (m *MirrorSource) replicableConfigs(cs []kadm.Config) map[string]*string {
 		if c.Source != kmsg.ConfigSourceDynamicTopicConfig || c.Sensitive || c.Value == nil {
 			continue
 		}
-		if !m.cfg.ConfigProperties.ShouldReplicateConfigProperty(c.Key) {
+		if !m.configs.copyable(c.Key) {
 			continue
 		}
 		out[c.Key] = c.Value
@@ -389,7 +487,7 @@ func (m *MirrorSource) closeClients() {
 	if m.tgt != nil {
 		m.tgt.Close()
 	}
-	m.src, m.tgt = nil, nil
+	m.src, m.tgt, m.srcCl, m.tgtCl = nil, nil, nil, nil
 }
 
 func countTopics(parts []topicPartition) int {

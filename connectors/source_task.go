@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/mm2go/mm2go/connect"
+	"github.com/mm2go/mm2go/connectors/policy"
 	"github.com/mm2go/mm2go/offsets"
 )
 
@@ -50,6 +51,16 @@ type MirrorSourceTask struct {
 	remote map[string]string
 	out    []connect.SourceRecord // reused across polls
 
+	// next is, per partition, the source offset the task expects to read
+	// next (-1: unknown), and hwm the partition's last high watermark seen:
+	// they tell records deleted before they were copied from gaps that
+	// compaction and transaction markers leave.
+	next map[*connect.SourcePartition]int64
+	hwm  map[*connect.SourcePartition]int64
+	// prov stamps provenance headers and drops loops, with the identity
+	// policy only (nil otherwise).
+	prov *provenance
+
 	// Offset translation; runner goroutine only, except the promise
 	// callbacks and what they set.
 	shifts     *offsets.ShiftTracker
@@ -79,6 +90,11 @@ func (t *MirrorSourceTask) Start(ctx context.Context, tc *connect.TaskContext) e
 	t.tc, t.cfg = tc, cfg
 	t.parts = make(map[string][]*connect.SourcePartition)
 	t.remote = make(map[string]string)
+	t.next = make(map[*connect.SourcePartition]int64)
+	t.hwm = make(map[*connect.SourcePartition]int64)
+	if policy.IsIdentity(cfg.Policy) {
+		t.prov = newProvenance(cfg.SourceAlias, cfg.TargetAlias)
+	}
 	// A new tracker for each start: a start is a new task lifetime, whose
 	// first record of each partition begins a run and an MM2 sync.
 	t.shifts = offsets.NewShiftTracker(cfg.OffsetLagMax, cfg.EmitOffsetSyncs)
@@ -272,8 +288,10 @@ func (t *MirrorSourceTask) track(tps []topicPartition) map[string]map[int32]kgo.
 		if t.cfg.StartAtEnd {
 			o = kgo.NewOffset().AtEnd()
 		}
+		t.next[sp] = -1
 		if stored, ok := t.tc.StoredOffset(key); ok {
 			o = kgo.NewOffset().At(stored + 1) // MM2 stores the last copied offset
+			t.next[sp] = stored + 1
 		}
 		if start[tp.Topic] == nil {
 			start[tp.Topic] = make(map[int32]kgo.Offset)
@@ -340,6 +358,7 @@ func (t *MirrorSourceTask) Poll(ctx context.Context) ([]connect.SourceRecord, er
 		return nil, fatal
 	}
 	out := t.out[:0]
+	var lossErr error
 	fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
 		if len(fp.Records) == 0 {
 			return
@@ -349,13 +368,67 @@ func (t *MirrorSourceTask) Poll(ctx context.Context) ([]connect.SourceRecord, er
 			return // unassigned while the fetch was in flight
 		}
 		sp, remote := ps[fp.Partition], t.remote[fp.Topic]
+		if err := t.checkLoss(fp, sp); err != nil {
+			lossErr = errors.Join(lossErr, err)
+			return
+		}
 		for _, r := range fp.Records {
+			if t.prov != nil && !t.prov.stamp(r) {
+				continue // it came from the target: copying it back would loop
+			}
 			r.Topic = remote // partition, key, value, headers, timestamp stay
 			out = append(out, connect.SourceRecord{Record: r, Partition: sp, Offset: r.Offset})
 		}
 	})
+	if lossErr != nil {
+		// on.data.loss=fail: nothing of this poll is copied, so the
+		// committed offsets stay before the loss until an operator acts.
+		return nil, lossErr
+	}
 	t.out = out
 	return out, nil
+}
+
+// checkLoss compares the first fetched offset of a partition with the one
+// the task expected. A record is lost when the log start moved past the
+// expected offset (retention deleted records before they were copied); a
+// first offset below the expected one means the partition went back (the
+// topic was deleted and re-created, or truncated), and the records between
+// the expected offset and the last high watermark seen are lost. Compaction
+// and transaction markers leave gaps above the log start: not a loss.
+//
+// A loss is logged as an error with its exact offsets and counted; with
+// on.data.loss=fail it is returned as an error.
+func (t *MirrorSourceTask) checkLoss(fp kgo.FetchTopicPartition, sp *connect.SourcePartition) error {
+	first, last := fp.Records[0].Offset, fp.Records[len(fp.Records)-1].Offset
+	exp := t.next[sp]
+	t.next[sp] = last + 1
+	prevHWM := t.hwm[sp]
+	t.hwm[sp] = fp.HighWatermark
+	var from, to int64 // lost range [from, to)
+	var why string
+	switch {
+	case exp < 0 || first == exp:
+		return nil
+	case first > exp && fp.LogStartOffset > exp:
+		from, to, why = exp, min(fp.LogStartOffset, first), "deleted by retention before they were copied"
+	case first < exp:
+		from, to, why = exp, max(prevHWM, exp), "gone: the partition's offsets went back (topic deleted and re-created, or truncated)"
+		t.tc.Logger.Error("source partition went back; copying it from its new records",
+			"topic", fp.Topic, "partition", fp.Partition, "expected_offset", exp, "first_offset", first)
+	default:
+		return nil // a gap above the log start: compaction or transaction markers
+	}
+	if to > from {
+		t.tc.ReportLostRecords(to - from)
+		t.tc.Logger.Error("source records lost before they were copied", "topic", fp.Topic, "partition", fp.Partition,
+			"first_lost_offset", from, "last_lost_offset", to-1, "records", to-from, "reason", why)
+	}
+	if t.cfg.FailOnDataLoss {
+		t.next[sp] = exp // the restarted task meets the same loss
+		return fmt.Errorf("source %s[%d]: records at offsets %d to %d %s (%s=fail)", fp.Topic, fp.Partition, from, to-1, why, KeyOnDataLoss)
+	}
+	return nil
 }
 
 // Stop implements connect.SourceTask. The runner's last Commit sent and

@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/mm2go/mm2go/connectors"
 	"github.com/mm2go/mm2go/flows"
 )
 
@@ -109,4 +110,83 @@ func produceTopic(t *testing.T, c *kfake.Cluster, topic string, partitions int32
 		t.Fatal(err)
 	}
 	return produceRecords(t, client(t, c, kgo.RecordPartitioner(kgo.ManualPartitioner())), topic, partitions, n, seed)
+}
+
+// TestTopology_ActiveActiveIdentityPolicy runs A <-> B with the identity
+// policy (same topic names on both sides) while producers write on both
+// sides: each cluster's t ends up with its own records and the other's,
+// each exactly once and in order per partition. Only the provenance header
+// stops the loop: topic names cannot.
+func TestTopology_ActiveActiveIdentityPolicy(t *testing.T) {
+	cs := map[string]*kfake.Cluster{"A": newCluster(t, "A"), "B": newCluster(t, "B")}
+	for _, c := range cs {
+		if _, err := kadm.NewClient(client(t, c)).CreateTopic(context.Background(), 3, 1, nil, "t"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	startFlows(t, cs, `settings:
+  refresh.topics.interval.seconds: 1
+  replication.policy.class: IdentityReplicationPolicy
+flows:
+  - {source: A, target: B}
+  - {source: B, target: A}
+`)
+	var fromB map[int32][]*kgo.Record
+	prodB := client(t, cs["B"], kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_, recs := makeRecords("t", 3, 400, "fromB")
+		fromB = map[int32][]*kgo.Record{}
+		for _, r := range recs {
+			fromB[r.Partition] = append(fromB[r.Partition], r)
+		}
+		if err := prodB.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
+			t.Errorf("produce on B: %v", err)
+		}
+	}()
+	fromA := produceRecords(t, client(t, cs["A"], kgo.RecordPartitioner(kgo.ManualPartitioner())), "t", 3, 500, "fromA")
+	<-done
+	want := map[string]map[int32][]*kgo.Record{"A": fromA, "B": fromB}
+	total := 3 * (500 + 400)
+	for _, alias := range []string{"A", "B"} {
+		waitFor(t, 30*time.Second, alias+" holds both sides' records", func() bool {
+			return totalRecords(endOffsets(t, cs[alias], "t")) >= int64(total)
+		})
+	}
+	time.Sleep(2 * time.Second) // a loop would add records now
+	for _, alias := range []string{"A", "B"} {
+		other := map[string]string{"A": "B", "B": "A"}[alias]
+		got := consumeAll(t, cs[alias], "t", total, 10*time.Second)
+		local, remote := map[int32][]*kgo.Record{}, map[int32][]*kgo.Record{}
+		n := 0
+		for p, rs := range got {
+			for _, r := range rs {
+				n++
+				if path := provenanceOf(r); path == "" {
+					local[p] = append(local[p], r)
+				} else if path == other {
+					r.Headers = r.Headers[:len(r.Headers)-1] // the header mm2go added
+					remote[p] = append(remote[p], r)
+				} else {
+					t.Errorf("%s:t[%d] record with provenance %q", alias, p, path)
+				}
+			}
+		}
+		if n != total {
+			t.Errorf("%s:t holds %d records, want %d (each record once per origin)", alias, n, total)
+		}
+		compareTopic(t, alias+":t local", want[alias], local)
+		compareTopic(t, alias+":t from "+other, want[other], remote)
+	}
+}
+
+// provenanceOf returns the record's mm2go provenance header ("" if none).
+func provenanceOf(r *kgo.Record) string {
+	for _, h := range r.Headers {
+		if h.Key == connectors.ProvenanceHeader {
+			return string(h.Value)
+		}
+	}
+	return ""
 }

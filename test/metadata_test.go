@@ -1,0 +1,279 @@
+package test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/mm2go/mm2go/connect"
+	"github.com/mm2go/mm2go/connectors"
+)
+
+func topicConfig(t *testing.T, c *kfake.Cluster, topic, key string) (string, bool) {
+	t.Helper()
+	rcs, err := kadm.NewClient(client(t, c)).DescribeTopicConfigs(context.Background(), topic)
+	if err != nil {
+		return "", false
+	}
+	rc, err := rcs.On(topic, nil)
+	if err != nil {
+		return "", false
+	}
+	for _, cfg := range rc.Configs {
+		if cfg.Key == key && cfg.Source == kmsg.ConfigSourceDynamicTopicConfig {
+			return cfg.MaybeValue(), true
+		}
+	}
+	return "", false
+}
+
+func setTopicConfig(t *testing.T, c *kfake.Cluster, topic, key, value string) {
+	t.Helper()
+	resps, err := kadm.NewClient(client(t, c)).AlterTopicConfigs(context.Background(),
+		[]kadm.AlterConfig{{Op: kadm.SetConfig, Name: key, Value: kadm.StringPtr(value)}}, topic)
+	if err == nil {
+		var r kadm.AlterConfigsResponse
+		if r, err = resps.On(topic, nil); err == nil {
+			err = r.Err
+		}
+	}
+	if err != nil {
+		t.Fatalf("set %s=%s on %s: %v", key, value, topic, err)
+	}
+}
+
+// TestConfigSync_CopiesChangesNotExcluded changes topic configs on the
+// source while the worker runs: a changed retention.ms reaches the target
+// within two sync intervals; an excluded property does not (unless the flow
+// carries min.insync.replicas); a property kept on the target is left as the
+// operator set it there.
+func TestConfigSync_CopiesChangesNotExcluded(t *testing.T) {
+	src, dst := newCluster(t, "src"), newCluster(t, "dst")
+	produceTopic(t, src, "orders", 1, 10, "o")
+	startWorker(t, connect.WorkerConfig{Clusters: clusterConfigs(map[string]*kfake.Cluster{"A": src, "B": dst})},
+		[]connect.ConnectorSpec{sourceSpec("A", "B", map[string]string{
+			connectors.KeySyncConfigsSeconds: "1",
+			connectors.KeySyncMinISR:         "true",
+			connectors.KeyTargetKeep:         "segment\\.bytes",
+		})})
+	waitFor(t, 10*time.Second, "A.orders created", func() bool { return len(endOffsets(t, dst, "A.orders")) == 1 })
+	setTopicConfig(t, dst, "A.orders", "segment.bytes", "2000000") // set by hand on the target
+
+	setTopicConfig(t, src, "orders", "retention.ms", "3600000")
+	setTopicConfig(t, src, "orders", "message.timestamp.type", "LogAppendTime") // excluded by MM2's defaults
+	setTopicConfig(t, src, "orders", "min.insync.replicas", "1")
+	setTopicConfig(t, src, "orders", "segment.bytes", "1000000")
+	waitFor(t, 2*time.Second+500*time.Millisecond, "retention.ms synced within two intervals", func() bool {
+		v, ok := topicConfig(t, dst, "A.orders", "retention.ms")
+		return ok && v == "3600000"
+	})
+	waitFor(t, 3*time.Second, "min.insync.replicas carried", func() bool {
+		v, ok := topicConfig(t, dst, "A.orders", "min.insync.replicas")
+		return ok && v == "1"
+	})
+	if v, ok := topicConfig(t, dst, "A.orders", "message.timestamp.type"); ok {
+		t.Errorf("excluded message.timestamp.type reached the target: %q", v)
+	}
+	if v, _ := topicConfig(t, dst, "A.orders", "segment.bytes"); v != "2000000" {
+		t.Errorf("segment.bytes kept on the target = %q, want the hand-set 2000000", v)
+	}
+}
+
+// TestACLSync_NeverWidens puts the matrix ALLOW/DENY x READ/WRITE/ALL x
+// LITERAL/PREFIXED on the source and checks the target gets exactly the
+// mapped ACLs and nothing wider.
+func TestACLSync_NeverWidens(t *testing.T) {
+	src, dst := newCluster(t, "src"), newCluster(t, "dst")
+	produceTopic(t, src, "orders", 1, 5, "o")
+	ctx := context.Background()
+	srcAdm := kadm.NewClient(client(t, src))
+	type acl struct {
+		allow   bool
+		op      kadm.ACLOperation
+		pattern kadm.ACLPattern
+		name    string
+	}
+	var all []acl
+	for _, allow := range []bool{true, false} {
+		for _, op := range []kadm.ACLOperation{kadm.OpRead, kadm.OpWrite, kadm.OpAll} {
+			all = append(all, acl{allow, op, kadm.ACLPatternLiteral, "orders"}, acl{allow, op, kadm.ACLPatternPrefixed, "ord"})
+		}
+	}
+	for i, a := range all {
+		principal := fmt.Sprintf("User:u%d", i)
+		b := kadm.NewACLs().Topics(a.name).ResourcePatternType(a.pattern).Operations(a.op)
+		if a.allow {
+			b = b.Allow(principal).AllowHosts("*")
+		} else {
+			b = b.Deny(principal).DenyHosts("*")
+		}
+		res, err := srcAdm.CreateACLs(ctx, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range res {
+			if r.Err != nil {
+				t.Fatal(r.Err)
+			}
+		}
+	}
+	startWorker(t, connect.WorkerConfig{Clusters: clusterConfigs(map[string]*kfake.Cluster{"A": src, "B": dst})},
+		[]connect.ConnectorSpec{sourceSpec("A", "B", map[string]string{connectors.KeySyncACLsSeconds: "1"})})
+	var want []string
+	for i, a := range all {
+		op := a.op
+		if a.allow && op == kadm.OpWrite {
+			continue
+		}
+		if a.allow && op == kadm.OpAll {
+			op = kadm.OpRead
+		}
+		perm := "ALLOW"
+		if !a.allow {
+			perm = "DENY"
+		}
+		want = append(want, fmt.Sprintf("User:u%d %s %s %s A.%s", i, perm, op, a.pattern, a.name))
+	}
+	slices.Sort(want)
+	var got []string
+	waitFor(t, 10*time.Second, "ACLs on the target", func() bool {
+		res, err := kadm.NewClient(client(t, dst)).DescribeACLs(ctx, kadm.NewACLs().AnyResource().
+			ResourcePatternType(kadm.ACLPatternAny).Operations(kadm.OpAny).Allow().AllowHosts().Deny().DenyHosts())
+		if err != nil {
+			return false
+		}
+		got = got[:0]
+		for _, r := range res {
+			for _, d := range r.Described {
+				perm := "ALLOW"
+				if d.Permission == kmsg.ACLPermissionTypeDeny {
+					perm = "DENY"
+				}
+				got = append(got, fmt.Sprintf("%s %s %s %s %s", d.Principal, perm, d.Operation, d.Pattern, d.Name))
+			}
+		}
+		slices.Sort(got)
+		return slices.Equal(got, want)
+	})
+	t.Logf("target ACLs:\n%s", strings.Join(got, "\n"))
+}
+
+// TestLossDetection_RetentionBeforeCopy deletes records on the source while
+// no worker runs: the next worker reports the exact lost range and counts
+// it, and copies the rest; with on.data.loss=fail the task fails instead.
+func TestLossDetection_RetentionBeforeCopy(t *testing.T) {
+	for _, fail := range []bool{false, true} {
+		t.Run(fmt.Sprintf("fail=%v", fail), func(t *testing.T) {
+			src, dst := newCluster(t, "src"), newCluster(t, "dst")
+			want := produceTopic(t, src, "logs", 1, 100, "a")
+			cfg := connect.WorkerConfig{Clusters: clusterConfigs(map[string]*kfake.Cluster{"A": src, "B": dst})}
+			props := map[string]string{}
+			if fail {
+				props[connectors.KeyOnDataLoss] = "fail"
+			}
+			rw := startWorker(t, cfg, []connect.ConnectorSpec{sourceSpec("A", "B", props)})
+			waitFor(t, 10*time.Second, "first 100 copied", func() bool { return endOffsets(t, dst, "A.logs")[0] == 100 })
+			if err := rw.stop(); err != nil {
+				t.Fatal(err)
+			}
+			more := produceRecords(t, client(t, src, kgo.RecordPartitioner(kgo.ManualPartitioner())), "logs", 1, 100, "b")
+			// Retention removes offsets 100..149 before they were copied.
+			if err := src.DeleteRecords("logs", 0, 150); err != nil {
+				t.Fatal(err)
+			}
+			rw2 := startWorkerNoCheck(t, cfg, []connect.ConnectorSpec{sourceSpec("A", "B", props)})
+			if !fail {
+				waitFor(t, 10*time.Second, "the retained records copied", func() bool { return endOffsets(t, dst, "A.logs")[0] == 150 })
+				got := consumeAll(t, dst, "A.logs", 150, 10*time.Second)
+				compareTopic(t, "A.logs", map[int32][]*kgo.Record{0: append(want[0], more[0][50:]...)}, got)
+				if n := lostRecords(rw2.w); n != 50 {
+					t.Errorf("status reports %d lost records, want 50", n)
+				}
+				if err := rw2.stop(); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			waitFor(t, 10*time.Second, "the task failed", func() bool {
+				for _, cs := range rw2.w.Status() {
+					for _, ts := range cs.Tasks {
+						if cs.Name == connectors.ClassMirrorSource && ts.State == connect.StateFailed &&
+							strings.Contains(ts.Error, "offsets 100 to 149") {
+							return true
+						}
+					}
+				}
+				return false
+			})
+			if n := endOffsets(t, dst, "A.logs")[0]; n != 100 {
+				t.Errorf("target has %d records after a loss with on.data.loss=fail, want 100", n)
+			}
+			if err := rw2.stop(); err == nil || !strings.Contains(err.Error(), "on.data.loss=fail") {
+				t.Errorf("worker Run = %v, want the data-loss failure", err)
+			}
+		})
+	}
+}
+
+// lostRecords sums the records the worker's tasks reported lost.
+func lostRecords(w *connect.Worker) int64 {
+	var n int64
+	for _, cs := range w.Status() {
+		for _, ts := range cs.Tasks {
+			n += ts.RecordsLost
+		}
+	}
+	return n
+}
+
+// startWorkerNoCheck is startWorker for tests that expect Run to fail: the
+// test stops the worker and checks the error itself.
+func startWorkerNoCheck(t *testing.T, cfg connect.WorkerConfig, specs []connect.ConnectorSpec) *runningWorker {
+	t.Helper()
+	reg := connect.NewRegistry()
+	connectors.Register(reg)
+	w := connect.NewWorker(cfg, connect.WithLogger(testLogger(t)), connect.WithRegistry(reg))
+	ctx, cancel := context.WithCancel(context.Background())
+	rw := &runningWorker{w: w, cancel: cancel, done: make(chan error, 1)}
+	go func() { rw.done <- w.Run(ctx, specs) }()
+	t.Cleanup(func() { _ = rw.stop() })
+	return rw
+}
+
+// TestDeletedTopic_StopsCleanlyKeepsTarget deletes a replicated source topic:
+// its copying stops without failing the task, and the remote topic stays.
+func TestDeletedTopic_StopsCleanlyKeepsTarget(t *testing.T) {
+	src, dst := newCluster(t, "src"), newCluster(t, "dst")
+	produceTopic(t, src, "short-lived", 2, 50, "s")
+	keep := produceTopic(t, src, "keeper", 1, 50, "k")
+	rw := startWorker(t, connect.WorkerConfig{Clusters: clusterConfigs(map[string]*kfake.Cluster{"A": src, "B": dst})},
+		[]connect.ConnectorSpec{sourceSpec("A", "B", nil)})
+	waitFor(t, 10*time.Second, "both copied", func() bool {
+		return totalRecords(endOffsets(t, dst, "A.short-lived")) == 100 && endOffsets(t, dst, "A.keeper")[0] == 50
+	})
+	if err := src.DeleteTopic("short-lived"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2500 * time.Millisecond) // two refresh intervals
+	more := produceRecords(t, client(t, src, kgo.RecordPartitioner(kgo.ManualPartitioner())), "keeper", 1, 20, "k2")
+	waitFor(t, 10*time.Second, "the other topic still copied", func() bool { return endOffsets(t, dst, "A.keeper")[0] == 70 })
+	compareTopic(t, "A.keeper", map[int32][]*kgo.Record{0: append(keep[0], more[0]...)}, consumeAll(t, dst, "A.keeper", 70, 10*time.Second))
+	if n := totalRecords(endOffsets(t, dst, "A.short-lived")); n != 100 {
+		t.Errorf("remote topic of the deleted source topic has %d records, want all 100 kept", n)
+	}
+	for _, cs := range rw.w.Status() {
+		for _, ts := range cs.Tasks {
+			if ts.State == connect.StateFailed {
+				t.Errorf("%s task %d failed after a source topic was deleted: %s", cs.Name, ts.ID, ts.Error)
+			}
+		}
+	}
+}
