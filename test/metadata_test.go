@@ -277,3 +277,31 @@ func TestDeletedTopic_StopsCleanlyKeepsTarget(t *testing.T) {
 		}
 	}
 }
+
+// TestRemoteTopic_ReplicationFactorFromSource creates remote topics with
+// their source topic's replication factor when the flow asks for it, and
+// with replication.factor otherwise.
+func TestRemoteTopic_ReplicationFactorFromSource(t *testing.T) {
+	src := newCluster(t, "src", kfake.NumBrokers(3))
+	dst := newCluster(t, "dst", kfake.NumBrokers(3))
+	ctx := context.Background()
+	if _, err := kadm.NewClient(client(t, src)).CreateTopic(ctx, 2, 3, nil, "rf3"); err != nil {
+		t.Fatal(err)
+	}
+	startWorker(t, connect.WorkerConfig{Clusters: clusterConfigs(map[string]*kfake.Cluster{"A": src, "B": dst})},
+		[]connect.ConnectorSpec{
+			sourceSpec("A", "B", map[string]string{connectors.KeyRFFromSource: "true", connectors.KeyReplicationFactor: "1"}),
+		})
+	var rf int
+	waitFor(t, 10*time.Second, "A.rf3 created", func() bool {
+		d, err := kadm.NewClient(client(t, dst)).ListTopics(ctx, "A.rf3")
+		if err != nil || d["A.rf3"].Err != nil || len(d["A.rf3"].Partitions) != 2 {
+			return false
+		}
+		rf = len(d["A.rf3"].Partitions[0].Replicas)
+		return true
+	})
+	if rf != 3 {
+		t.Errorf("A.rf3 has replication factor %d, want the source's 3", rf)
+	}
+}
