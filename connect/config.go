@@ -111,6 +111,32 @@ type WorkerConfig struct {
 	// -1 replication means the broker default).
 	OffsetsTopicPartitions  int32
 	OffsetsTopicReplication int16
+	// Herders overrides, per source->target pair ("A->B"), where that pair
+	// keeps its source offsets (MM2's offset.storage.* worker keys).
+	Herders map[string]HerderConfig
+}
+
+// HerderConfig is the Connect offsets topic of one source->target pair. Zero
+// fields take the WorkerConfig values.
+type HerderConfig struct {
+	OffsetsTopic            string // default mm2-offsets.<source>.internal
+	OffsetsTopicPartitions  int32
+	OffsetsTopicReplication int16
+}
+
+// herder returns the offsets-topic settings of source->target.
+func (c *WorkerConfig) herder(source, target string) HerderConfig {
+	h := c.Herders[source+"->"+target]
+	if h.OffsetsTopic == "" {
+		h.OffsetsTopic = OffsetsTopic(source)
+	}
+	if h.OffsetsTopicPartitions <= 0 {
+		h.OffsetsTopicPartitions = c.OffsetsTopicPartitions
+	}
+	if h.OffsetsTopicReplication == 0 {
+		h.OffsetsTopicReplication = c.OffsetsTopicReplication
+	}
+	return h
 }
 
 func (c *WorkerConfig) setDefaults() {

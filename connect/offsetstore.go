@@ -37,12 +37,13 @@ type offsetStore struct {
 // openOffsetStore creates the offsets topic if it is missing, loads it, and
 // opens the producer that commits to it.
 func openOffsetStore(ctx context.Context, cfg *WorkerConfig, source, target string, log hclog.Logger) (*offsetStore, error) {
-	s := &offsetStore{topic: OffsetsTopic(source), log: log, offsets: make(map[string]int64)}
+	h := cfg.herder(source, target)
+	s := &offsetStore{topic: h.OffsetsTopic, log: log, offsets: make(map[string]int64)}
 	adm, err := cfg.newClient(target, RoleAdmin)
 	if err != nil {
 		return nil, err
 	}
-	err = ensureTopic(ctx, kadm.NewClient(adm), s.topic, cfg.OffsetsTopicPartitions, cfg.OffsetsTopicReplication,
+	err = ensureTopic(ctx, kadm.NewClient(adm), s.topic, h.OffsetsTopicPartitions, h.OffsetsTopicReplication,
 		map[string]*string{"cleanup.policy": kadm.StringPtr("compact")})
 	adm.Close()
 	if err != nil {

@@ -40,6 +40,9 @@ func (e *Expanded) Plan() (connect.WorkerConfig, []connect.ConnectorSpec, error)
 				cfg.OffsetFlushInterval = d
 			}
 		}
+		if err := herderConfig(&cfg, fl); err != nil {
+			errs = append(errs, err)
+		}
 		for _, class := range flowConnectors {
 			specs = append(specs, connect.ConnectorSpec{
 				Name: class, Class: class, Source: fl.Source, Target: fl.Target,
@@ -52,6 +55,39 @@ func (e *Expanded) Plan() (connect.WorkerConfig, []connect.ConnectorSpec, error)
 		return connect.WorkerConfig{}, nil, err
 	}
 	return cfg, specs, nil
+}
+
+// herderConfig applies a flow's offset.storage.* keys and refuses what
+// mm2go cannot do.
+func herderConfig(cfg *connect.WorkerConfig, fl FlowConfig) error {
+	switch v := fl.Props["exactly.once.source.support"]; v {
+	case "", "disabled", "preparing":
+	default:
+		return fmt.Errorf("%s: exactly.once.source.support=%s: mm2go does not copy exactly-once yet; remove the key or set it to disabled", fl.Name(), v)
+	}
+	var h connect.HerderConfig
+	h.OffsetsTopic = fl.Props["offset.storage.topic"]
+	if v, ok := fl.Props["offset.storage.partitions"]; ok {
+		n, err := strconv.ParseInt(v, 10, 32)
+		if err != nil || n < 1 {
+			return fmt.Errorf("%s: offset.storage.partitions: %q is not a positive number", fl.Name(), v)
+		}
+		h.OffsetsTopicPartitions = int32(n)
+	}
+	if v, ok := fl.Props["offset.storage.replication.factor"]; ok {
+		n, err := strconv.ParseInt(v, 10, 16)
+		if err != nil || n == 0 || n < -1 {
+			return fmt.Errorf("%s: offset.storage.replication.factor: %q is not a replication factor (-1 for the broker default)", fl.Name(), v)
+		}
+		h.OffsetsTopicReplication = int16(n)
+	}
+	if h != (connect.HerderConfig{}) {
+		if cfg.Herders == nil {
+			cfg.Herders = make(map[string]connect.HerderConfig)
+		}
+		cfg.Herders[fl.Name()] = h
+	}
+	return nil
 }
 
 // reverseHeartbeats returns a heartbeat connector for the reverse of every
