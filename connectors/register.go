@@ -6,4 +6,5 @@ import "github.com/mm2go/mm2go/connect"
 func Register(reg *connect.Registry) {
 	reg.Register(ClassMirrorSource, NewMirrorSource)
 	reg.Register(ClassMirrorHeartbeat, NewMirrorHeartbeat)
+	reg.Register(ClassMirrorCheckpoint, NewMirrorCheckpoint)
 }

@@ -119,4 +119,4 @@ func reverseHeartbeats(enabled []FlowConfig) []connect.ConnectorSpec {
 }
 
 // flowConnectors are the connectors every enabled flow runs.
-var flowConnectors = []string{connectors.ClassMirrorSource, connectors.ClassMirrorHeartbeat}
+var flowConnectors = []string{connectors.ClassMirrorSource, connectors.ClassMirrorHeartbeat, connectors.ClassMirrorCheckpoint}

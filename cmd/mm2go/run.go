@@ -29,6 +29,7 @@ func commands() []command {
 	return []command{
 		{"worker", "run the flows of a flow file until interrupted", runWorker},
 		{"validate", "check a flow file and print every problem", runValidate},
+		{"translate-offsets", "translate consumer group offsets to the target (and commit them with --apply)", runTranslate},
 		{"demo", "replicate between two embedded clusters and verify the copy", runDemo},
 		{"version", "print the mm2go version", runVersion},
 	}
@@ -57,7 +58,7 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "mm2go replicates Kafka topics, consumer-group offsets and metadata between clusters.")
 	fmt.Fprintln(w, "\nUsage: mm2go <command> [flags]\n\nCommands:")
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-18s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w, "\nRun 'mm2go <command> --help' for a command's flags.")
 }

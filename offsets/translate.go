@@ -1,0 +1,696 @@
+package offsets
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// This file is the translation API for Go services and the translate-offsets
+// command: what MM2's RemoteClusterUtils.translateOffsets offers, but exact,
+// and read straight from the clusters and the offset index instead of from
+// checkpoints that are up to a minute old.
+//
+//	ix, err := offsets.OpenIndex(ctx, target, offsets.IndexTopic("A"))
+//	ts, err := offsets.TranslateGroup(ctx, offsets.TranslateRequest{
+//		Source: source, Target: target, Index: ix, Group: "billing",
+//		RemoteTopic: policy.Default{}.FormatRemoteTopic, SourceAlias: "A",
+//	})
+//	res, err := offsets.CommitTranslated(ctx, target, "billing", ts)
+
+// ErrGroupNotFound is wrapped by TranslateGroup when the group has no
+// committed offsets on the source cluster: it does not exist there, or never
+// committed.
+var ErrGroupNotFound = errors.New("no committed offsets on the source cluster")
+
+// ErrIndexNotFound is wrapped by OpenIndex when the offset index topic does
+// not exist on the target cluster: no mm2go source task has copied anything
+// from that source yet, or the alias is wrong.
+var ErrIndexNotFound = errors.New("offset index topic not found")
+
+// ErrNotReplicated is wrapped by the Err of a PartitionTranslation whose
+// topic-partition the index knows nothing about: the flow does not copy the
+// topic, or has not copied any of it yet.
+var ErrNotReplicated = errors.New("not replicated")
+
+// TranslateError is the Err of a PartitionTranslation that could not be
+// translated. Err wraps ErrNoTranslation (the group is behind the first
+// copied record), ErrNotReplicated, or the error the source returned for
+// that partition's committed offset.
+type TranslateError struct {
+	Group     string
+	Topic     string // source topic
+	Partition int32
+	Offset    int64 // the group's committed offset on the source
+	Err       error
+}
+
+// Error implements error.
+func (e *TranslateError) Error() string {
+	return fmt.Sprintf("translate group %s offset %d of %s[%d]: %v", e.Group, e.Offset, e.Topic, e.Partition, e.Err)
+}
+
+// Unwrap returns the cause.
+func (e *TranslateError) Unwrap() error { return e.Err }
+
+// TranslateCommitted translates a consumer group's committed offset of a
+// source partition, that is the offset of the next record the group reads,
+// to the target offset where the group resumes on the copy. Unlike MM2's
+// translation, which lands up to offset.lag.max records before the truth,
+// the result is exact wherever the index knows the records:
+//
+//   - committed is a copied record: its copy's offset (the latest copy, if
+//     it was copied more than once). Exact.
+//   - committed is in a gap of the source (compaction, transaction markers,
+//     deleted records): the offset of the next copied record. Exact.
+//   - committed is right after the last record the index knows (a group
+//     that has read everything copied): the target offset after that
+//     record's copy. Exact: the group re-reads nothing and skips nothing.
+//   - committed is further on: records the group read were copied since the
+//     index last learned of them (it does at each source-offset commit), or
+//     not yet. The result is the target offset after the last known record,
+//     which never skips a record the group has not read but may re-read up to
+//     committed - 1 - (last known upstream offset) records; Exact is false.
+//     Wait a source-offset flush interval for an exact answer.
+//   - nothing at or before committed was copied (the copy of this partition
+//     starts after it, for instance after a takeover from Java MM2 or a start
+//     at the end): an error wrapping ErrNoTranslation, as MM2 gives no
+//     checkpoint then either.
+//
+// Exact here means resuming at Downstream neither re-reads nor skips a
+// record, which is slightly wider than Translation.Exact of Index.Translate.
+// Upstream is the source offset Downstream stands for.
+func (x *Index) TranslateCommitted(topic string, partition int32, committed int64) (Translation, error) {
+	tr, err := x.Translate(topic, partition, committed)
+	if err != nil || tr.Exact {
+		return tr, err
+	}
+	lu, ld, _ := x.LastKnown(topic, partition) // known: Translate found the partition
+	return Translation{Upstream: lu + 1, Downstream: ld + 1, Exact: committed == lu+1}, nil
+}
+
+// OpenIndex loads the offset index topic (IndexTopic(sourceAlias)) from the
+// target cluster that target reaches. Unlike LoadIndex, a missing topic is
+// an error wrapping ErrIndexNotFound, since translating against an empty
+// index would answer "not replicated" for every partition. The index is read
+// with a new client built from target.Opts(), so target must not consume
+// (no group, no consumed topics or partitions); target itself is used only
+// to check that the topic exists.
+func OpenIndex(ctx context.Context, target *kgo.Client, topic string) (*Index, error) {
+	details, err := kadm.NewClient(target).ListTopics(ctx, topic)
+	if err != nil {
+		return nil, fmt.Errorf("look up offset index topic %s: %w", topic, err)
+	}
+	if d, ok := details[topic]; !ok || errors.Is(d.Err, kerr.UnknownTopicOrPartition) {
+		return nil, fmt.Errorf("%s: %w", topic, ErrIndexNotFound)
+	} else if d.Err != nil {
+		return nil, fmt.Errorf("look up offset index topic %s: %w", topic, d.Err)
+	}
+	return LoadIndex(ctx, target.Opts(), topic)
+}
+
+// TranslateRequest says which group to translate, between which clusters.
+type TranslateRequest struct {
+	// Source and Target are clients of the source and target clusters of
+	// the flow; the caller owns them. TranslateGroup only reads.
+	Source, Target *kgo.Client
+	// SourceAlias is the source cluster's alias in the flow (MM2's cluster
+	// alias): the prefix of remote topic names under the default policy and
+	// part of the index topic's name.
+	SourceAlias string
+	// RemoteTopic names a source topic on the target: the replication
+	// policy's FormatRemoteTopic, such as policy.Default{}.FormatRemoteTopic
+	// (offsets does not import the policy package).
+	RemoteTopic func(sourceAlias, topic string) string
+	// Index is the offset index to translate with. When nil, TranslateGroup
+	// opens IndexTopic with OpenIndex; open it once yourself to translate
+	// many groups.
+	Index *Index
+	// IndexTopic is the offset index topic on the target; "" means
+	// IndexTopic(SourceAlias). Unused when Index is set.
+	IndexTopic string
+	// Group is the consumer group, named as on both clusters.
+	Group string
+}
+
+func (r *TranslateRequest) check() error {
+	var missing []string
+	if r.Source == nil {
+		missing = append(missing, "Source")
+	}
+	if r.Target == nil {
+		missing = append(missing, "Target")
+	}
+	if r.SourceAlias == "" {
+		missing = append(missing, "SourceAlias")
+	}
+	if r.RemoteTopic == nil {
+		missing = append(missing, "RemoteTopic")
+	}
+	if r.Group == "" {
+		missing = append(missing, "Group")
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("translate group: %s not set", strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+// PartitionTranslation is a group's committed offset of one source
+// partition, translated to the target.
+type PartitionTranslation struct {
+	// Group is the consumer group.
+	Group string
+	// SourceTopic and TargetTopic name the partition's topic on each side.
+	SourceTopic, TargetTopic string
+	// Partition is the partition number, the same on both sides.
+	Partition int32
+	// SourceOffset is the group's committed offset on the source.
+	SourceOffset int64
+	// TargetOffset is where the group resumes on the target, or -1 when Err
+	// is set. See Index.TranslateCommitted.
+	TargetOffset int64
+	// Exact reports that resuming at TargetOffset re-reads no record the
+	// group already read on the source and skips none it did not.
+	Exact bool
+	// Lag is how many records of the source partition are not on the target
+	// yet: the source's end offset minus the upstream position the copy has
+	// reached (the index's last known record, plus what the target holds
+	// past its copy, counted one for one). Offsets count, so transaction
+	// markers among the uncopied records do too, except when they are all
+	// that is left (then Lag is 0). -1 when unknown.
+	Lag int64
+	// Metadata is the metadata of the group's commit on the source.
+	Metadata string
+	// Err says why there is no TargetOffset: a *TranslateError.
+	Err error
+}
+
+// TranslateGroup translates the committed offsets of req.Group on the
+// source cluster to the target cluster, partition by partition, sorted by
+// source topic and partition: the offsets a consumer of the group must start
+// from on the target to read exactly what it has not read on the source
+// (see Index.TranslateCommitted for the rules).
+//
+// Where the index alone cannot tell whether a translation is exact (the
+// group committed past the last record the index knows), TranslateGroup
+// reads the few source offsets in between, with a new client built from
+// Source.Opts(): a group that read to the end of a transaction committed
+// past its commit marker, which is not copied, and is exact all the same.
+// The same read keeps a trailing marker out of Lag.
+//
+// A partition that cannot be translated is returned with Err set, so that a
+// caller sees it; the function fails only when the group has no committed
+// offsets on the source (ErrGroupNotFound), the index cannot be opened
+// (ErrIndexNotFound), the request is incomplete, or a cluster cannot be
+// asked.
+func TranslateGroup(ctx context.Context, req TranslateRequest) ([]PartitionTranslation, error) {
+	if err := req.check(); err != nil {
+		return nil, err
+	}
+	ix := req.Index
+	if ix == nil {
+		topic := cmp.Or(req.IndexTopic, IndexTopic(req.SourceAlias))
+		var err error
+		if ix, err = OpenIndex(ctx, req.Target, topic); err != nil {
+			return nil, fmt.Errorf("translate group %s: %w", req.Group, err)
+		}
+	}
+	src, tgt := kadm.NewClient(req.Source), kadm.NewClient(req.Target)
+	committed, err := src.FetchOffsets(ctx, req.Group)
+	switch {
+	case errors.Is(err, kerr.GroupIDNotFound):
+		return nil, fmt.Errorf("translate group %s: %w", req.Group, ErrGroupNotFound)
+	case err != nil:
+		return nil, fmt.Errorf("translate group %s: fetch committed offsets from the source: %w", req.Group, err)
+	}
+	var out []PartitionTranslation
+	sourceTopics := make(map[string]bool)
+	committed.Each(func(o kadm.OffsetResponse) {
+		if o.Err == nil && o.At < 0 {
+			return // no commit for this partition
+		}
+		t := PartitionTranslation{
+			Group: req.Group, SourceTopic: o.Topic, TargetTopic: req.RemoteTopic(req.SourceAlias, o.Topic),
+			Partition: o.Partition, SourceOffset: o.At, TargetOffset: -1, Lag: -1, Metadata: o.Metadata,
+		}
+		if o.Err != nil {
+			t.Err = &TranslateError{Group: req.Group, Topic: o.Topic, Partition: o.Partition, Offset: o.At, Err: o.Err}
+		}
+		sourceTopics[o.Topic] = true
+		out = append(out, t)
+	})
+	if len(out) == 0 {
+		return nil, fmt.Errorf("translate group %s: %w", req.Group, ErrGroupNotFound)
+	}
+	slices.SortFunc(out, func(a, b PartitionTranslation) int {
+		return cmp.Or(cmp.Compare(a.SourceTopic, b.SourceTopic), cmp.Compare(a.Partition, b.Partition))
+	})
+	var srcNames, tgtNames []string
+	for t := range sourceTopics {
+		srcNames = append(srcNames, t)
+		tgtNames = append(tgtNames, req.RemoteTopic(req.SourceAlias, t))
+	}
+	srcEnds, err := src.ListEndOffsets(ctx, srcNames...)
+	if err != nil {
+		return nil, fmt.Errorf("translate group %s: list end offsets on the source: %w", req.Group, err)
+	}
+	tgtEnds, err := tgt.ListEndOffsets(ctx, tgtNames...)
+	if err != nil {
+		return nil, fmt.Errorf("translate group %s: list end offsets on the target: %w", req.Group, err)
+	}
+	for i := range out {
+		t := &out[i]
+		if t.Err == nil {
+			if err := translateOne(ctx, req, ix, t); err != nil {
+				return nil, err
+			}
+		}
+		if t.Lag, err = lag(ctx, req, ix, t, srcEnds, tgtEnds); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// translateOne fills in t's translation, or its Err.
+func translateOne(ctx context.Context, req TranslateRequest, ix *Index, t *PartitionTranslation) error {
+	tr, err := ix.TranslateCommitted(t.SourceTopic, t.Partition, t.SourceOffset)
+	if err != nil {
+		if _, _, known := ix.LastKnown(t.SourceTopic, t.Partition); !known {
+			err = fmt.Errorf("%w: the index knows no copied record of this partition", ErrNotReplicated)
+		}
+		t.Err = &TranslateError{Group: req.Group, Topic: t.SourceTopic, Partition: t.Partition, Offset: t.SourceOffset, Err: err}
+		return nil
+	}
+	t.TargetOffset, t.Exact = tr.Downstream, tr.Exact
+	if !tr.Exact {
+		// A group that read to the end of a transaction has committed past
+		// its commit marker, which the copy does not have: the lower bound
+		// is exact if only markers lie in between.
+		t.Exact, err = onlyMarkers(ctx, req.Source.Opts(), t.SourceTopic, t.Partition, tr.Upstream, t.SourceOffset)
+		if err != nil {
+			return fmt.Errorf("translate group %s: read %s[%d] on the source: %w", req.Group, t.SourceTopic, t.Partition, err)
+		}
+	}
+	return nil
+}
+
+// markerCheckTimeout bounds onlyMarkers' wait for records that may not
+// exist; a variable for tests.
+var markerCheckTimeout = 5 * time.Second
+
+// onlyMarkers reports whether offsets from..to-1 of a source partition hold
+// no record a source task copies: only transaction markers, or nothing
+// (removed by compaction or retention). It reads them with a new client
+// built from opts. When it cannot tell within markerCheckTimeout (a range
+// emptied by compaction at the very end of the partition), it answers
+// false, which only costs the exact flag.
+func onlyMarkers(ctx context.Context, opts []kgo.Opt, topic string, partition int32, from, to int64) (bool, error) {
+	if from >= to {
+		return true, nil
+	}
+	cl, err := kgo.NewClient(append(slices.Clone(opts),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {partition: kgo.NewOffset().At(from)}}),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), // from was deleted: what is left
+		kgo.KeepControlRecords(),
+	)...)
+	if err != nil {
+		return false, fmt.Errorf("new client: %w", err)
+	}
+	defer cl.Close()
+	cctx, cancel := context.WithTimeout(ctx, markerCheckTimeout)
+	defer cancel()
+	for {
+		fetches := cl.PollFetches(cctx)
+		if ctx.Err() != nil {
+			return false, ctx.Err()
+		}
+		if cctx.Err() != nil {
+			return false, nil
+		}
+		var ferr error
+		fetches.EachError(func(t string, p int32, err error) {
+			if !kerr.IsRetriable(err) && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+				ferr = errors.Join(ferr, fmt.Errorf("fetch %s[%d]: %w", t, p, err))
+			}
+		})
+		if ferr != nil {
+			return false, ferr
+		}
+		for _, r := range fetches.Records() {
+			switch {
+			case r.Offset >= to:
+				return true, nil
+			case !r.Attrs.IsControl():
+				return false, nil
+			case r.Offset == to-1:
+				return true, nil
+			}
+		}
+	}
+}
+
+// lag estimates how many records of t's source partition are not on the
+// target yet, or returns -1 when it cannot tell. Uncopied offsets that hold
+// only transaction markers count for nothing (a transactional topic at rest
+// ends with one); otherwise every offset counts, markers included.
+func lag(ctx context.Context, req TranslateRequest, ix *Index, t *PartitionTranslation, srcEnds, tgtEnds kadm.ListedOffsets) (int64, error) {
+	se, ok := srcEnds.Lookup(t.SourceTopic, t.Partition)
+	if !ok || se.Err != nil {
+		return -1, nil
+	}
+	lu, ld, known := ix.LastKnown(t.SourceTopic, t.Partition)
+	if !known {
+		return -1, nil
+	}
+	reached := lu + 1
+	if te, ok := tgtEnds.Lookup(t.TargetTopic, t.Partition); ok && te.Err == nil && te.Offset > ld+1 {
+		reached += te.Offset - (ld + 1) // copied since the index last heard: one for one
+	}
+	if t.Err == nil && t.Exact {
+		// Everything before the group's offset is on the target (only
+		// markers lie between the last known record and it).
+		reached = max(reached, t.SourceOffset)
+	}
+	if se.Offset <= reached {
+		return 0, nil
+	}
+	empty, err := onlyMarkers(ctx, req.Source.Opts(), t.SourceTopic, t.Partition, reached, se.Offset)
+	if err != nil {
+		return -1, fmt.Errorf("translate group %s: read %s[%d] on the source: %w", req.Group, t.SourceTopic, t.Partition, err)
+	}
+	if empty {
+		return 0, nil
+	}
+	return se.Offset - reached, nil
+}
+
+// CommitStatus says what CommitTranslated did with one partition.
+type CommitStatus int
+
+const (
+	// Committed: the translated offset was written to the target group.
+	Committed CommitStatus = iota
+	// SkippedNotBehind: the target group's offset was already at or past
+	// the translated one; offsets never move backwards.
+	SkippedNotBehind
+	// SkippedUntranslated: the partition has no translation (its Err).
+	SkippedUntranslated
+	// CommitFailed: the target refused this partition's offset (Err).
+	CommitFailed
+)
+
+// String returns a short lower-case description.
+func (s CommitStatus) String() string {
+	switch s {
+	case Committed:
+		return "committed"
+	case SkippedNotBehind:
+		return "skipped: target offset at or past the translation"
+	case SkippedUntranslated:
+		return "skipped: no translation"
+	case CommitFailed:
+		return "failed"
+	default:
+		return fmt.Sprintf("CommitStatus(%d)", int(s))
+	}
+}
+
+// PartitionCommit is the outcome of one partition of CommitTranslated.
+type PartitionCommit struct {
+	PartitionTranslation
+	Status CommitStatus
+	// Previous is the group's committed offset of the target partition
+	// before the commit, -1 when it had none.
+	Previous int64
+	// CommitErr is the target's error for this partition when Status is
+	// CommitFailed.
+	CommitErr error
+}
+
+// CommitResult is what CommitTranslated did for one group.
+type CommitResult struct {
+	Group      string
+	Partitions []PartitionCommit
+}
+
+// Count returns how many partitions have status s.
+func (r CommitResult) Count(s CommitStatus) int {
+	n := 0
+	for _, p := range r.Partitions {
+		if p.Status == s {
+			n++
+		}
+	}
+	return n
+}
+
+// GroupMember is a member of a consumer group, as the target describes it.
+type GroupMember struct {
+	MemberID, ClientID, ClientHost string
+}
+
+// String returns "member-id (client client-id from host)".
+func (m GroupMember) String() string {
+	return fmt.Sprintf("%s (client %s from %s)", m.MemberID, m.ClientID, m.ClientHost)
+}
+
+// ActiveGroupError is returned by CommitTranslated when the group is in use
+// on the target: committing under live consumers would move their offsets
+// behind their backs, so nothing is written.
+type ActiveGroupError struct {
+	Group string
+	// State is the group's state on the target (Stable,
+	// PreparingRebalance, CompletingRebalance; Assigning or Reconciling for
+	// KIP-848 groups), or "" when the target rejected the commit itself.
+	State string
+	// Members are the group's members, when the target listed them.
+	Members []GroupMember
+	// Err is the target's rejection of the commit (UNKNOWN_MEMBER_ID,
+	// ILLEGAL_GENERATION, REBALANCE_IN_PROGRESS, STALE_MEMBER_EPOCH) when
+	// the group became active between the check and the commit; nil when
+	// the check found it active.
+	Err error
+}
+
+// Error names the group, its state and members, and what to do.
+func (e *ActiveGroupError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "group %s is active on the target", e.Group)
+	switch {
+	case e.Err != nil:
+		fmt.Fprintf(&b, " (it became active while committing; the target refused: %v)", e.Err)
+	default:
+		fmt.Fprintf(&b, " (state %s, %d member(s)", e.State, len(e.Members))
+		for i, m := range e.Members {
+			sep := ", "
+			if i == 0 {
+				sep = ": "
+			}
+			b.WriteString(sep + m.String())
+		}
+		b.WriteString(")")
+	}
+	b.WriteString("; stop its consumers on the target before committing offsets")
+	return b.String()
+}
+
+// Unwrap returns the target's rejection, if any.
+func (e *ActiveGroupError) Unwrap() error { return e.Err }
+
+// activeStates are the group states in which a group has members: classic
+// groups (Stable, PreparingRebalance, CompletingRebalance) and KIP-848
+// consumer groups (Stable, Assigning, Reconciling).
+var activeStates = map[string]bool{
+	"Stable": true, "PreparingRebalance": true, "CompletingRebalance": true,
+	"Assigning": true, "Reconciling": true,
+}
+
+// CommitTranslated commits translated offsets into group on the target
+// cluster that target reaches, the way a failover wants it done:
+//
+//   - Only when the group has no active members there: a group with members
+//     or in an active state is left alone and the result is an
+//     *ActiveGroupError naming its state and members.
+//   - Never backwards: a partition whose committed target offset is at or
+//     past the translation is skipped (SkippedNotBehind).
+//   - Partitions without a translation are skipped (SkippedUntranslated).
+//   - Each commit keeps the source commit's metadata and carries no leader
+//     epoch, so a consumer does not validate the offset against the source
+//     cluster's epochs.
+//
+// The check and the commit are separate requests. The commit is an admin
+// commit (generation -1, no member id), which Kafka accepts only while the
+// group is empty: a consumer that joined in between makes the target refuse
+// it (UNKNOWN_MEMBER_ID, or REBALANCE_IN_PROGRESS while the group completes a
+// rebalance), and CommitTranslated returns an *ActiveGroupError. What Kafka
+// cannot close is a consumer that joins, commits further and leaves between
+// the offset fetch and the commit (the commit then moves it back to the
+// translation), and consumers that commit without joining the group (manual
+// assignment with commits), which no describe can see.
+//
+// The result lists every partition of ts with its status; the error is
+// non-nil when the group is active, a request failed, or a partition failed
+// (CommitFailed, joined errors).
+func CommitTranslated(ctx context.Context, target *kgo.Client, group string, ts []PartitionTranslation) (CommitResult, error) {
+	res := CommitResult{Group: group}
+	adm := kadm.NewClient(target)
+	if err := checkInactive(ctx, adm, group); err != nil {
+		return res, err
+	}
+	current, err := adm.FetchOffsets(ctx, group)
+	if err != nil && !errors.Is(err, kerr.GroupIDNotFound) {
+		return res, fmt.Errorf("commit offsets of group %s: fetch its offsets on the target: %w", group, err)
+	}
+	var commit kadm.Offsets
+	for _, t := range ts {
+		pc := PartitionCommit{PartitionTranslation: t, Previous: -1}
+		if cur, ok := current.Lookup(t.TargetTopic, t.Partition); ok && cur.Err == nil {
+			pc.Previous = cur.At
+		}
+		switch {
+		case t.Err != nil || t.TargetOffset < 0:
+			pc.Status = SkippedUntranslated
+		case pc.Previous >= t.TargetOffset:
+			pc.Status = SkippedNotBehind
+		default:
+			pc.Status = Committed
+			commit.Add(kadm.Offset{Topic: t.TargetTopic, Partition: t.Partition, At: t.TargetOffset, LeaderEpoch: -1, Metadata: t.Metadata})
+		}
+		res.Partitions = append(res.Partitions, pc)
+	}
+	if len(commit) == 0 {
+		return res, nil
+	}
+	resps, err := adm.CommitOffsets(ctx, group, commit)
+	if err != nil {
+		for i := range res.Partitions {
+			if p := &res.Partitions[i]; p.Status == Committed {
+				p.Status, p.CommitErr = CommitFailed, err
+			}
+		}
+		return res, fmt.Errorf("commit offsets of group %s on the target: %w", group, err)
+	}
+	var errs []error
+	var rejected error
+	for i := range res.Partitions {
+		p := &res.Partitions[i]
+		if p.Status != Committed {
+			continue
+		}
+		// kadm answers every partition it was given, with an error for
+		// those the response left out.
+		r, _ := resps.Lookup(p.TargetTopic, p.Partition)
+		switch {
+		case r.Err == nil:
+			continue
+		case isMemberError(r.Err):
+			p.Status, p.CommitErr = CommitFailed, r.Err
+			rejected = r.Err
+			continue
+		default:
+			p.Status, p.CommitErr = CommitFailed, r.Err
+		}
+		errs = append(errs, fmt.Errorf("commit %s[%d] at %d: %w", p.TargetTopic, p.Partition, p.TargetOffset, p.CommitErr))
+	}
+	if rejected != nil {
+		return res, &ActiveGroupError{Group: group, Err: rejected}
+	}
+	if len(errs) > 0 {
+		return res, fmt.Errorf("commit offsets of group %s on the target: %w", group, errors.Join(errs...))
+	}
+	return res, nil
+}
+
+// Where kfake, the fake cluster the tests run against, differs from Kafka on
+// what CommitTranslated relies on (kfake as pinned in go.mod):
+//
+//   - DescribeGroups of a KIP-848 consumer group: kfake answers with the
+//     group's state (Stable) and no members; Kafka 4 answers Dead with
+//     GROUP_ID_NOT_FOUND, since the group is not a classic one.
+//     checkInactive treats an active state without members as active
+//     (kfake), and otherwise asks ListGroups and ConsumerGroupDescribe
+//     (Kafka); the tests replay Kafka's answer to cover that path.
+//   - An admin commit (generation -1, no member id) to a classic group with
+//     members: kfake answers UNKNOWN_MEMBER_ID in every state; Kafka's
+//     coordinator ("when the group is non-empty, only members can commit
+//     offsets") answers UNKNOWN_MEMBER_ID, or REBALANCE_IN_PROGRESS while
+//     the group completes a rebalance, depending on the version. Both mean
+//     the group became active (isMemberError).
+//   - The same commit to a KIP-848 group with members: UNKNOWN_MEMBER_ID in
+//     both. To an empty group: accepted by both.
+//
+// Neither can make the describe and the commit one atomic step; the broker's
+// refusal of admin commits to non-empty groups is what closes the gap.
+
+// isMemberError reports whether err is the target refusing an admin commit
+// because the group has members.
+func isMemberError(err error) bool {
+	return errors.Is(err, kerr.UnknownMemberID) || errors.Is(err, kerr.IllegalGeneration) ||
+		errors.Is(err, kerr.RebalanceInProgress) || errors.Is(err, kerr.StaleMemberEpoch) ||
+		errors.Is(err, kerr.FencedInstanceID)
+}
+
+// checkInactive returns an *ActiveGroupError if group has members or is in
+// an active state on the cluster of adm.
+//
+// Classic groups are described with DescribeGroups. Kafka 4 answers that
+// request for a KIP-848 consumer group as if the group did not exist (Dead),
+// so when the classic view shows no group, ListGroups tells whether a group
+// of type "consumer" exists (brokers before 3.8 report no type and have no
+// such groups) and ConsumerGroupDescribe lists its members.
+func checkInactive(ctx context.Context, adm *kadm.Client, group string) error {
+	described, err := adm.DescribeGroups(ctx, group)
+	if err != nil {
+		return fmt.Errorf("describe group %s on the target: %w", group, err)
+	}
+	d, _ := described.On(group, nil)
+	if d.Err != nil && !errors.Is(d.Err, kerr.GroupIDNotFound) {
+		return fmt.Errorf("describe group %s on the target: %w", group, d.Err)
+	}
+	if d.Err == nil && (len(d.Members) > 0 || activeStates[d.State]) {
+		e := &ActiveGroupError{Group: group, State: d.State}
+		for _, m := range d.Members {
+			e.Members = append(e.Members, GroupMember{MemberID: m.MemberID, ClientID: m.ClientID, ClientHost: m.ClientHost})
+		}
+		return e
+	}
+	if d.Err == nil && d.State != "Dead" && d.State != "" {
+		return nil // an empty classic group
+	}
+	listed, err := adm.ListGroups(ctx)
+	if err != nil {
+		return fmt.Errorf("list groups on the target: %w", err)
+	}
+	if l, ok := listed[group]; !ok || l.GroupType != "consumer" {
+		return nil
+	}
+	cgs, err := adm.DescribeConsumerGroups(ctx, group)
+	if err != nil {
+		return fmt.Errorf("describe consumer group %s on the target: %w", group, err)
+	}
+	cg, ok := cgs[group]
+	if !ok || errors.Is(cg.Err, kerr.GroupIDNotFound) {
+		return nil
+	}
+	if cg.Err != nil {
+		return fmt.Errorf("describe consumer group %s on the target: %w", group, cg.Err)
+	}
+	if len(cg.Members) == 0 && !activeStates[cg.State] {
+		return nil
+	}
+	e := &ActiveGroupError{Group: group, State: cg.State}
+	for _, m := range cg.Members {
+		e.Members = append(e.Members, GroupMember{MemberID: m.MemberID, ClientID: m.ClientID, ClientHost: m.ClientHost})
+	}
+	return e
+}
