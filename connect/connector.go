@@ -127,8 +127,11 @@ type SourceRecord struct {
 	// Partition is the handle of the source partition the record came from
 	// (from TaskContext.Partition). It carries the source offset bookkeeping.
 	Partition *SourcePartition
-	// Offset is the record's offset in the source partition. Within one
-	// partition, offsets passed to the worker must increase.
+	// Offset is the record's offset in the source partition, committed to
+	// the Connect offsets topic once the target acknowledged the record and
+	// every record before it. Within one partition, offsets passed to the
+	// worker must not decrease; a constant offset is fine (MM2's checkpoint
+	// and heartbeat tasks always store 0).
 	Offset int64
 }
 

@@ -8,10 +8,22 @@
 //     policy's names. New topics and partitions are found every
 //     refresh.topics.interval.seconds (5 s by default, MM2's is 10 minutes)
 //     and start copying without restarting the task.
+//
 //   - MirrorHeartbeat (MirrorHeartbeatConnector): writes a heartbeat to the
 //     target's "heartbeats" topic every emit.heartbeats.interval.seconds in
 //     MM2's bytes. Heartbeats are replicated like any topic ("A.heartbeats"),
 //     so any cluster can tell its upstream clusters and how many hops away.
+//
+//   - MirrorCheckpoint (MirrorCheckpointConnector): for the flow's consumer
+//     groups, translates their committed source offsets exactly (with the
+//     offset index MirrorSource writes) and emits MM2-format checkpoints to
+//     "<source>.checkpoints.internal" on the target; with
+//     sync.group.offsets.enabled it also commits them to target groups that
+//     have no active members, never moving a group backwards.
+//
+// MirrorSource also writes MM2 offset syncs and mm2go's offset index, keeps
+// topic configs and ACLs in sync, and reports source records deleted before
+// they were copied.
 //
 // With the identity replication policy, MirrorSource stamps each copied
 // record with a provenance header (ProvenanceHeader) listing the clusters it

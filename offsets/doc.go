@@ -29,6 +29,16 @@
 // [Index.Translate] translates any upstream offset still on the target
 // exactly. The Index doc gives its rules and how large it grows.
 //
+// # For Go services
+//
+// [TranslateGroup] says, per partition, where a consumer group resumes on
+// the target (exact or not, and how much is left to replicate), and
+// [CommitTranslated] commits that to the target group only if it has no
+// active members and never backwards: what MM2's RemoteClusterUtils offers,
+// made exact. [Client] answers MirrorClient's questions (heartbeat and
+// checkpoint topics, upstream clusters, replication hops, latest
+// heartbeats), and [ReadCheckpoints] reads a group's MM2 checkpoints.
+//
 // # Encoding
 //
 // Keys and values use the Kafka protocol Struct encoding, not JSON or a
