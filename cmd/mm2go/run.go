@@ -31,6 +31,7 @@ func commands() []command {
 		{"validate", "check a flow file and print every problem", runValidate},
 		{"translate-offsets", "translate consumer group offsets to the target (and commit them with --apply)", runTranslate},
 		{"demo", "replicate between two embedded clusters and verify the copy", runDemo},
+		{"bench", "measure mm2go's throughput, latency and memory against a raw copy loop", runBench},
 		{"version", "print the mm2go version", runVersion},
 	}
 }

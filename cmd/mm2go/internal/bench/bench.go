@@ -1,0 +1,616 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Copier names, as they appear in the report.
+const (
+	CopierRaw   = "raw"   // the franz-go copy loop: the ceiling
+	CopierMM2go = "mm2go" // a worker running MirrorSource, default settings
+	CopierKcat  = "kcat"  // kcat -C | kcat -P
+)
+
+// Scale run names (Config.Scale).
+const (
+	ScalePartitions = "partitions"
+	ScaleTopics     = "topics"
+	ScaleGroups     = "groups"
+)
+
+// Config is one benchmark run.
+type Config struct {
+	Records    int64 // records loaded on the source and copied by each copier
+	Rounds     int   // copies by the raw loop and by mm2go each; kcat copies once
+	Size       int   // value bytes per record
+	Partitions int32 // partitions of the source topic
+
+	LatencyLoads    []int         // offered loads of the latency phases, in percent of the raw copy's records/s
+	LatencyDuration time.Duration // of each load
+
+	// Kcat is the kcat (or kafkacat) binary; empty skips the kcat pipe.
+	Kcat string
+
+	Scale           []string // scale runs to do: ScalePartitions, ScaleTopics, ScaleGroups
+	ScalePartitions int      // partitions of the partitions scale run
+	ScaleTopics     int      // topics created at once in the topics scale run
+	ScaleGroups     int      // consumer groups of the groups scale run
+	GroupPartitions int      // partitions each group has committed offsets for
+	// ScaleIdle is how long a scale run watches the worker after the copy,
+	// with nothing left to copy, for its steady RSS and idle CPU.
+	ScaleIdle time.Duration
+
+	// Timeout bounds each phase: a copy, a latency warm-up or drain, a scale
+	// run. A phase that takes longer fails the run.
+	Timeout time.Duration
+	// OutDir receives the flow files, the copiers' logs, CPU profiles and
+	// the report files.
+	OutDir string
+	// Profile writes a CPU profile of each Go copier child during each copy
+	// and latency phase, and CPU and heap profiles of the worker in each
+	// scale run.
+	Profile bool
+
+	// Exe and Env start a copier child: Exe bench --role ... with Env added
+	// to the environment.
+	Exe string
+	Env []string
+	// Progress receives a line per phase and per second.
+	Progress io.Writer
+}
+
+// Validate reports every problem of the config.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.Rounds < 1 || c.Rounds > 20 {
+		errs = append(errs, fmt.Errorf("--rounds: %d is not between 1 and 20", c.Rounds))
+	}
+	if c.Records < 1 {
+		errs = append(errs, fmt.Errorf("--records: %d is not a positive number", c.Records))
+	}
+	if c.Size < 16 || c.Size > 900_000 {
+		errs = append(errs, fmt.Errorf("--size: %d is not between 16 and 900000 bytes", c.Size))
+	}
+	if c.Partitions < 1 || c.Partitions > 10_000 {
+		errs = append(errs, fmt.Errorf("--partitions: %d is not between 1 and 10000", c.Partitions))
+	}
+	if c.LatencyDuration < 100*time.Millisecond {
+		errs = append(errs, fmt.Errorf("--latency-duration: %s is shorter than 100ms", c.LatencyDuration))
+	}
+	if len(c.LatencyLoads) == 0 {
+		errs = append(errs, errors.New("--latency-loads: at least one load is needed"))
+	}
+	for _, p := range c.LatencyLoads {
+		if p < 1 || p > 100 {
+			errs = append(errs, fmt.Errorf("--latency-loads: %d is not a percentage between 1 and 100", p))
+		}
+	}
+	for _, s := range c.Scale {
+		if s != ScalePartitions && s != ScaleTopics && s != ScaleGroups {
+			errs = append(errs, fmt.Errorf("--scale: %q is not partitions, topics, groups or all", s))
+		}
+	}
+	if c.ScalePartitions < 1 || c.ScaleTopics < 1 || c.ScaleGroups < 1 || c.GroupPartitions < 1 {
+		errs = append(errs, errors.New("--scale-partitions, --scale-topics, --scale-groups and --scale-group-partitions must be positive"))
+	}
+	if c.ScaleIdle < 100*time.Millisecond {
+		errs = append(errs, fmt.Errorf("--scale-idle: %s is shorter than 100ms", c.ScaleIdle))
+	}
+	if c.Timeout <= 0 {
+		errs = append(errs, fmt.Errorf("--timeout: %s is not positive", c.Timeout))
+	}
+	return errors.Join(errs...)
+}
+
+func (c *Config) scale(name string) bool {
+	for _, s := range c.Scale {
+		if s == name {
+			return true
+		}
+	}
+	return false
+}
+
+// Report is what a run measured; it is saved as bench.json.
+type Report struct {
+	Machine Machine         `json:"machine"`
+	Command string          `json:"command"`
+	Params  Params          `json:"params"`
+	Started time.Time       `json:"started"`
+	Seconds float64         `json:"seconds"` // the whole run
+	Copies  []CopyResult    `json:"copies"`  // each copier's best round
+	Rounds  []CopyResult    `json:"rounds"`  // every copy, in the order run
+	Latency []LatencyResult `json:"latency"`
+	Scale   []ScaleResult   `json:"scale"`
+	Targets []TargetResult  `json:"targets"`
+	Notes   []string        `json:"notes"`
+}
+
+// Machine describes where the run happened.
+type Machine struct {
+	CPUs      int    `json:"cpus"`
+	CPUModel  string `json:"cpu_model"`
+	GoVersion string `json:"go_version"`
+	OS        string `json:"os"`
+	Arch      string `json:"arch"`
+	Kcat      string `json:"kcat"` // version line, or "" when kcat did not run
+	// LoadAvgStart and LoadAvgEnd are the 1-minute load averages when the
+	// run started and ended: above the CPU count, other work competed with
+	// the run and its numbers are noisier.
+	LoadAvgStart float64 `json:"load_avg_start"`
+	LoadAvgEnd   float64 `json:"load_avg_end"`
+}
+
+// Params are the run's sizes.
+type Params struct {
+	Records         int64   `json:"records"`
+	Rounds          int     `json:"rounds"`
+	KcatRecords     int64   `json:"kcat_records"`
+	Size            int     `json:"size"`
+	Partitions      int32   `json:"partitions"`
+	Bytes           int64   `json:"bytes"`
+	LatencyLoads    []int   `json:"latency_loads"`
+	LatencySeconds  float64 `json:"latency_seconds"`
+	ScalePartitions int     `json:"scale_partitions"`
+	ScaleTopics     int     `json:"scale_topics"`
+	ScaleGroups     int     `json:"scale_groups"`
+	GroupPartitions int     `json:"group_partitions"`
+}
+
+// CopyResult is one copier's copy of the loaded records to a fresh cluster.
+type CopyResult struct {
+	Copier  string `json:"copier"`
+	Round   int    `json:"round"`
+	Skipped string `json:"skipped,omitempty"` // why the copier did not run or did not finish
+	Records int64  `json:"records"`           // on the target when the copy ended
+	Bytes   int64  `json:"bytes"`             // value bytes of Records
+	// StartupSeconds is from starting the copier to the first record on the
+	// target; Seconds from there to the last one. Rates are over Seconds.
+	StartupSeconds  float64 `json:"startup_seconds"`
+	Seconds         float64 `json:"seconds"`
+	RecordsPerSec   float64 `json:"records_per_sec"`
+	MBPerSec        float64 `json:"mb_per_sec"`
+	RatioToCeiling  float64 `json:"ratio_to_ceiling"`   // records/s over the raw copy's
+	CPUSeconds      float64 `json:"cpu_seconds"`        // the copier process(es), whole life, rusage
+	CPUSecondsPerGB float64 `json:"cpu_seconds_per_gb"` // CPUSeconds per 1e9 value bytes
+	PeakRSSBytes    int64   `json:"peak_rss_bytes"`     // VmHWM, summed over the copier's processes
+	// BrokerCPUSeconds is the harness process's CPU time during Seconds:
+	// both fake clusters plus the harness's end-offset polls.
+	BrokerCPUSeconds float64 `json:"broker_cpu_seconds"`
+	Profile          string  `json:"profile,omitempty"` // CPU profile file, with --profile
+}
+
+// ScaleResult is one scale run.
+type ScaleResult struct {
+	Name      string `json:"name"`
+	Available bool   `json:"available"`
+	Note      string `json:"note,omitempty"`
+	Topics    int    `json:"topics"`
+	// Partitions is the number of source partitions (per group, for groups).
+	Partitions int `json:"partitions"`
+	Groups     int `json:"groups,omitempty"`
+	// Records is how many records the run copies.
+	Records int64 `json:"records"`
+	// DiscoveredSeconds is until every remote topic exists (topics run).
+	DiscoveredSeconds float64 `json:"discovered_seconds,omitempty"`
+	// CopiedSeconds is until every partition has its records on the target
+	// (or, for groups, every group and partition has a checkpoint).
+	CopiedSeconds float64 `json:"copied_seconds"`
+	// PeakRSSBytes is the worker's peak RSS; SteadyRSSBytes its RSS and
+	// IdleCPUPercent its CPU use over a few seconds after the copy, with
+	// nothing left to copy.
+	PeakRSSBytes   int64   `json:"peak_rss_bytes"`
+	SteadyRSSBytes int64   `json:"steady_rss_bytes"`
+	IdleCPUPercent float64 `json:"idle_cpu_percent"`
+}
+
+// TargetResult says whether a performance target was met.
+type TargetResult struct {
+	Target string `json:"target"`
+	Got    string `json:"got"`
+	Status string `json:"status"` // met, missed, not measured
+}
+
+// Target statuses.
+const (
+	StatusMet         = "met"
+	StatusMissed      = "missed"
+	StatusNotMeasured = "not measured"
+)
+
+// harness is one run in progress.
+type harness struct {
+	cfg   Config
+	rep   *Report
+	start time.Time
+	pool  *valuePool
+	src   *cluster
+}
+
+const (
+	benchTopic = "bench"
+	// sourceAlias and targetAlias are the cluster aliases of the flow files
+	// the mm2go worker runs; the default policy names remote topics
+	// "source.<topic>".
+	sourceAlias = "source"
+	targetAlias = "target"
+	stopGrace   = 45 * time.Second // the worker's default 30s shutdown timeout, and some
+)
+
+// Run runs the benchmark described by cfg. It returns the report so far
+// with an error when a phase failed.
+func Run(ctx context.Context, cfg Config, command string) (*Report, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.OutDir, 0o755); err != nil {
+		return nil, fmt.Errorf("create output directory: %w", err)
+	}
+	h := &harness{cfg: cfg, start: time.Now(), pool: newValuePool(cfg.Size)}
+	h.rep = &Report{
+		Machine: Machine{CPUs: runtime.NumCPU(), CPUModel: cpuModel(), GoVersion: runtime.Version(), OS: runtime.GOOS, Arch: runtime.GOARCH,
+			LoadAvgStart: loadAverage()},
+		Command: command,
+		Params: Params{Records: cfg.Records, Rounds: cfg.Rounds, KcatRecords: kcatRecords(cfg.Records), Size: cfg.Size, Partitions: cfg.Partitions, Bytes: cfg.Records * int64(cfg.Size),
+			LatencyLoads: cfg.LatencyLoads, LatencySeconds: cfg.LatencyDuration.Seconds(),
+			ScalePartitions: cfg.ScalePartitions, ScaleTopics: cfg.ScaleTopics, ScaleGroups: cfg.ScaleGroups, GroupPartitions: cfg.GroupPartitions},
+		Started: h.start.UTC().Truncate(time.Second),
+		Copies:  []CopyResult{}, Rounds: []CopyResult{}, Latency: []LatencyResult{}, Scale: []ScaleResult{}, Notes: []string{},
+	}
+	err := h.run(ctx)
+	h.rep.Seconds = time.Since(h.start).Seconds()
+	h.rep.Machine.LoadAvgEnd = loadAverage()
+	h.rep.Targets = evaluateTargets(h.rep)
+	h.rep.Notes = append(h.rep.Notes, standardNotes...)
+	return h.rep, err
+}
+
+func (h *harness) run(ctx context.Context) error {
+	var err error
+	if h.src, err = newCluster("source"); err != nil {
+		return err
+	}
+	defer h.src.close()
+	if err := h.loadSource(ctx); err != nil {
+		return err
+	}
+	// Rounds alternate the order (raw, mm2go, then mm2go, raw, ...) so that
+	// neither copier always runs first or last; each copier's best round is
+	// its result, since noise from a shared machine only ever slows a copy.
+	for round := 1; round <= h.cfg.Rounds; round++ {
+		order := []string{CopierRaw, CopierMM2go}
+		if round%2 == 0 {
+			order = []string{CopierMM2go, CopierRaw}
+		}
+		if round == 1 {
+			order = append(order, CopierKcat) // slow and only a reference: once
+		}
+		for _, name := range order {
+			res, err := h.copy(ctx, name, round)
+			if err != nil {
+				return err
+			}
+			h.rep.Rounds = append(h.rep.Rounds, res)
+		}
+	}
+	for _, name := range []string{CopierRaw, CopierMM2go, CopierKcat} {
+		var best CopyResult
+		for _, r := range h.rep.Rounds {
+			if r.Copier == name && (best.Copier == "" || r.RecordsPerSec > best.RecordsPerSec) {
+				best = r
+			}
+		}
+		h.rep.Copies = append(h.rep.Copies, best)
+	}
+	ceiling := h.rep.Copies[0].RecordsPerSec
+	for _, c := range h.rep.Copies {
+		if c.Skipped == "" && c.Seconds < 2 {
+			h.rep.Notes = append(h.rep.Notes, fmt.Sprintf("The %s copy took %.2fs: too short for a precise records/s, and the latency loads derived from the raw copy may be off. Raise --records for ~10s copies.", c.Copier, c.Seconds))
+		}
+	}
+	for _, cs := range [][]CopyResult{h.rep.Copies, h.rep.Rounds} {
+		for i := range cs {
+			if c := &cs[i]; c.Skipped == "" && ceiling > 0 {
+				c.RatioToCeiling = c.RecordsPerSec / ceiling
+			}
+		}
+	}
+	for _, name := range []string{CopierRaw, CopierMM2go} {
+		res, err := h.latency(ctx, name, ceiling)
+		if err != nil {
+			return err
+		}
+		h.rep.Latency = append(h.rep.Latency, res...)
+	}
+	for _, s := range []string{ScalePartitions, ScaleTopics, ScaleGroups} {
+		if !h.cfg.scale(s) {
+			continue
+		}
+		res, err := h.scaleRun(ctx, s)
+		if err != nil {
+			return err
+		}
+		h.rep.Scale = append(h.rep.Scale, res)
+	}
+	return nil
+}
+
+// say writes a progress line, prefixed with the time since the start.
+func (h *harness) say(format string, args ...any) {
+	if h.cfg.Progress == nil {
+		return
+	}
+	fmt.Fprintf(h.cfg.Progress, "[%6.1fs] %s\n", time.Since(h.start).Seconds(), fmt.Sprintf(format, args...))
+}
+
+func (h *harness) loadSource(ctx context.Context) error {
+	h.say("source cluster %s: creating topic %s (%d partitions), loading %d records of %d bytes", h.src.addrs(), benchTopic, h.cfg.Partitions, h.cfg.Records, h.cfg.Size)
+	if err := h.src.createTopics(ctx, h.cfg.Partitions, benchTopic); err != nil {
+		return err
+	}
+	began := time.Now()
+	lctx, cancel := context.WithTimeout(ctx, h.cfg.Timeout)
+	defer cancel()
+	err := h.src.load(lctx, benchTopic, h.cfg.Partitions, h.cfg.Records, h.pool, func(acked int64) {
+		h.say("load: %d/%d records", acked, h.cfg.Records)
+	})
+	if err != nil {
+		return err
+	}
+	h.say("load: %d records in %.1fs", h.cfg.Records, time.Since(began).Seconds())
+	return nil
+}
+
+// childArgs returns the command line of an mm2go copier child.
+func (h *harness) childArgs(role string, args ...string) []string {
+	return append([]string{h.cfg.Exe, "bench", "--role", role}, args...)
+}
+
+// startCopier prepares a fresh target cluster for copier name copying the
+// source topics, and starts the copier. It returns the copier and the target
+// topics to watch. With Config.Profile, a Go copier writes a CPU profile
+// (and, in scale runs, a heap profile) named after the copier and phase.
+func (h *harness) startCopier(ctx context.Context, name, phase string, dst *cluster, topics []string) (*child, []string, error) {
+	logPath := filepath.Join(h.cfg.OutDir, name+"-"+phase+".log")
+	var prof []string
+	if h.cfg.Profile && name != CopierKcat {
+		prof = []string{"--cpuprofile", h.profilePath(name, phase, "cpu")}
+		if strings.HasPrefix(phase, "scale") {
+			prof = append(prof, "--memprofile", h.profilePath(name, phase, "heap"))
+		}
+	}
+	switch name {
+	case CopierRaw:
+		if err := dst.createTopics(ctx, h.cfg.Partitions, topics...); err != nil {
+			return nil, nil, err
+		}
+		args := append(h.childArgs("rawcopy", "--source", h.src.addrs(), "--target", dst.addrs(), "--topics", strings.Join(topics, ",")), prof...)
+		ch, err := startChild(name, logPath, h.cfg.Env, args)
+		return ch, topics, err
+	case CopierMM2go:
+		flow, err := h.writeFlow(phase, dst, topics)
+		if err != nil {
+			return nil, nil, err
+		}
+		ch, err := startChild(name, logPath, h.cfg.Env, append(h.childArgs("worker", "--config", flow), prof...))
+		remote := make([]string, len(topics))
+		for i, t := range topics {
+			remote[i] = sourceAlias + "." + t
+		}
+		return ch, remote, err
+	default: // kcat
+		if err := dst.createTopics(ctx, h.cfg.Partitions, topics...); err != nil {
+			return nil, nil, err
+		}
+		ch, err := startChild(name, logPath, nil,
+			[]string{h.cfg.Kcat, "-C", "-b", h.src.addrs(), "-t", topics[0], "-o", "beginning", "-e", "-q", "-f", "%s\n",
+				"-c", strconv.FormatInt(kcatRecords(h.cfg.Records), 10)},
+			[]string{h.cfg.Kcat, "-P", "-b", dst.addrs(), "-t", topics[0]})
+		if ch != nil {
+			ch.signalExitOK = true
+		}
+		return ch, topics, err
+	}
+}
+
+// profilePath is where a copier child writes a profile of kind cpu or heap.
+func (h *harness) profilePath(name, phase, kind string) string {
+	return filepath.Join(h.cfg.OutDir, fmt.Sprintf("%s-%s.%s.pprof", name, phase, kind))
+}
+
+// writeFlow writes the flow file of an mm2go child: the two clusters and
+// one flow of the given topic patterns, with mm2go's default settings.
+func (h *harness) writeFlow(phase string, dst *cluster, topics []string) (string, error) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "clusters:\n  %s:\n    bootstrap_servers: [%q]\n  %s:\n    bootstrap_servers: [%q]\n",
+		sourceAlias, h.src.addrs(), targetAlias, dst.addrs())
+	fmt.Fprintf(&b, "flows:\n  - source: %s\n    target: %s\n    topics: [", sourceAlias, targetAlias)
+	for i, t := range topics {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%q", t)
+	}
+	b.WriteString("]\n")
+	path := filepath.Join(h.cfg.OutDir, "flows-"+phase+".yaml")
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		return "", fmt.Errorf("write flow file: %w", err)
+	}
+	return path, nil
+}
+
+// copy runs one copier over the loaded records, into a fresh target
+// cluster, and measures it.
+func (h *harness) copy(ctx context.Context, name string, round int) (CopyResult, error) {
+	res := CopyResult{Copier: name, Round: round}
+	if name == CopierKcat && h.cfg.Kcat == "" {
+		res.Skipped = "kcat not found on PATH (or --kcat off)"
+		h.say("copy %s: skipped: %s", name, res.Skipped)
+		return res, nil
+	}
+	if name == CopierKcat {
+		h.rep.Machine.Kcat = kcatVersion(h.cfg.Kcat)
+	}
+	dst, err := newCluster(fmt.Sprintf("target-%s-%d", name, round))
+	if err != nil {
+		return res, err
+	}
+	defer dst.close()
+	total := h.cfg.Records
+	if name == CopierKcat {
+		total = kcatRecords(total)
+	}
+	h.say("copy %s (round %d): %d records, target cluster %s", name, round, total, dst.addrs())
+	phase := fmt.Sprintf("copy-%d", round)
+	ch, topics, err := h.startCopier(ctx, name, phase, dst, []string{benchTopic})
+	if err != nil {
+		return res, err
+	}
+	if h.cfg.Profile && name != CopierKcat {
+		res.Profile = h.profilePath(name, phase, "cpu")
+	}
+	var (
+		firstAt, doneAt time.Time
+		firstN          int64
+		cpuAtFirst      time.Duration
+		brokerCPU       time.Duration
+		last            copied
+		lastSay         = time.Now()
+		deadline        = time.Now().Add(h.cfg.Timeout)
+		watchErr        error
+	)
+	tick := time.NewTicker(20 * time.Millisecond)
+	for doneAt.IsZero() {
+		select {
+		case <-ctx.Done():
+			watchErr = ctx.Err()
+		case <-tick.C:
+		}
+		if watchErr != nil {
+			break
+		}
+		ch.sample()
+		exited := !ch.running()
+		if last, watchErr = dst.endOffsets(ctx, topics...); watchErr != nil {
+			break
+		}
+		now := time.Now()
+		if firstAt.IsZero() && last.records > 0 {
+			firstAt, firstN, cpuAtFirst = now, last.records, selfCPU()
+		}
+		if last.records >= total {
+			doneAt, brokerCPU = now, selfCPU()-cpuAtFirst
+			break
+		}
+		if exited && (name != CopierKcat || now.Sub(ch.exitedAt()) > 2*time.Second) {
+			// kcat -P has flushed when it exits; give the target's end
+			// offsets a moment to show it.
+			watchErr = fmt.Errorf("copier %s exited after %d of %d records", name, last.records, total)
+			break
+		}
+		if now.After(deadline) {
+			watchErr = fmt.Errorf("copier %s copied %d of %d records in %s (--timeout)", name, last.records, total, h.cfg.Timeout)
+			break
+		}
+		if now.Sub(lastSay) >= time.Second {
+			lastSay = now
+			h.say("copy %s: %d/%d records on the target", name, last.records, total)
+		}
+	}
+	tick.Stop()
+	cpu, stopErr := ch.stop(stopGrace)
+	res.Records, res.Bytes = last.records, last.records*int64(h.cfg.Size)
+	res.CPUSeconds = cpu.Seconds()
+	res.PeakRSSBytes = ch.peakRSS()
+	if err := errors.Join(watchErr, stopErr); err != nil {
+		if name == CopierKcat { // the comparison is optional; its failure is not the run's
+			res.Skipped = err.Error()
+			h.say("copy %s: %v", name, err)
+			return res, nil
+		}
+		return res, err
+	}
+	if firstN >= total { // everything showed up between two polls
+		firstAt, firstN = ch.started, 0
+	}
+	window := doneAt.Sub(firstAt)
+	res.StartupSeconds = firstAt.Sub(ch.started).Seconds()
+	res.Seconds = window.Seconds()
+	res.RecordsPerSec = float64(total-firstN) / window.Seconds()
+	res.MBPerSec = res.RecordsPerSec * float64(h.cfg.Size) / 1e6
+	res.CPUSecondsPerGB = res.CPUSeconds / (float64(res.Bytes) / 1e9)
+	res.BrokerCPUSeconds = brokerCPU.Seconds()
+	h.say("copy %s (round %d): %d records in %.2fs after %.2fs start-up: %.0f records/s, %.1f MB/s, %.1f CPU s/GB, peak RSS %.0f MiB",
+		name, round, total, res.Seconds, res.StartupSeconds, res.RecordsPerSec, res.MBPerSec, res.CPUSecondsPerGB, float64(res.PeakRSSBytes)/(1<<20))
+	return res, nil
+}
+
+// latency measures one copier's end-to-end latency at each offered load.
+func (h *harness) latency(ctx context.Context, name string, ceiling float64) ([]LatencyResult, error) {
+	if ceiling <= 0 {
+		return nil, errors.New("latency: the raw copy measured no ceiling")
+	}
+	dst, err := newCluster("latency-" + name)
+	if err != nil {
+		return nil, err
+	}
+	defer dst.close()
+	srcTopic := "latency-" + name
+	if err := h.src.createTopics(ctx, h.cfg.Partitions, srcTopic); err != nil {
+		return nil, err
+	}
+	h.say("latency %s: starting the copier, target cluster %s", name, dst.addrs())
+	ch, topics, err := h.startCopier(ctx, name, "latency", dst, []string{srcTopic})
+	if err != nil {
+		return nil, err
+	}
+	levels := make([]loadLevel, len(h.cfg.LatencyLoads))
+	for i, p := range h.cfg.LatencyLoads {
+		levels[i] = loadLevel{percent: p, rate: max(1, ceiling*float64(p)/100)}
+	}
+	lp := &latencyProbe{copier: name, src: h.src, dst: dst, srcTopic: srcTopic, dstTopic: topics[0],
+		partitions: h.cfg.Partitions, pool: h.pool, levels: levels, dur: h.cfg.LatencyDuration,
+		timeout: h.cfg.Timeout, say: h.say}
+	res, err := lp.run(ctx)
+	_, stopErr := ch.stop(stopGrace)
+	if err = errors.Join(err, stopErr); err != nil {
+		return nil, err
+	}
+	for _, r := range res {
+		if r.SentRate < 0.9*r.OfferedRate {
+			h.rep.Notes = append(h.rep.Notes, fmt.Sprintf("The latency probe offered %s %.0f records/s at %d%% but the source took only %.0f/s: the machine was saturated (brokers, probe and copier share its CPUs), so that row measures overload, not the copier.",
+				name, r.OfferedRate, r.LoadPercent, r.SentRate))
+		}
+		h.say("latency %s at %d%% (%.0f records/s): p50 %.1fms p99 %.1fms p99.9 %.1fms max %.1fms (%d samples, %d lost)",
+			name, r.LoadPercent, r.OfferedRate, r.P50Ms, r.P99Ms, r.P999Ms, r.MaxMs, r.Samples, r.Lost)
+	}
+	return res, nil
+}
+
+// kcatRecords is how many of the loaded records the kcat pipe copies: a
+// quarter, since it is several times slower than the others and its
+// records/s is what is compared.
+func kcatRecords(records int64) int64 { return max(1, records/4) }
+
+// kcatVersion returns kcat's version line ("Version 1.7.1 (..., librdkafka
+// 2.0.2 ...)"), or its first line.
+func kcatVersion(path string) string {
+	out, _ := exec.Command(path, "-V").CombinedOutput()
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	for _, l := range lines {
+		if strings.HasPrefix(strings.ToLower(l), "version") {
+			return strings.TrimSpace(l)
+		}
+	}
+	return strings.TrimSpace(lines[0])
+}

@@ -1,0 +1,181 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// cluster is an in-process fake Kafka cluster (one kfake broker on a
+// loopback port) with an admin client.
+type cluster struct {
+	name string
+	kf   *kfake.Cluster
+	adm  *kadm.Client
+}
+
+func newCluster(name string) (*cluster, error) {
+	kf, err := kfake.NewCluster(kfake.ClusterID("bench-"+name), kfake.NumBrokers(1))
+	if err != nil {
+		return nil, fmt.Errorf("start cluster %s: %w", name, err)
+	}
+	c := &cluster{name: name, kf: kf}
+	cl, err := c.client(kgo.MetadataMinAge(100 * time.Millisecond))
+	if err != nil {
+		kf.Close()
+		return nil, err
+	}
+	c.adm = kadm.NewClient(cl)
+	return c, nil
+}
+
+// addrs is the cluster's bootstrap address list, comma separated.
+func (c *cluster) addrs() string { return strings.Join(c.kf.ListenAddrs(), ",") }
+
+func (c *cluster) client(opts ...kgo.Opt) (*kgo.Client, error) {
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(c.kf.ListenAddrs()...)}, opts...)...)
+	if err != nil {
+		return nil, fmt.Errorf("new client of cluster %s: %w", c.name, err)
+	}
+	return cl, nil
+}
+
+func (c *cluster) close() {
+	c.adm.Close()
+	c.kf.Close()
+}
+
+// createTopics creates topics with partitions each, in one request.
+func (c *cluster) createTopics(ctx context.Context, partitions int32, topics ...string) error {
+	resps, err := c.adm.CreateTopics(ctx, partitions, 1, nil, topics...)
+	if err == nil {
+		err = resps.Error()
+	}
+	if err != nil {
+		return fmt.Errorf("create %d topic(s) on cluster %s: %w", len(topics), c.name, err)
+	}
+	return nil
+}
+
+// copied is what a poll of a cluster's end offsets found.
+type copied struct {
+	records    int64 // sum of the end offsets of the partitions found
+	partitions int   // partitions found
+	nonEmpty   int   // partitions with at least one record
+}
+
+// endOffsets sums the end offsets of topics; topics that do not exist yet
+// count as empty.
+func (c *cluster) endOffsets(ctx context.Context, topics ...string) (copied, error) {
+	var out copied
+	ends, err := c.adm.ListEndOffsets(ctx, topics...)
+	if err != nil {
+		return out, fmt.Errorf("list end offsets on cluster %s: %w", c.name, err)
+	}
+	var errs []error
+	ends.Each(func(o kadm.ListedOffset) {
+		switch {
+		case kerr.IsRetriable(o.Err):
+			// Not created yet (unknown topic) or a leader moving: counted
+			// as empty until a later poll.
+		case o.Err != nil:
+			errs = append(errs, fmt.Errorf("%s[%d]: %w", o.Topic, o.Partition, o.Err))
+		default:
+			out.partitions++
+			out.records += o.Offset
+			if o.Offset > 0 {
+				out.nonEmpty++
+			}
+		}
+	})
+	return out, errors.Join(errs...)
+}
+
+// valuePool hands out printable record values of one size: printable so
+// that kcat's line-based pipe carries them unchanged, and random, so that the
+// producers' default compression (snappy) finds about as little to squeeze
+// as in real traffic that is already compact. Values are windows at random
+// offsets of one random tape, so that making load costs the harness almost
+// no CPU; two records share bytes only by the rare chance of overlapping
+// windows.
+type valuePool struct {
+	size int
+	tape []byte
+	rng  *rand.Rand
+}
+
+func newValuePool(size int) *valuePool {
+	const alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+/"
+	rng := rand.New(rand.NewPCG(1, uint64(size)))
+	tape := make([]byte, max(16<<20, 64*size))
+	for i := range tape {
+		tape[i] = alphabet[rng.IntN(len(alphabet))]
+	}
+	return &valuePool{size: size, tape: tape, rng: rng}
+}
+
+// next returns a value; callers must not modify it. Not safe for concurrent
+// use.
+func (p *valuePool) next() []byte {
+	off := p.rng.IntN(len(p.tape) - p.size + 1)
+	return p.tape[off : off+p.size : off+p.size]
+}
+
+// load produces n records of the pool's size to topic, spread evenly over
+// partitions, and waits for all of them to be acknowledged. progress is
+// called about once a second with the records acknowledged so far.
+func (c *cluster) load(ctx context.Context, topic string, partitions int32, n int64, pool *valuePool, progress func(acked int64)) error {
+	cl, err := c.client(kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	var acked atomic.Int64
+	var failed atomic.Pointer[error]
+	promise := func(_ *kgo.Record, err error) {
+		if err != nil {
+			failed.CompareAndSwap(nil, &err)
+			return
+		}
+		acked.Add(1)
+	}
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				progress(acked.Load())
+			}
+		}
+	}()
+	for i := range n {
+		if failed.Load() != nil || ctx.Err() != nil {
+			break
+		}
+		cl.Produce(ctx, &kgo.Record{Topic: topic, Partition: int32(i % int64(partitions)), Value: pool.next()}, promise)
+	}
+	if err := cl.Flush(ctx); err != nil {
+		return fmt.Errorf("load %s: %w", topic, err)
+	}
+	if p := failed.Load(); p != nil {
+		return fmt.Errorf("load %s: %w", topic, *p)
+	}
+	if got := acked.Load(); got != n {
+		return fmt.Errorf("load %s: %d of %d records acknowledged", topic, got, n)
+	}
+	return nil
+}

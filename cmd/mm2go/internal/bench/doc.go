@@ -1,0 +1,32 @@
+// Package bench is the harness behind `mm2go bench`: it measures, in one run
+// on the same machine, how fast mm2go copies records compared with the
+// fastest plain franz-go program could, how long records take to get across,
+// and how mm2go's memory and discovery time grow with partitions, topics and
+// consumer groups.
+//
+// # What a run does
+//
+//  1. Starts a source cluster (franz-go's kfake, in this process, on a
+//     loopback port) and loads Records records of Size bytes over
+//     Partitions partitions.
+//  2. Copies them with each copier into a fresh target cluster, in
+//     alternating order over Rounds rounds: the raw copy loop (RawCopy, the
+//     ceiling), an mm2go worker running the flow with default settings, and
+//     once a kcat -C | kcat -P pipe when kcat is installed. Each copier is a
+//     child process (`mm2go bench --role rawcopy|worker`, or kcat), so its
+//     CPU seconds (rusage) and peak RSS (/proc VmHWM) are its own, not the
+//     brokers'.
+//  3. Offers stamped records at fixed loads (LatencyLoads, in percent of the
+//     raw copy's records/s) through the raw loop and through mm2go, and
+//     measures the time from producing on the source to seeing the record on
+//     the target: p50, p99, p99.9.
+//  4. Optionally (Scale) runs mm2go on 10,000 partitions, on 1,000 topics
+//     created at once, and on 2,000 consumer groups x 50 partitions of
+//     checkpoints, and reports time to copy and RSS.
+//  5. Checks the results against mm2go's performance targets, and saves the
+//     report as JSON, Markdown tables and an SVG plot.
+//
+// The fake brokers serve each cluster's requests on one goroutine, so on a
+// small machine they bound the throughput of every copier: compare copiers
+// within one run, never across machines or runs.
+package bench

@@ -1,0 +1,113 @@
+package bench
+
+import (
+	"encoding/xml"
+	"io"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestQuantile(t *testing.T) {
+	s := make([]time.Duration, 1000)
+	for i := range s {
+		s[i] = time.Duration(i+1) * time.Millisecond
+	}
+	for _, tc := range []struct {
+		name string
+		in   []time.Duration
+		q    float64
+		want time.Duration
+	}{
+		{"empty", nil, 0.5, 0},
+		{"one", []time.Duration{7}, 0.999, 7},
+		{"p50", s, 0.50, 500 * time.Millisecond},
+		{"p99", s, 0.99, 990 * time.Millisecond},
+		{"p999", s, 0.999, 999 * time.Millisecond},
+		{"max", s, 1, 1000 * time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := quantile(tc.in, tc.q); got != tc.want {
+				t.Fatalf("quantile(%d samples, %v) = %v, want %v", len(tc.in), tc.q, got, tc.want)
+			}
+		})
+	}
+}
+
+func sampleReport() *Report {
+	return &Report{
+		Machine: Machine{CPUs: 2, CPUModel: "cpu & co", GoVersion: "go1.26"},
+		Params:  Params{Records: 1000, Size: 1024, Partitions: 4},
+		Copies: []CopyResult{
+			{Copier: CopierRaw, Round: 1, Records: 1000, RecordsPerSec: 1000, MBPerSec: 1.0, RatioToCeiling: 1},
+			{Copier: CopierMM2go, Round: 1, Records: 1000, RecordsPerSec: 960, MBPerSec: 0.98, RatioToCeiling: 0.96},
+			{Copier: CopierKcat, Skipped: "kcat not found on PATH"},
+		},
+		Latency: []LatencyResult{
+			{Copier: CopierMM2go, LoadPercent: 10, P50Ms: 3, P99Ms: 30, P999Ms: 40, MaxMs: 41, Samples: 100},
+			{Copier: CopierMM2go, LoadPercent: 50, P50Ms: 0.4, P99Ms: 2, P999Ms: 3, MaxMs: 3, Samples: 500},
+		},
+		Scale: []ScaleResult{{Name: ScalePartitions, Available: true, Partitions: 10_000, PeakRSSBytes: 200 << 20}},
+	}
+}
+
+func TestEvaluateTargets(t *testing.T) {
+	got := evaluateTargets(sampleReport())
+	want := []string{StatusMet, StatusNotMeasured, StatusMissed, StatusMet}
+	if len(got) != len(want) {
+		t.Fatalf("evaluateTargets: %d targets, want %d: %+v", len(got), len(want), got)
+	}
+	for i, tg := range got {
+		if tg.Status != want[i] {
+			t.Errorf("target %q: status %q (%s), want %q", tg.Target, tg.Status, tg.Got, want[i])
+		}
+	}
+	r := sampleReport()
+	r.Scale[0].Partitions = 100
+	if tg := evaluateTargets(r)[3]; tg.Status != StatusNotMeasured {
+		t.Errorf("RSS target with 100 partitions: %q, want %q", tg.Status, StatusNotMeasured)
+	}
+}
+
+// TestReportOutputs checks that the SVG is well-formed XML (names are
+// escaped) and that the tables hold every copier.
+func TestReportOutputs(t *testing.T) {
+	r := sampleReport()
+	r.Targets = evaluateTargets(r)
+	var svg strings.Builder
+	r.WriteSVG(&svg)
+	dec := xml.NewDecoder(strings.NewReader(svg.String()))
+	for {
+		_, err := dec.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("bench.svg is not well-formed: %v\n%s", err, svg.String())
+		}
+	}
+	var text, md strings.Builder
+	r.WriteText(&text)
+	r.WriteMarkdown(&md)
+	for _, out := range []string{text.String(), md.String()} {
+		for _, want := range []string{"raw", "mm2go", "kcat not found on PATH", "p99", "10000 partitions"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("report lacks %q:\n%s", want, out)
+			}
+		}
+	}
+}
+
+func TestProcMemory(t *testing.T) {
+	peak, cur, err := procMemory(os.Getpid())
+	if err != nil {
+		t.Skipf("no /proc: %v", err)
+	}
+	if peak < cur || cur < 1<<20 {
+		t.Errorf("procMemory(self) = peak %d, current %d bytes", peak, cur)
+	}
+	if _, err := procCPU(os.Getpid()); err != nil {
+		t.Errorf("procCPU(self): %v", err)
+	}
+}
