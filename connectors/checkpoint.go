@@ -63,30 +63,17 @@ type CheckpointConfig struct {
 // would have nothing to do.
 func ParseCheckpointConfig(p connect.Props) (CheckpointConfig, error) {
 	var c CheckpointConfig
-	c.SourceAlias = p[KeySourceAlias]
-	c.TargetAlias = p[KeyTargetAlias]
-	if c.SourceAlias == "" || c.TargetAlias == "" {
-		return c, fmt.Errorf("%s and %s are required", KeySourceAlias, KeyTargetAlias)
-	}
+	var f policy.Filters
 	var err error
-	if c.Policy, err = policy.FromProps(p); err != nil {
-		return c, err
-	}
-	f, err := policy.FiltersFromProps(p)
-	if err != nil {
+	if c.SourceAlias, c.TargetAlias, c.Policy, f, err = parseFlow(p); err != nil {
 		return c, err
 	}
 	c.Topics, c.Groups = f.Topics, f.Groups
 	c.CheckpointsTopic = c.Policy.CheckpointsTopic(c.SourceAlias)
 	c.IndexTopic = offsets.IndexTopic(c.SourceAlias)
-	rf, err := p.Int(KeyCheckpointsReplicationFactor, DefaultCheckpointsReplicationFactor)
-	if err != nil {
+	if c.ReplicationFactor, err = replicationFactor(p, KeyCheckpointsReplicationFactor, DefaultCheckpointsReplicationFactor); err != nil {
 		return c, err
 	}
-	if rf < -1 || rf == 0 || rf > 32767 {
-		return c, fmt.Errorf("%s: %d is not a replication factor (use -1 for the broker default)", KeyCheckpointsReplicationFactor, rf)
-	}
-	c.ReplicationFactor = int16(rf)
 	for _, iv := range []struct {
 		enabledKey, secondsKey string
 		enabledDef             bool

@@ -111,28 +111,15 @@ func (c SourceConfig) OffsetSyncsTopic() (topic, cluster string) {
 // ParseSourceConfig parses and checks MirrorSource's props.
 func ParseSourceConfig(p connect.Props) (SourceConfig, error) {
 	var c SourceConfig
-	c.SourceAlias = p[KeySourceAlias]
-	c.TargetAlias = p[KeyTargetAlias]
-	if c.SourceAlias == "" || c.TargetAlias == "" {
-		return c, fmt.Errorf("%s and %s are required", KeySourceAlias, KeyTargetAlias)
-	}
+	var f policy.Filters
 	var err error
-	if c.Policy, err = policy.FromProps(p); err != nil {
-		return c, err
-	}
-	f, err := policy.FiltersFromProps(p)
-	if err != nil {
+	if c.SourceAlias, c.TargetAlias, c.Policy, f, err = parseFlow(p); err != nil {
 		return c, err
 	}
 	c.Topics, c.ConfigProperties = f.Topics, f.ConfigProperties
-	rf, err := p.Int(KeyReplicationFactor, DefaultReplicationFactor)
-	if err != nil {
+	if c.ReplicationFactor, err = replicationFactor(p, KeyReplicationFactor, DefaultReplicationFactor); err != nil {
 		return c, err
 	}
-	if rf < -1 || rf == 0 || rf > 32767 {
-		return c, fmt.Errorf("%s: %d is not a replication factor (use -1 for the broker default)", KeyReplicationFactor, rf)
-	}
-	c.ReplicationFactor = int16(rf)
 	if c.RefreshTopics, err = p.Bool(KeyRefreshTopicsEnabled, true); err != nil {
 		return c, err
 	}
@@ -162,14 +149,9 @@ func ParseSourceConfig(p connect.Props) (SourceConfig, error) {
 	default:
 		return c, fmt.Errorf("%s: %q is not source or target", KeyOffsetSyncsTopicLocation, loc)
 	}
-	rf, err = p.Int(KeyOffsetSyncsReplicationFactor, DefaultOffsetSyncsReplicationFactor)
-	if err != nil {
+	if c.OffsetSyncsReplicationFactor, err = replicationFactor(p, KeyOffsetSyncsReplicationFactor, DefaultOffsetSyncsReplicationFactor); err != nil {
 		return c, err
 	}
-	if rf < -1 || rf == 0 || rf > 32767 {
-		return c, fmt.Errorf("%s: %d is not a replication factor (use -1 for the broker default)", KeyOffsetSyncsReplicationFactor, rf)
-	}
-	c.OffsetSyncsReplicationFactor = int16(rf)
 	// Any value, as in MM2: zero or less makes every record a sync.
 	if c.OffsetLagMax, err = p.Int(KeyOffsetLagMax, offsets.DefaultOffsetLagMax); err != nil {
 		return c, err
@@ -201,6 +183,35 @@ func ParseSourceConfig(p connect.Props) (SourceConfig, error) {
 		return c, fmt.Errorf("%s: %q is not continue or fail", KeyOnDataLoss, v)
 	}
 	return c, nil
+}
+
+// parseFlow reads what every connector of a flow needs: the two aliases,
+// the replication policy and the filters.
+func parseFlow(p connect.Props) (source, target string, pol policy.ReplicationPolicy, f policy.Filters, err error) {
+	source, target = p[KeySourceAlias], p[KeyTargetAlias]
+	if source == "" || target == "" {
+		return "", "", nil, f, fmt.Errorf("%s and %s are required", KeySourceAlias, KeyTargetAlias)
+	}
+	if pol, err = policy.FromProps(p); err != nil {
+		return "", "", nil, f, err
+	}
+	if f, err = policy.FiltersFromProps(p); err != nil {
+		return "", "", nil, f, err
+	}
+	return source, target, pol, f, nil
+}
+
+// replicationFactor reads a replication factor key: a positive factor, or
+// -1 for the broker default.
+func replicationFactor(p connect.Props, key string, def int64) (int16, error) {
+	rf, err := p.Int(key, def)
+	if err != nil {
+		return 0, err
+	}
+	if rf < -1 || rf == 0 || rf > 32767 {
+		return 0, fmt.Errorf("%s: %d is not a replication factor (use -1 for the broker default)", key, rf)
+	}
+	return int16(rf), nil
 }
 
 // enabledInterval reads a feature's <x>.enabled and <x>.interval.seconds

@@ -75,14 +75,9 @@ func ParseHeartbeatConfig(p connect.Props) (HeartbeatConfig, error) {
 	default:
 		c.Interval = interval
 	}
-	rf, err := p.Int(KeyHeartbeatsReplicationFactor, DefaultHeartbeatsReplicationFactor)
-	if err != nil {
+	if c.ReplicationFactor, err = replicationFactor(p, KeyHeartbeatsReplicationFactor, DefaultHeartbeatsReplicationFactor); err != nil {
 		return c, err
 	}
-	if rf < -1 || rf == 0 || rf > 32767 {
-		return c, fmt.Errorf("%s: %d is not a replication factor (use -1 for the broker default)", KeyHeartbeatsReplicationFactor, rf)
-	}
-	c.ReplicationFactor = int16(rf)
 	return c, nil
 }
 
