@@ -43,11 +43,13 @@ type checkpointKey struct {
 // the lower bound. A group behind the first copied record gets none, as in
 // MM2.
 //
-// A checkpoint is emitted only when it is newer than the last one of its
-// group and partition: its target offset is higher, or the group's source
-// offset went back (an operator reset the group on the source; MM2 follows
-// that too). The last ones are loaded from the checkpoints topic at Start,
-// so checkpoints never go backwards across restarts either.
+// A checkpoint is emitted only when its target offset is higher than that
+// of the last one of its group and partition, so checkpoints never go
+// backwards: not even when an operator resets the group on the source (MM2
+// follows such a reset; consumers that move then would re-read, and group
+// offset sync would refuse to rewind the target group anyway). The last ones
+// are loaded from the checkpoints topic at Start, so this holds across
+// restarts too.
 //
 // Every SyncInterval, when group offset sync is on, it commits the same
 // translations into the target's consumer groups that have no active
@@ -291,8 +293,8 @@ func (t *MirrorCheckpointTask) checkpoints(byGroup map[string][]offsets.Partitio
 				UpstreamOffset: pt.SourceOffset, DownstreamOffset: pt.TargetOffset, Metadata: pt.Metadata,
 			}
 			k := checkpointKey{g, pt.TargetTopic, pt.Partition}
-			if prev, ok := t.emitted[k]; ok && cp.UpstreamOffset >= prev.UpstreamOffset && cp.DownstreamOffset <= prev.DownstreamOffset {
-				continue
+			if prev, ok := t.emitted[k]; ok && cp.DownstreamOffset <= prev.DownstreamOffset {
+				continue // never backwards, not even after a reset of the group on the source
 			}
 			key, err := cp.Key()
 			var value []byte

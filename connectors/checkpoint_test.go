@@ -354,7 +354,8 @@ func TestMirrorCheckpointTask_Checkpoints(t *testing.T) {
 		{"the lower bound becomes exact", []offsets.PartitionTranslation{pt(0, 10, 8, true, "m"), pt(1, 20, 18, true, "")}, []cp{{1, 20, 18}}},
 		{"upstream moves within a gap: same target offset", []offsets.PartitionTranslation{pt(0, 11, 8, true, "m")}, nil},
 		{"moves on", []offsets.PartitionTranslation{pt(0, 30, 27, true, "m2")}, []cp{{0, 30, 27}}},
-		{"the group was reset back on the source", []offsets.PartitionTranslation{pt(0, 5, 3, true, "")}, []cp{{0, 5, 3}}},
+		{"the group was reset back on the source: no checkpoint goes backwards", []offsets.PartitionTranslation{pt(0, 5, 3, true, "")}, nil},
+		{"and catches up past its last checkpoint", []offsets.PartitionTranslation{pt(0, 31, 28, true, "")}, []cp{{0, 31, 28}}},
 		{"untranslated is skipped", []offsets.PartitionTranslation{{Group: "g", TargetTopic: "A.t", Partition: 2, TargetOffset: -1, Err: offsets.ErrNoTranslation}}, nil},
 	}
 	for _, st := range steps {
