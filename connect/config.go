@@ -56,6 +56,18 @@ func (c *WorkerConfig) newClient(cluster string, role Role, opts ...kgo.Opt) (*k
 	// does (kgo's default is 5s): a fetch in flight holds back partitions
 	// added to the assignment until it returns.
 	all := []kgo.Opt{kgo.FetchMaxWait(500 * time.Millisecond)}
+	switch role {
+	case RoleConsumer:
+		// 16 MiB per fetch response (kgo: 50 MiB) still keeps the fake
+		// brokers and real ones busy, and bounds what a worker with many
+		// partitions holds while the target acknowledges.
+		all = append(all, kgo.FetchMaxBytes(16<<20))
+	case RoleProducer:
+		// Records reach the producer in whole fetched batches, so waiting
+		// for more (kgo's default linger is 10 ms) only adds latency; the
+		// buffer cap is Java's buffer.memory, which MM2 runs with.
+		all = append(all, kgo.ProducerLinger(time.Millisecond), kgo.MaxBufferedBytes(32<<20))
+	}
 	all = append(all, cc.Opts...)
 	switch role {
 	case RoleConsumer:
