@@ -67,6 +67,13 @@ func (sp *SourcePartition) SetObserver(o AckObserver) {
 	sp.mu.Unlock()
 }
 
+// RestartOffsets tells the worker that the partition's source offsets start
+// over (the source topic was deleted and re-created), so that the next
+// commit stores the new, lower offset instead of waiting for it to pass the
+// old one. Call it from the runner goroutine (Start, Poll, Reconfigure),
+// before the new records are returned.
+func (sp *SourcePartition) RestartOffsets() { sp.committed = -1 }
+
 // Acked returns the highest source offset that the target acknowledged
 // together with every record before it, or -1.
 func (sp *SourcePartition) Acked() int64 {

@@ -26,7 +26,10 @@ const (
 	KeyHeartbeatsReplicate  = "heartbeats.replication.enabled"
 	KeyOffsetReset          = "consumer.auto.offset.reset"
 	KeyAssignedPartitions   = "task.assigned.partitions"
-	KeyTaskIndex            = "task.index"
+	// KeyTopicGenerations (task-internal, mm2go) lists topic=generation for
+	// source topics that were deleted and re-created while the connector ran.
+	KeyTopicGenerations = "task.topic.generations"
+	KeyTaskIndex        = "task.index"
 )
 
 // MM2 property names of offset syncs, read by MirrorSource.

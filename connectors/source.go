@@ -32,11 +32,17 @@ type MirrorSource struct {
 	// srcCl and tgtCl are the clients under src and tgt, for raw requests.
 	srcCl, tgtCl *kgo.Client
 
-	mu    sync.Mutex // guards parts
-	parts []topicPartition
+	mu        sync.Mutex // guards parts, generations and recreated
+	parts     []topicPartition
+	recreated bool // a topic's generation went up since the last reconfiguration
 
 	srcRF   map[string]int16 // source replication factors, with RFFromSource; sync's goroutine only
 	configs *configSync
+	// topicIDs are the source topics' IDs as last seen (sync's goroutine
+	// only); a changed ID means the topic was deleted and re-created, and
+	// its generation (guarded by mu) goes up so tasks copy it from its start.
+	topicIDs    map[string]kadm.TopicID
+	generations map[string]int
 
 	stop   context.CancelFunc
 	wg     sync.WaitGroup
@@ -87,6 +93,9 @@ func (m *MirrorSource) Start(ctx context.Context, cc *connect.ConnectorContext) 
 		m.tgt, m.tgtCl = kadm.NewClient(cl), cl
 	}
 	m.srcRF = make(map[string]int16)
+	if m.topicIDs == nil {
+		m.topicIDs, m.generations = make(map[string]kadm.TopicID), make(map[string]int)
+	}
 	m.configs = &configSync{
 		src: m.src, dst: m.tgt, policy: cfg.Policy, sourceAlias: cfg.SourceAlias,
 		exclude: cfg.ConfigProperties, keep: cfg.TargetKeep, carryMinISR: cfg.CarryMinISR, log: cc.Logger,
@@ -271,7 +280,8 @@ func (m *MirrorSource) refreshLoop(ctx context.Context) {
 			continue
 		}
 		m.mu.Lock()
-		changed := !slices.Equal(parts, m.parts)
+		changed := !slices.Equal(parts, m.parts) || m.recreated
+		m.recreated = false
 		if changed {
 			added, removed := diffPartitions(m.parts, parts)
 			m.cc.Logger.Info("source partitions changed", "added", len(added), "removed", len(removed), "partitions", len(parts))
@@ -282,6 +292,26 @@ func (m *MirrorSource) refreshLoop(ctx context.Context) {
 			m.cc.RequestReconfiguration()
 		}
 	}
+}
+
+// noteTopicID remembers a source topic's ID. When it changed, the topic was
+// deleted and re-created: its generation goes up, which makes the tasks copy
+// the new topic from its start (and report what the old one had left).
+func (m *MirrorSource) noteTopicID(topic string, id kadm.TopicID) {
+	if id == (kadm.TopicID{}) {
+		return // a broker without topic IDs
+	}
+	old, seen := m.topicIDs[topic]
+	m.topicIDs[topic] = id
+	if !seen || old == id {
+		return
+	}
+	m.mu.Lock()
+	m.generations[topic]++
+	m.recreated = true
+	m.mu.Unlock()
+	m.cc.Logger.Error("source topic was deleted and re-created; copying the new topic from its start",
+		"topic", topic, "old_id", old.String(), "new_id", id.String())
 }
 
 // sync lists the source topics to replicate and makes sure each has a
@@ -305,6 +335,7 @@ func (m *MirrorSource) sync(ctx context.Context) ([]topicPartition, error) {
 		}
 		n := int32(len(d.Partitions))
 		counts[d.Topic] = n
+		m.noteTopicID(d.Topic, d.ID)
 		if m.cfg.RFFromSource && n > 0 {
 			if p0, ok := d.Partitions[0]; ok && len(p0.Replicas) > 0 {
 				m.srcRF[d.Topic] = int16(len(p0.Replicas))
@@ -444,10 +475,15 @@ func (m *MirrorSource) replicableConfigs(cs []kadm.Config) map[string]*string {
 func (m *MirrorSource) TaskConfigs(maxTasks int) ([]connect.Props, error) {
 	m.mu.Lock()
 	parts := m.parts
+	var gens []string
+	for t, g := range m.generations {
+		gens = append(gens, t+"="+strconv.Itoa(g))
+	}
 	m.mu.Unlock()
 	if len(parts) == 0 {
 		return nil, nil
 	}
+	slices.Sort(gens)
 	n := min(maxTasks, len(parts))
 	assigned := make([][]string, n)
 	for i, tp := range parts {
@@ -458,6 +494,9 @@ func (m *MirrorSource) TaskConfigs(maxTasks int) ([]connect.Props, error) {
 		p := m.cc.Props.Clone()
 		p[KeyAssignedPartitions] = strings.Join(assigned[i], ",")
 		p[KeyTaskIndex] = strconv.Itoa(i)
+		if len(gens) > 0 {
+			p[KeyTopicGenerations] = strings.Join(gens, ",")
+		}
 		out[i] = p
 	}
 	return out, nil

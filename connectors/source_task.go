@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -60,6 +62,10 @@ type MirrorSourceTask struct {
 	// prov stamps provenance headers and drops loops, with the identity
 	// policy only (nil otherwise).
 	prov *provenance
+	// gens are the generations of re-created source topics (see
+	// KeyTopicGenerations), as of the task's current config.
+	gens  map[string]int
+	fresh map[string]bool // topics to start at their start while Reconfigure runs
 
 	// Offset translation; runner goroutine only, except the promise
 	// callbacks and what they set.
@@ -90,6 +96,10 @@ func (t *MirrorSourceTask) Start(ctx context.Context, tc *connect.TaskContext) e
 	t.tc, t.cfg = tc, cfg
 	t.parts = make(map[string][]*connect.SourcePartition)
 	t.remote = make(map[string]string)
+	if t.gens, err = parseGenerations(tc.Props[KeyTopicGenerations]); err != nil {
+		return err
+	}
+	t.fresh = make(map[string]bool)
 	t.next = make(map[*connect.SourcePartition]int64)
 	t.hwm = make(map[*connect.SourcePartition]int64)
 	if policy.IsIdentity(cfg.Policy) {
@@ -288,10 +298,16 @@ func (t *MirrorSourceTask) track(tps []topicPartition) map[string]map[int32]kgo.
 		if t.cfg.StartAtEnd {
 			o = kgo.NewOffset().AtEnd()
 		}
-		t.next[sp] = -1
-		if stored, ok := t.tc.StoredOffset(key); ok {
+		if t.fresh[tp.Topic] {
+			// Re-created while unassigned: its stored offset is the old
+			// topic's.
+			t.startOver(sp, tp.Topic, tp.Partition)
+			o = kgo.NewOffset().AtStart()
+		} else if stored, ok := t.tc.StoredOffset(key); ok {
 			o = kgo.NewOffset().At(stored + 1) // MM2 stores the last copied offset
 			t.next[sp] = stored + 1
+		} else {
+			t.next[sp] = -1
 		}
 		if start[tp.Topic] == nil {
 			start[tp.Topic] = make(map[int32]kgo.Offset)
@@ -325,14 +341,105 @@ func (t *MirrorSourceTask) Reconfigure(_ context.Context, props connect.Props) e
 			}
 		}
 	}
+	gens, err := parseGenerations(props[KeyTopicGenerations])
+	if err != nil {
+		return err
+	}
+	restart := t.recreatedPartitions(gens, want)
+	if len(restart) > 0 {
+		// The client still knows the old topic's ID and would keep fetching
+		// it; forget the topic, then add its partitions back below.
+		topics := make([]string, 0, len(restart))
+		for topic := range restart {
+			topics = append(topics, topic)
+		}
+		t.cl.PurgeTopicsFromClient(topics...)
+	}
+	prev := t.gens
+	t.gens = gens
+	for topic, g := range gens {
+		if g > prev[topic] {
+			t.fresh[topic] = true // partitions added below start at the new topic's start
+		}
+	}
+	defer clear(t.fresh)
 	if len(removed) > 0 {
 		t.cl.RemoveConsumePartitions(removed)
 	}
 	if len(added) > 0 {
 		t.cl.AddConsumePartitions(t.track(added))
 	}
-	t.tc.Logger.Info("assignment changed", "added", len(added), "removed", len(removed), "partitions", len(assigned))
+	if len(restart) > 0 {
+		t.cl.AddConsumePartitions(t.restartRecreated(restart))
+	}
+	t.tc.Logger.Info("assignment changed", "added", len(added), "removed", len(removed), "restarted_topics", len(restart), "partitions", len(assigned))
 	return nil
+}
+
+// recreatedPartitions returns, by topic, the assigned partitions of topics
+// whose generation went up: they were deleted and re-created on the source.
+func (t *MirrorSourceTask) recreatedPartitions(gens map[string]int, assigned map[topicPartition]bool) map[string][]int32 {
+	out := make(map[string][]int32)
+	for topic, g := range gens {
+		if g <= t.gens[topic] {
+			continue
+		}
+		for p, sp := range t.parts[topic] {
+			if sp != nil && assigned[topicPartition{topic, int32(p)}] {
+				out[topic] = append(out[topic], int32(p))
+			}
+		}
+	}
+	return out
+}
+
+// restartRecreated makes partitions of re-created topics start over at the
+// new topic's start. What the old topic held past the last copied record is
+// lost, and reported so: from the next expected offset to the last high
+// watermark seen.
+func (t *MirrorSourceTask) restartRecreated(restart map[string][]int32) map[string]map[int32]kgo.Offset {
+	start := make(map[string]map[int32]kgo.Offset)
+	for topic, ps := range restart {
+		start[topic] = make(map[int32]kgo.Offset)
+		for _, p := range ps {
+			t.startOver(t.parts[topic][p], topic, p)
+			start[topic][p] = kgo.NewOffset().AtStart()
+		}
+	}
+	return start
+}
+
+// startOver resets a partition of a re-created topic: it reports what the
+// old topic held past the last copied record (from the next expected offset
+// to the last high watermark seen) as lost, and makes the worker store the
+// new topic's lower offsets.
+func (t *MirrorSourceTask) startOver(sp *connect.SourcePartition, topic string, p int32) {
+	if from, to := t.next[sp], t.hwm[sp]; from >= 0 && to > from {
+		t.tc.ReportLostRecords(to - from)
+		t.tc.Logger.Error("source records lost before they were copied", "topic", topic, "partition", p,
+			"first_lost_offset", from, "last_lost_offset", to-1, "records", to-from,
+			"reason", "the topic was deleted and re-created before they were copied")
+	}
+	t.next[sp], t.hwm[sp] = -1, 0
+	sp.RestartOffsets()
+}
+
+// parseGenerations parses KeyTopicGenerations: topic=generation, comma
+// separated (topic names have no "," or "=").
+func parseGenerations(s string) (map[string]int, error) {
+	out := make(map[string]int)
+	if s == "" {
+		return out, nil
+	}
+	for item := range strings.SplitSeq(s, ",") {
+		topic, g, ok := strings.Cut(item, "=")
+		n, err := strconv.Atoi(g)
+		if !ok || err != nil || topic == "" || n < 0 {
+			return nil, fmt.Errorf("%s: %q is not topic=generation", KeyTopicGenerations, item)
+		}
+		out[topic] = n
+	}
+	return out, nil
 }
 
 // Poll implements connect.SourceTask.
@@ -343,13 +450,15 @@ func (t *MirrorSourceTask) Poll(ctx context.Context) ([]connect.SourceRecord, er
 	pctx, cancel := context.WithTimeout(ctx, pollTimeout)
 	fetches := t.cl.PollFetches(pctx)
 	cancel()
-	var fatal error
+	var fatal, retry error
 	fetches.EachError(func(topic string, p int32, err error) {
 		switch {
 		case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		case connect.IsRetriable(err), errors.Is(err, kerr.UnknownTopicOrPartition):
-			// The client retries by itself; say so once per poll at most.
-			t.tc.Logger.Warn("fetch failed; the client retries", "topic", topic, "partition", p, "error", err)
+			// The client retries by itself. If nothing else came back, the
+			// runner backs off and says so (not once per fetch: a deleted
+			// topic fails every fetch at once).
+			retry = fmt.Errorf("fetch %s[%d] from %s: %w", topic, p, t.tc.Source, err)
 		default:
 			fatal = errors.Join(fatal, fmt.Errorf("fetch %s[%d] from %s: %w", topic, p, t.tc.Source, err))
 		}
@@ -386,6 +495,9 @@ func (t *MirrorSourceTask) Poll(ctx context.Context) ([]connect.SourceRecord, er
 		return nil, lossErr
 	}
 	t.out = out
+	if len(out) == 0 && retry != nil {
+		return nil, connect.Retriable(retry)
+	}
 	return out, nil
 }
 

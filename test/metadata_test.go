@@ -305,3 +305,41 @@ func TestRemoteTopic_ReplicationFactorFromSource(t *testing.T) {
 		t.Errorf("A.rf3 has replication factor %d, want the source's 3", rf)
 	}
 }
+
+// TestLossDetection_TopicRecreated deletes a replicated source topic and
+// creates it again with more records than the old one had: the worker sees
+// the new topic ID, copies the new topic from its start (nothing of it is
+// skipped), and commits the new, lower offsets, so a restarted worker
+// neither skips nor copies again.
+func TestLossDetection_TopicRecreated(t *testing.T) {
+	src, dst := newCluster(t, "src"), newCluster(t, "dst")
+	old := produceTopic(t, src, "re", 1, 100, "old")
+	cfg := connect.WorkerConfig{Clusters: clusterConfigs(map[string]*kfake.Cluster{"A": src, "B": dst}),
+		OffsetFlushInterval: 200 * time.Millisecond}
+	specs := []connect.ConnectorSpec{sourceSpec("A", "B", nil)}
+	rw := startWorker(t, cfg, specs)
+	waitFor(t, 10*time.Second, "the old topic copied", func() bool { return endOffsets(t, dst, "A.re")[0] == 100 })
+	if err := src.DeleteTopic("re"); err != nil {
+		t.Fatal(err)
+	}
+	if err := src.CreateTopic("re", 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2500 * time.Millisecond) // two refresh intervals: the worker sees the new topic ID
+	fresh := produceRecords(t, client(t, src, kgo.RecordPartitioner(kgo.ManualPartitioner())), "re", 1, 300, "new")
+	waitFor(t, 10*time.Second, "the new topic copied", func() bool { return endOffsets(t, dst, "A.re")[0] == 400 })
+	compareTopic(t, "A.re", map[int32][]*kgo.Record{0: append(old[0], fresh[0]...)}, consumeAll(t, dst, "A.re", 400, 10*time.Second))
+	if n := lostRecords(rw.w); n != 0 {
+		t.Errorf("%d records reported lost, want 0: the old topic was fully copied", n)
+	}
+	if err := rw.stop(); err != nil {
+		t.Fatal(err)
+	}
+	// A new worker resumes after the new topic's last offset.
+	more := produceRecords(t, client(t, src, kgo.RecordPartitioner(kgo.ManualPartitioner())), "re", 1, 10, "more")
+	startWorker(t, cfg, specs)
+	waitFor(t, 10*time.Second, "the last records copied", func() bool { return endOffsets(t, dst, "A.re")[0] >= 410 })
+	time.Sleep(500 * time.Millisecond)
+	want := append(append(old[0], fresh[0]...), more[0]...)
+	compareTopic(t, "A.re", map[int32][]*kgo.Record{0: want}, consumeAll(t, dst, "A.re", 410, 10*time.Second))
+}
