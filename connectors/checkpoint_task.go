@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -66,9 +67,10 @@ type MirrorCheckpointTask struct {
 	connector string                                    // the source-offsets namespace
 	partition func(key []byte) *connect.SourcePartition // tc.Partition
 
-	src  *kadm.Client
-	tgt  *kgo.Client
-	tail *offsets.IndexTail
+	src   *kadm.Client
+	tgt   *kgo.Client
+	tail  *offsets.IndexTail
+	syncs *offsets.SyncStore // MM2 offset syncs of copies older than the index; nil if unreadable
 
 	batches chan []connect.SourceRecord // loop -> Poll
 	stop    context.CancelFunc
@@ -115,6 +117,17 @@ func (t *MirrorCheckpointTask) Start(ctx context.Context, tc *connect.TaskContex
 	}
 	if t.tail, err = offsets.NewIndexTail(t.tgt.Opts(), cfg.IndexTopic); err != nil {
 		return err
+	}
+	// MM2's offset syncs: the fallback for records Java MM2 copied before
+	// mm2go took the flow over, which the index cannot know. Read once: what
+	// mm2go copies, the index knows.
+	syncsTopic, syncsOpts := cfg.Policy.OffsetSyncsTopic(cfg.TargetAlias), scl.Opts()
+	if strings.EqualFold(strings.TrimSpace(tc.Props[KeyOffsetSyncsTopicLocation]), "target") {
+		syncsTopic, syncsOpts = cfg.Policy.OffsetSyncsTopic(cfg.SourceAlias), t.tgt.Opts()
+	}
+	if t.syncs, err = offsets.LoadSyncStore(ctx, syncsOpts, syncsTopic); err != nil {
+		t.log.Warn("cannot read MM2 offset syncs; offsets copied before mm2go's index will not translate", "topic", syncsTopic, "error", err)
+		t.syncs, err = nil, nil
 	}
 	t.syncer = newGroupSyncer(t.tgt, t.log)
 	t.batches = make(chan []connect.SourceRecord)
@@ -264,6 +277,11 @@ func (t *MirrorCheckpointTask) translate(ctx context.Context) (map[string][]offs
 				Partition: o.Partition, SourceOffset: o.At, TargetOffset: -1, Lag: -1, Metadata: o.Metadata,
 			}
 			tr, err := ix.TranslateCommitted(o.Topic, o.Partition, o.At)
+			if err != nil && t.syncs != nil {
+				if str, serr := t.syncs.Translate(o.Topic, o.Partition, o.At); serr == nil {
+					tr, err, pt.FromOffsetSyncs = str, nil, true
+				}
+			}
 			if err != nil {
 				pt.Err = &offsets.TranslateError{Group: g, Topic: o.Topic, Partition: o.Partition, Offset: o.At, Err: err}
 				if t.log.IsTrace() {

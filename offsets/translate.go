@@ -139,6 +139,11 @@ type TranslateRequest struct {
 	IndexTopic string
 	// Group is the consumer group, named as on both clusters.
 	Group string
+	// Syncs, when set, translates offsets the index knows nothing of with
+	// MM2's offset syncs, MM2's way: records copied by Java MM2 before
+	// mm2go took the flow over. Such translations are flagged
+	// FromOffsetSyncs and are exact only when a sync hits the offset.
+	Syncs *SyncStore
 }
 
 func (r *TranslateRequest) check() error {
@@ -190,6 +195,9 @@ type PartitionTranslation struct {
 	Lag int64
 	// Metadata is the metadata of the group's commit on the source.
 	Metadata string
+	// FromOffsetSyncs reports that TargetOffset comes from MM2's offset
+	// syncs (TranslateRequest.Syncs), not from the exact index.
+	FromOffsetSyncs bool
 	// Err says why there is no TargetOffset: a *TranslateError.
 	Err error
 }
@@ -284,6 +292,12 @@ func TranslateGroup(ctx context.Context, req TranslateRequest) ([]PartitionTrans
 // translateOne fills in t's translation, or its Err.
 func translateOne(ctx context.Context, req TranslateRequest, ix *Index, t *PartitionTranslation) error {
 	tr, err := ix.TranslateCommitted(t.SourceTopic, t.Partition, t.SourceOffset)
+	if err != nil && req.Syncs != nil {
+		if str, serr := req.Syncs.Translate(t.SourceTopic, t.Partition, t.SourceOffset); serr == nil {
+			t.TargetOffset, t.Exact, t.FromOffsetSyncs = str.Downstream, str.Exact, true
+			return nil
+		}
+	}
 	if err != nil {
 		if _, _, known := ix.LastKnown(t.SourceTopic, t.Partition); !known {
 			err = fmt.Errorf("%w: the index knows no copied record of this partition", ErrNotReplicated)

@@ -8,8 +8,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/mm2go/mm2go/connect"
 	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/mm2go/mm2go/connect"
+	"github.com/mm2go/mm2go/offsets"
 )
 
 // TestTakeover_ResumesFromJavaMM2Offsets writes source offsets to the Connect
@@ -52,4 +54,90 @@ func TestTakeover_ResumesFromJavaMM2Offsets(t *testing.T) {
 		return ends[0] == 500 && ends[1] == 750 && ends[2] == 1000
 	})
 	compareTopic(t, "A.t", expect, consumeAll(t, dst, "A.t", 500+750+1000, 10*time.Second))
+}
+
+// TestTakeover_TranslatesJavaCopiesWithOffsetSyncs takes a flow over from
+// Java MM2: Java copied offsets 0-99 and wrote its offset syncs, mm2go copies
+// the rest. A group whose committed offset is among Java's copies translates
+// with MM2's offset syncs, MM2's way; one among mm2go's copies, exactly.
+func TestTakeover_TranslatesJavaCopiesWithOffsetSyncs(t *testing.T) {
+	src, dst := newCluster(t, "src"), newCluster(t, "dst")
+	ctx := context.Background()
+	want := produceTopic(t, src, "t", 1, 200, "t")
+	// What Java MM2 left: the first 100 records copied, their source
+	// offset stored, and its offset syncs on the source.
+	if _, err := kadm.NewClient(client(t, dst)).CreateTopic(ctx, 1, 1, nil, "A.t"); err != nil {
+		t.Fatal(err)
+	}
+	var copied []*kgo.Record
+	for _, r := range want[0][:100] {
+		copied = append(copied, &kgo.Record{Topic: "A.t", Key: r.Key, Value: r.Value, Headers: r.Headers, Timestamp: r.Timestamp})
+	}
+	if err := client(t, dst).ProduceSync(ctx, copied...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kadm.NewClient(client(t, dst)).CreateTopic(ctx, 25, 1,
+		map[string]*string{"cleanup.policy": kadm.StringPtr("compact")}, connect.OffsetsTopic("A")); err != nil {
+		t.Fatal(err)
+	}
+	java := client(t, dst, kgo.DefaultProduceTopic(connect.OffsetsTopic("A")), kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)))
+	if err := java.ProduceSync(ctx, &kgo.Record{Key: connect.MirrorSourceOffsetKey("MirrorSourceConnector", "A", "t", 0), Value: []byte(`{"offset":99}`)}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kadm.NewClient(client(t, src)).CreateTopic(ctx, 1, 1,
+		map[string]*string{"cleanup.policy": kadm.StringPtr("compact")}, "mm2-offset-syncs.B.internal"); err != nil {
+		t.Fatal(err)
+	}
+	var syncs []*kgo.Record
+	for _, o := range []offsets.OffsetSync{{Topic: "t", UpstreamOffset: 0}, {Topic: "t", UpstreamOffset: 50, DownstreamOffset: 50}, {Topic: "t", UpstreamOffset: 99, DownstreamOffset: 99}} {
+		k, _ := o.Key()
+		v, _ := o.Value()
+		syncs = append(syncs, &kgo.Record{Topic: "mm2-offset-syncs.B.internal", Key: k, Value: v})
+	}
+	if err := client(t, src).ProduceSync(ctx, syncs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+
+	startWorker(t, connect.WorkerConfig{Clusters: clusterConfigs(map[string]*kfake.Cluster{"A": src, "B": dst}), OffsetFlushInterval: 200 * time.Millisecond},
+		[]connect.ConnectorSpec{sourceSpec("A", "B", nil)})
+	waitFor(t, 20*time.Second, "mm2go copied the rest", func() bool { return endOffsets(t, dst, "A.t")[0] == 200 })
+	compareTopic(t, "A.t", want, consumeAll(t, dst, "A.t", 200, 10*time.Second))
+
+	syncStore, err := offsets.LoadSyncStore(ctx, client(t, src).Opts(), "mm2-offset-syncs.B.internal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	adm := kadm.NewClient(client(t, src))
+	for _, tc := range []struct {
+		group     string
+		committed int64
+		target    int64
+		exact     bool
+		fromSyncs bool
+	}{
+		// First, so that the index has learned of mm2go's copies (at a
+		// source offset commit) before the others are checked.
+		{"mm2go-copied", 150, 150, true, false},
+		{"at-a-sync", 50, 50, true, true},
+		{"between-syncs", 70, 51, false, true}, // MM2's rule: the sync's downstream + 1
+	} {
+		var os kadm.Offsets
+		os.Add(kadm.Offset{Topic: "t", Partition: 0, At: tc.committed, LeaderEpoch: -1})
+		if _, err := adm.CommitOffsets(ctx, tc.group, os); err != nil {
+			t.Fatal(err)
+		}
+		var ts []offsets.PartitionTranslation
+		waitFor(t, 10*time.Second, "the index knows mm2go's copies", func() bool {
+			ts, err = offsets.TranslateGroup(ctx, offsets.TranslateRequest{
+				Source: client(t, src), Target: client(t, dst), SourceAlias: "A",
+				RemoteTopic: func(a, t string) string { return a + "." + t }, Group: tc.group, Syncs: syncStore,
+			})
+			return err == nil && len(ts) == 1 && ts[0].Err == nil && ts[0].FromOffsetSyncs == tc.fromSyncs
+		})
+		got := ts[0]
+		if got.TargetOffset != tc.target || got.Exact != tc.exact || got.FromOffsetSyncs != tc.fromSyncs {
+			t.Errorf("%s at %d: target %d exact %v from syncs %v; want %d %v %v", tc.group, tc.committed,
+				got.TargetOffset, got.Exact, got.FromOffsetSyncs, tc.target, tc.exact, tc.fromSyncs)
+		}
+	}
 }

@@ -50,7 +50,10 @@ type translatePartition struct {
 	Exact        bool   `json:"exact"`
 	Lag          int64  `json:"lag"` // -1: unknown
 	Metadata     string `json:"metadata"`
-	Error        string `json:"error,omitempty"`
+	// FromOffsetSyncs: translated with MM2's offset syncs (records copied
+	// before mm2go's index existed), MM2's approximate way.
+	FromOffsetSyncs bool   `json:"from_offset_syncs,omitempty"`
+	Error           string `json:"error,omitempty"`
 	// Commit and PreviousTargetOffset are set with --apply.
 	Commit               string `json:"commit,omitempty"`
 	PreviousTargetOffset *int64 `json:"previous_target_offset,omitempty"`
@@ -134,6 +137,14 @@ func runTranslate(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return fail(fmt.Errorf("read offset index %s on %s: %w", indexTopic, *target, err))
 	}
 
+	syncs, err := env.loadSyncs(ctx)
+	if err != nil {
+		// Only a fallback: translate with the index alone, and say so.
+		fmt.Fprintf(stderr, "mm2go translate-offsets: warning: cannot read MM2 offset syncs of %s->%s (%v); offsets copied before mm2go's index will not translate\n",
+			*source, *target, err)
+		syncs = nil
+	}
+
 	out := translateOutput{Source: *source, Target: *target, Apply: *apply, Groups: []translateGroup{}}
 	failed := 0
 	progress := len(groups) > 1
@@ -144,6 +155,7 @@ func runTranslate(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		res := translateGroup{Group: g, Partitions: []translatePartition{}}
 		ts, err := offsets.TranslateGroup(ctx, offsets.TranslateRequest{
 			Source: src, Target: tgt, SourceAlias: *source, RemoteTopic: env.policy.FormatRemoteTopic, Index: ix, Group: g,
+			Syncs: syncs,
 		})
 		switch {
 		case errors.Is(err, offsets.ErrGroupNotFound):
@@ -156,6 +168,7 @@ func runTranslate(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			p := translatePartition{
 				SourceTopic: t.SourceTopic, TargetTopic: t.TargetTopic, Partition: t.Partition,
 				SourceOffset: t.SourceOffset, TargetOffset: t.TargetOffset, Exact: t.Exact, Lag: t.Lag, Metadata: t.Metadata,
+				FromOffsetSyncs: t.FromOffsetSyncs,
 			}
 			if t.Err != nil {
 				p.Error = untranslatedReason(t.Err)
@@ -208,6 +221,19 @@ func runTranslate(ctx context.Context, args []string, stdout, stderr io.Writer) 
 type translateEnv struct {
 	source, target clusterOpts
 	policy         policy.ReplicationPolicy
+	// syncsOnTarget is offset-syncs.topic.location=target.
+	syncsOnTarget bool
+}
+
+// loadSyncs reads the flow's MM2 offset syncs, the fallback for offsets
+// copied before mm2go's index existed (a takeover from Java MM2).
+func (e *translateEnv) loadSyncs(ctx context.Context) (*offsets.SyncStore, error) {
+	c, topic := e.source, e.policy.OffsetSyncsTopic(e.target.alias)
+	if e.syncsOnTarget {
+		c, topic = e.target, e.policy.OffsetSyncsTopic(e.source.alias)
+	}
+	opts := append(append([]kgo.Opt(nil), c.opts.Common...), c.opts.Consumer...)
+	return offsets.LoadSyncStore(ctx, opts, topic)
 }
 
 // clusterOpts are the client options of one cluster.
@@ -264,6 +290,7 @@ func openTranslateEnv(f *flows.File, path, source, target string) (*translateEnv
 			if env.policy, err = policy.FromProps(fc.Props); err != nil {
 				return nil, fmt.Errorf("flow %s->%s: %w", source, target, err)
 			}
+			env.syncsOnTarget = strings.EqualFold(strings.TrimSpace(fc.Props["offset-syncs.topic.location"]), "target")
 		}
 	}
 	return env, nil
@@ -346,7 +373,11 @@ func printTranslations(w io.Writer, out translateOutput) {
 				line += "\t" + cmp.Or(p.Commit, "-")
 			}
 			note := p.Error
-			if note == "" && !p.Exact {
+			switch {
+			case note != "":
+			case p.FromOffsetSyncs && !p.Exact:
+				note = "from MM2's offset syncs (copied before mm2go's index): up to offset.lag.max records may be read again"
+			case !p.Exact:
 				note = "records after the index's last known one may be read again"
 			}
 			fmt.Fprintln(tw, line+"\t"+note)
