@@ -269,22 +269,7 @@ func TestTranslateGroup_Errors(t *testing.T) {
 	// inexact translation (ahead), nor the one for markers among the
 	// uncopied offsets (g, for its lag).
 	e.commit(t, e.src, "ahead", kadm.Offset{Topic: "t", Partition: 0, At: 85, LeaderEpoch: -1})
-	e.a.ControlKey(int16(kmsg.Fetch), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
-		e.a.KeepControl()
-		req := kreq.(*kmsg.FetchRequest)
-		resp := req.ResponseKind().(*kmsg.FetchResponse)
-		for _, rt := range req.Topics {
-			st := kmsg.NewFetchResponseTopic()
-			st.Topic, st.TopicID = rt.Topic, rt.TopicID
-			for _, rp := range rt.Partitions {
-				sp := kmsg.NewFetchResponseTopicPartition()
-				sp.Partition, sp.ErrorCode = rp.Partition, kerr.TopicAuthorizationFailed.Code
-				st.Partitions = append(st.Partitions, sp)
-			}
-			resp.Topics = append(resp.Topics, st)
-		}
-		return resp, nil, true
-	})
+	refuseFetches(e.a, true)
 	for _, g := range []string{"ahead", "g"} {
 		if _, err := TranslateGroup(ctx, e.request(g)); !errors.Is(err, kerr.TopicAuthorizationFailed) ||
 			!strings.HasPrefix(err.Error(), "translate group "+g+": read t[0] on the source: ") {
@@ -405,22 +390,7 @@ func TestOnlyMarkers(t *testing.T) {
 	if _, err := onlyMarkers(ctx, append(opts, kgo.ClientID(strings.Repeat("x", 257))), "tx", 0, 17, 18); err == nil || !strings.HasPrefix(err.Error(), "new client: ") {
 		t.Errorf("onlyMarkers with bad options: %v", err)
 	}
-	e.a.ControlKey(int16(kmsg.Fetch), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
-		req := kreq.(*kmsg.FetchRequest)
-		resp := req.ResponseKind().(*kmsg.FetchResponse)
-		for _, rt := range req.Topics {
-			st := kmsg.NewFetchResponseTopic()
-			st.Topic, st.TopicID = rt.Topic, rt.TopicID
-			for _, rp := range rt.Partitions {
-				sp := kmsg.NewFetchResponseTopicPartition()
-				sp.Partition = rp.Partition
-				sp.ErrorCode = kerr.TopicAuthorizationFailed.Code
-				st.Partitions = append(st.Partitions, sp)
-			}
-			resp.Topics = append(resp.Topics, st)
-		}
-		return resp, nil, true
-	})
+	refuseFetches(e.a, false)
 	if _, err := onlyMarkers(ctx, opts, "tx", 0, 17, 18); !errors.Is(err, kerr.TopicAuthorizationFailed) {
 		t.Errorf("onlyMarkers when the fetch is refused: %v", err)
 	}
@@ -774,22 +744,7 @@ func TestIndexTail_Errors(t *testing.T) {
 	}
 	defer tail.Close()
 	// Every fetch is refused: the read fails and says which partition.
-	e.b.ControlKey(int16(kmsg.Fetch), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
-		e.b.KeepControl()
-		req := kreq.(*kmsg.FetchRequest)
-		resp := req.ResponseKind().(*kmsg.FetchResponse)
-		for _, rt := range req.Topics {
-			st := kmsg.NewFetchResponseTopic()
-			st.Topic, st.TopicID = rt.Topic, rt.TopicID
-			for _, rp := range rt.Partitions {
-				sp := kmsg.NewFetchResponseTopicPartition()
-				sp.Partition, sp.ErrorCode = rp.Partition, kerr.TopicAuthorizationFailed.Code
-				st.Partitions = append(st.Partitions, sp)
-			}
-			resp.Topics = append(resp.Topics, st)
-		}
-		return resp, nil, true
-	})
+	refuseFetches(e.b, true)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := tail.CatchUp(ctx); !errors.Is(err, kerr.TopicAuthorizationFailed) || !strings.Contains(err.Error(), "fetch mm2go-offset-index.A.internal[0]") {
@@ -894,4 +849,27 @@ func TestIndexTail_DeletedRecords(t *testing.T) {
 	if n := tail.Index().Len(); n != 2 {
 		t.Fatalf("index after reading past deleted records has %d runs, want 2", n)
 	}
+}
+
+// refuseFetches makes c answer fetches with TOPIC_AUTHORIZATION_FAILED for
+// every partition asked for: once, or with keep until the test ends.
+func refuseFetches(c *kfake.Cluster, keep bool) {
+	c.ControlKey(int16(kmsg.Fetch), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
+		if keep {
+			c.KeepControl()
+		}
+		req := kreq.(*kmsg.FetchRequest)
+		resp := req.ResponseKind().(*kmsg.FetchResponse)
+		for _, rt := range req.Topics {
+			st := kmsg.NewFetchResponseTopic()
+			st.Topic, st.TopicID = rt.Topic, rt.TopicID
+			for _, rp := range rt.Partitions {
+				sp := kmsg.NewFetchResponseTopicPartition()
+				sp.Partition, sp.ErrorCode = rp.Partition, kerr.TopicAuthorizationFailed.Code
+				st.Partitions = append(st.Partitions, sp)
+			}
+			resp.Topics = append(resp.Topics, st)
+		}
+		return resp, nil, true
+	})
 }

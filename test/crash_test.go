@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/mm2go/mm2go/connect"
@@ -196,7 +197,7 @@ flows:
 
 // committedOffsets reads the MirrorSource offsets of topic "crash" that
 // workers committed to the Connect offsets topic on the target.
-func committedOffsets(t *testing.T, c interface{ ListenAddrs() []string }) map[int32]int64 {
+func committedOffsets(t *testing.T, c *kfake.Cluster) map[int32]int64 {
 	t.Helper()
 	out := make(map[int32]int64)
 	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...),
@@ -205,7 +206,7 @@ func committedOffsets(t *testing.T, c interface{ ListenAddrs() []string }) map[i
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	ends := endOffsetsOf(t, cl, connect.OffsetsTopic("A"))
+	ends := endOffsets(t, c, connect.OffsetsTopic("A"))
 	want := totalRecords(ends)
 	deadline := time.Now().Add(30 * time.Second)
 	for n := int64(0); n < want && time.Now().Before(deadline); {
@@ -234,19 +235,6 @@ func committedOffsets(t *testing.T, c interface{ ListenAddrs() []string }) map[i
 			}
 		})
 	}
-	return out
-}
-
-func endOffsetsOf(t *testing.T, cl *kgo.Client, topic string) map[int32]int64 {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, topic)
-	out := make(map[int32]int64)
-	if err != nil {
-		return out
-	}
-	ends.Each(func(o kadm.ListedOffset) { out[o.Partition] = o.Offset })
 	return out
 }
 

@@ -77,6 +77,27 @@ func (rw *runningWorker) stop() error {
 // at cleanup if Run returned an error.
 func startWorker(t testing.TB, cfg connect.WorkerConfig, specs []connect.ConnectorSpec, opts ...connect.Option) *runningWorker {
 	t.Helper()
+	rw := launchWorker(t, cfg, specs, opts...)
+	t.Cleanup(func() {
+		if err := rw.stop(); err != nil {
+			t.Errorf("worker Run: %v", err)
+		}
+	})
+	return rw
+}
+
+// startWorkerNoCheck is startWorker for tests that expect Run to fail: the
+// test stops the worker and checks the error itself.
+func startWorkerNoCheck(t testing.TB, cfg connect.WorkerConfig, specs []connect.ConnectorSpec, opts ...connect.Option) *runningWorker {
+	t.Helper()
+	rw := launchWorker(t, cfg, specs, opts...)
+	t.Cleanup(func() { _ = rw.stop() })
+	return rw
+}
+
+// launchWorker runs a worker in a goroutine with the test logger and
+// mm2go's connectors.
+func launchWorker(t testing.TB, cfg connect.WorkerConfig, specs []connect.ConnectorSpec, opts ...connect.Option) *runningWorker {
 	reg := connect.NewRegistry()
 	connectors.Register(reg)
 	opts = append([]connect.Option{connect.WithLogger(testLogger(t)), connect.WithRegistry(reg)}, opts...)
@@ -84,11 +105,6 @@ func startWorker(t testing.TB, cfg connect.WorkerConfig, specs []connect.Connect
 	ctx, cancel := context.WithCancel(context.Background())
 	rw := &runningWorker{w: w, cancel: cancel, done: make(chan error, 1)}
 	go func() { rw.done <- w.Run(ctx, specs) }()
-	t.Cleanup(func() {
-		if err := rw.stop(); err != nil {
-			t.Errorf("worker Run: %v", err)
-		}
-	})
 	return rw
 }
 

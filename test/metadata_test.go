@@ -234,20 +234,6 @@ func lostRecords(w *connect.Worker) int64 {
 	return n
 }
 
-// startWorkerNoCheck is startWorker for tests that expect Run to fail: the
-// test stops the worker and checks the error itself.
-func startWorkerNoCheck(t *testing.T, cfg connect.WorkerConfig, specs []connect.ConnectorSpec) *runningWorker {
-	t.Helper()
-	reg := connect.NewRegistry()
-	connectors.Register(reg)
-	w := connect.NewWorker(cfg, connect.WithLogger(testLogger(t)), connect.WithRegistry(reg))
-	ctx, cancel := context.WithCancel(context.Background())
-	rw := &runningWorker{w: w, cancel: cancel, done: make(chan error, 1)}
-	go func() { rw.done <- w.Run(ctx, specs) }()
-	t.Cleanup(func() { _ = rw.stop() })
-	return rw
-}
-
 // TestDeletedTopic_StopsCleanlyKeepsTarget deletes a replicated source topic:
 // its copying stops without failing the task, and the remote topic stays.
 func TestDeletedTopic_StopsCleanlyKeepsTarget(t *testing.T) {
