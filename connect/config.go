@@ -104,6 +104,9 @@ type ConnectorSpec struct {
 // each pair has its own Connect herder and offsets topic.
 func (s ConnectorSpec) Herder() string { return s.Source + "->" + s.Target }
 
+// id names the connector uniquely within a worker: "A->B/MirrorSourceConnector".
+func (s ConnectorSpec) id() string { return s.Herder() + "/" + s.Name }
+
 // WorkerConfig holds what an operator sets for the worker as a whole.
 type WorkerConfig struct {
 	// Clusters by alias.
@@ -174,7 +177,7 @@ func validate(cfg *WorkerConfig, specs []ConnectorSpec, reg *Registry) error {
 	var errs []error
 	seen := make(map[string]bool)
 	for i, s := range specs {
-		id := s.Herder() + "/" + s.Name
+		id := s.id()
 		if s.Name == "" {
 			errs = append(errs, fmt.Errorf("connectors[%d]: name is empty", i))
 		}

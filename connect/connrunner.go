@@ -198,7 +198,7 @@ func (w *Worker) finishTask(spec ConnectorSpec, t *taskRunner, log hclog.Logger)
 // reads its counters live.
 func (w *Worker) setTask(spec ConnectorSpec, st TaskStatus, t *taskRunner) {
 	st.fill(t.stats)
-	id := spec.Herder() + "/" + spec.Name
+	id := spec.id()
 	w.mu.Lock()
 	if w.live[id] == nil {
 		w.live[id] = make(map[int]*TaskStats)
@@ -222,7 +222,7 @@ func (w *Worker) setTask(spec ConnectorSpec, st TaskStatus, t *taskRunner) {
 
 func (w *Worker) removeTask(spec ConnectorSpec, id int) {
 	w.mu.Lock()
-	delete(w.live[spec.Herder()+"/"+spec.Name], id)
+	delete(w.live[spec.id()], id)
 	w.mu.Unlock()
 	w.setStatus(spec, func(cs *ConnectorStatus) {
 		for i := range cs.Tasks {

@@ -131,7 +131,7 @@ func (w *Worker) Status() []ConnectorStatus {
 func (w *Worker) setStatus(spec ConnectorSpec, fn func(*ConnectorStatus)) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	id := spec.Herder() + "/" + spec.Name
+	id := spec.id()
 	s, ok := w.status[id]
 	if !ok {
 		s = &ConnectorStatus{Name: spec.Name, Source: spec.Source, Target: spec.Target, State: StateUnassigned}

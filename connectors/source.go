@@ -152,7 +152,7 @@ func (m *MirrorSource) metadataSyncLoop(ctx context.Context) {
 		}
 		if doACLs && !aclsOff {
 			sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-			n, ok, err := syncTopicACLs(sctx, m.srcCl, m.tgtCl, m.cfg.Policy, m.cfg.SourceAlias, m.isReplicated)
+			n, ok, err := syncTopicACLs(sctx, m.srcCl, m.tgtCl, m.cfg.Policy, m.cfg.SourceAlias, replicatedIn(m.replicatedTopics()))
 			cancel()
 			switch {
 			case err != nil && ctx.Err() == nil:
@@ -189,15 +189,25 @@ func (m *MirrorSource) replicatedTopics() []string {
 	return out
 }
 
-// isReplicated reports whether source topic name is replicated, or with
-// prefixed, whether any replicated topic starts with name.
-func (m *MirrorSource) isReplicated(name string, prefixed bool) bool {
-	for _, t := range m.replicatedTopics() {
-		if t == name || prefixed && strings.HasPrefix(t, name) {
-			return true
-		}
+// replicatedIn returns a test of whether source topic name is one of
+// topics, or with prefixed, whether any of them starts with name: what ACL
+// sync asks of every source ACL, against one listing per sync.
+func replicatedIn(topics []string) func(name string, prefixed bool) bool {
+	set := make(map[string]bool, len(topics))
+	for _, t := range topics {
+		set[t] = true
 	}
-	return false
+	return func(name string, prefixed bool) bool {
+		if !prefixed {
+			return set[name]
+		}
+		for _, t := range topics {
+			if strings.HasPrefix(t, name) {
+				return true
+			}
+		}
+		return false
+	}
 }
 
 // ensureOffsetTopics creates, unless they exist, the topics the tasks write
