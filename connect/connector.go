@@ -184,6 +184,18 @@ func (tc *TaskContext) ReportLostRecords(n int64) {
 	}
 }
 
+// ReportCycle records that one periodic cycle of the task (a checkpoint
+// cycle, say) finished and took d. The worker shows the count and the last
+// duration in Status, the REST task status and the mm2go_task_cycles_total
+// and mm2go_task_last_cycle_seconds metrics, so an operator can see that the
+// cycle keeps up with its interval.
+func (tc *TaskContext) ReportCycle(d time.Duration) {
+	if tc.stats != nil {
+		tc.stats.LastCycle.Store(int64(d))
+		tc.stats.Cycles.Add(1)
+	}
+}
+
 // NewClient is ConnectorContext.NewClient for tasks.
 func (tc *TaskContext) NewClient(cluster string, role Role, opts ...kgo.Opt) (*kgo.Client, error) {
 	return tc.newClient(cluster, role, opts...)

@@ -52,6 +52,8 @@ type TaskStats struct {
 	BytesAcked   atomic.Int64 // key+value bytes acknowledged
 	Commits      atomic.Int64 // source-offset commits written
 	RecordsLost  atomic.Int64 // source records gone before they were copied
+	Cycles       atomic.Int64 // periodic cycles finished (ReportCycle)
+	LastCycle    atomic.Int64 // nanoseconds the last cycle took
 }
 
 func (r *taskRunner) run(ctx context.Context) (err error) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -93,6 +94,11 @@ type TaskStatus struct {
 	BytesAcked   int64
 	Commits      int64
 	RecordsLost  int64 // source records gone before they were copied
+	// Cycles and LastCycle are the task's periodic cycles (ReportCycle):
+	// how many finished and how long the last one took. Zero for tasks
+	// without cycles.
+	Cycles    int64
+	LastCycle time.Duration
 }
 
 func (ts *TaskStatus) fill(st *TaskStats) {
@@ -101,6 +107,8 @@ func (ts *TaskStatus) fill(st *TaskStats) {
 	ts.BytesAcked = st.BytesAcked.Load()
 	ts.Commits = st.Commits.Load()
 	ts.RecordsLost = st.RecordsLost.Load()
+	ts.Cycles = st.Cycles.Load()
+	ts.LastCycle = time.Duration(st.LastCycle.Load())
 }
 
 // Status returns the state of every connector, sorted by herder and name.

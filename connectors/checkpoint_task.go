@@ -66,6 +66,7 @@ type MirrorCheckpointTask struct {
 	groups    []string
 	connector string                                    // the source-offsets namespace
 	partition func(key []byte) *connect.SourcePartition // tc.Partition
+	report    func(time.Duration)                       // tc.ReportCycle
 
 	src   *kadm.Client
 	tgt   *kgo.Client
@@ -93,7 +94,7 @@ func (t *MirrorCheckpointTask) Start(ctx context.Context, tc *connect.TaskContex
 		return err
 	}
 	t.cfg, t.groups, t.log = cfg, groups, tc.Logger
-	t.connector, t.partition = tc.Connector, tc.Partition
+	t.connector, t.partition, t.report = tc.Connector, tc.Partition, tc.ReportCycle
 	clientID := func(role string) kgo.Opt {
 		return kgo.ClientID(fmt.Sprintf("%s->%s|%s-%d|%s", tc.Source, tc.Target, tc.Connector, tc.ID, role))
 	}
@@ -214,8 +215,10 @@ func (t *MirrorCheckpointTask) loop(ctx context.Context) {
 			}
 			continue
 		}
+		emitted := 0
 		if emit {
 			if recs := t.checkpoints(byGroup, began); len(recs) > 0 {
+				emitted = len(recs)
 				select {
 				case t.batches <- recs:
 				case <-ctx.Done():
@@ -225,12 +228,36 @@ func (t *MirrorCheckpointTask) loop(ctx context.Context) {
 			}
 		}
 		if syncNow {
-			for _, g := range t.groups {
-				t.syncer.sync(cctx, g, byGroup[g])
-			}
+			t.syncer.syncAll(cctx, t.groups, byGroup)
 		}
 		cancel()
+		t.cycleDone(began, emit, syncNow, byGroup, emitted)
 	}
+}
+
+// cycleDone reports a finished cycle to the worker (Status, metrics) and
+// logs it: at Debug every time, at Warn when it took longer than the
+// shortest of its intervals, since the cycles then run back to back and
+// checkpoints come later than configured.
+func (t *MirrorCheckpointTask) cycleDone(began time.Time, emit, synced bool, byGroup map[string][]offsets.PartitionTranslation, emitted int) {
+	took := time.Since(began)
+	t.report(took)
+	partitions := 0
+	for _, ts := range byGroup {
+		partitions += len(ts)
+	}
+	interval := t.cfg.EmitInterval
+	if interval == 0 || (t.cfg.SyncInterval > 0 && t.cfg.SyncInterval < interval) {
+		interval = t.cfg.SyncInterval
+	}
+	args := []any{"groups", len(byGroup), "partitions", partitions, "checkpoints_emitted", emitted,
+		"emitted", emit, "group_offsets_synced", synced, "took", took.Round(time.Millisecond)}
+	if took > interval {
+		t.log.Warn("checkpoint cycle took longer than its interval; checkpoints come later than configured (more tasks.max spreads the groups over more tasks)",
+			append(args, "interval", interval)...)
+		return
+	}
+	t.log.Debug("checkpoint cycle", args...)
 }
 
 // advance returns the next due time after next, one interval on, or one

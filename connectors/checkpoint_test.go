@@ -6,6 +6,7 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -323,6 +324,7 @@ func testTask(t *testing.T, groups ...string) (*MirrorCheckpointTask, map[string
 	task := &MirrorCheckpointTask{
 		cfg: cfg, log: hclog.NewNullLogger(), groups: groups, connector: ClassMirrorCheckpoint,
 		emitted: make(map[checkpointKey]offsets.Checkpoint),
+		report:  func(time.Duration) {},
 		partition: func(key []byte) *connect.SourcePartition {
 			if handles[string(key)] == nil {
 				handles[string(key)] = &connect.SourcePartition{}
@@ -587,8 +589,14 @@ func TestMirrorCheckpointTask_Translate(t *testing.T) {
 // TestMirrorCheckpointTask_Loop runs the task's loop: it emits the
 // checkpoint, syncs the target group, and logs a failed cycle and goes on.
 func TestMirrorCheckpointTask_Loop(t *testing.T) {
-	_, tgt, task, buf := taskClusters(t, connect.Props{KeySourceAlias: "A", KeyTargetAlias: "B",
+	src, tgt, task, buf := taskClusters(t, connect.Props{KeySourceAlias: "A", KeyTargetAlias: "B",
 		KeyEmitCheckpointsSeconds: "0.1", KeySyncGroupOffsetsEnabled: "true", KeySyncGroupOffsetsSeconds: "0.1"})
+	var cycles atomic.Int64
+	task.report = func(d time.Duration) {
+		if d > 0 {
+			cycles.Add(1)
+		}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -620,6 +628,29 @@ func TestMirrorCheckpointTask_Loop(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	if cycles.Load() == 0 {
+		t.Fatal("the loop reported no cycle to the worker")
+	}
+	if logged := buf.take(); !strings.Contains(logged, "[DEBUG] checkpoint cycle: groups=1 partitions=1 checkpoints_emitted=") {
+		t.Fatalf("no Debug line for a cycle:\n%s", logged)
+	}
+	// A cycle slower than its interval is a warning.
+	var slow atomic.Bool
+	slow.Store(true)
+	src.ControlKey(int16(kmsg.OffsetFetch), func(kmsg.Request) (kmsg.Response, error, bool) {
+		src.KeepControl()
+		if slow.Load() {
+			time.Sleep(150 * time.Millisecond)
+		}
+		return nil, nil, false
+	})
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(buf.take(), "[WARN]  checkpoint cycle took longer than its interval"); {
+		if time.Now().After(deadline) {
+			t.Fatal("no warning for a slow cycle")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	slow.Store(false)
 	refuseListOffsets(tgt)
 	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(buf.take(), "[WARN]  checkpoint cycle failed; will retry"); {
 		if time.Now().After(deadline) {

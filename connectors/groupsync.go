@@ -45,21 +45,41 @@ func newGroupSyncer(tgt *kgo.Client, log hclog.Logger) *groupSyncer {
 	return &groupSyncer{tgt: tgt, log: log, last: make(map[string]string)}
 }
 
-// sync commits the translations of ts into group on the target and logs
-// what happened.
-func (s *groupSyncer) sync(ctx context.Context, group string, ts []offsets.PartitionTranslation) {
-	translated := 0
-	for _, t := range ts {
-		if t.Err == nil {
-			translated++
+// syncAll commits the translations of each of groups (byGroup) into the
+// group of the same name on the target, all groups in a few requests
+// (offsets.CommitTranslatedGroups), and logs what happened to each.
+func (s *groupSyncer) syncAll(ctx context.Context, groups []string, byGroup map[string][]offsets.PartitionTranslation) {
+	commit := make(map[string][]offsets.PartitionTranslation, len(groups))
+	for _, g := range groups {
+		ts := byGroup[g]
+		if translated(ts) == 0 {
+			s.report(g, "nothing translated yet", "group offsets not synced: no partition translated yet",
+				"partitions", len(ts), "reason", firstErr(ts))
+			continue
+		}
+		commit[g] = ts
+	}
+	done := offsets.CommitTranslatedGroups(ctx, s.tgt, commit)
+	for _, g := range groups {
+		if gc, ok := done[g]; ok {
+			s.outcome(ctx, g, gc.CommitResult, gc.Err)
 		}
 	}
-	if translated == 0 {
-		s.report(group, "nothing translated yet", "group offsets not synced: no partition translated yet",
-			"partitions", len(ts), "reason", firstErr(ts))
-		return
+}
+
+// translated counts the partitions of ts that have a translation.
+func translated(ts []offsets.PartitionTranslation) int {
+	n := 0
+	for _, t := range ts {
+		if t.Err == nil {
+			n++
+		}
 	}
-	res, err := offsets.CommitTranslated(ctx, s.tgt, group, ts)
+	return n
+}
+
+// outcome logs what committing group's translations did.
+func (s *groupSyncer) outcome(ctx context.Context, group string, res offsets.CommitResult, err error) {
 	var active *offsets.ActiveGroupError
 	switch {
 	case errors.As(err, &active):

@@ -67,19 +67,19 @@ func TestGroupSyncer_LogsOutcomes(t *testing.T) {
 	}
 
 	untranslated := []offsets.PartitionTranslation{pt("g", 0, -1, &offsets.TranslateError{Group: "g", Topic: "t", Err: offsets.ErrNoTranslation})}
-	s.sync(ctx, "g", untranslated)
+	syncOne(ctx, s, "g", untranslated)
 	expect("nothing translated", []string{"group offsets not synced: no partition translated yet: group=g partitions=1 reason="}, nil)
-	s.sync(ctx, "g", untranslated)
+	syncOne(ctx, s, "g", untranslated)
 	expect("nothing translated again", nil, []string{"group offsets not synced: no partition translated yet"})
 
-	s.sync(ctx, "g", []offsets.PartitionTranslation{pt("g", 0, 40, nil), pt("g", 1, 7, nil), untranslated[0]})
+	syncOne(ctx, s, "g", []offsets.PartitionTranslation{pt("g", 0, 40, nil), pt("g", 1, 7, nil), untranslated[0]})
 	expect("written", []string{`synced group offsets to the target: group=g committed=2 offsets="t[0]=40 (was none), t[1]=7 (was none)" skipped_not_behind=0 skipped_untranslated=1`}, nil)
-	s.sync(ctx, "g", []offsets.PartitionTranslation{pt("g", 0, 45, nil), pt("g", 1, 7, nil)})
+	syncOne(ctx, s, "g", []offsets.PartitionTranslation{pt("g", 0, 45, nil), pt("g", 1, 7, nil)})
 	expect("moved on", []string{`synced group offsets to the target: group=g committed=1 offsets="t[0]=45 (was 40)" skipped_not_behind=1`},
 		[]string{`group offsets already at or past the translation: group=g offsets="t[1] at 7, translation 7"`})
-	s.sync(ctx, "g", []offsets.PartitionTranslation{pt("g", 0, 44, nil)})
+	syncOne(ctx, s, "g", []offsets.PartitionTranslation{pt("g", 0, 44, nil)})
 	expect("behind the target", []string{`group offsets not synced: the target group is at or past every translated offset: group=g skipped_not_behind=1 skipped_untranslated=0 offsets="t[0] at 45, translation 44"`}, nil)
-	s.sync(ctx, "g", []offsets.PartitionTranslation{pt("g", 0, 44, nil)})
+	syncOne(ctx, s, "g", []offsets.PartitionTranslation{pt("g", 0, 44, nil)})
 	expect("behind again", nil, []string{"group offsets not synced: the target group is at or past every translated offset"})
 	got, err := kadm.NewClient(cl).FetchOffsets(ctx, "g")
 	if o, _ := got.Lookup("t", 0); err != nil || o.At != 45 {
@@ -103,16 +103,16 @@ func TestGroupSyncer_LogsOutcomes(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	s.sync(ctx, "busy", []offsets.PartitionTranslation{pt("busy", 0, 5, nil)})
+	syncOne(ctx, s, "busy", []offsets.PartitionTranslation{pt("busy", 0, 5, nil)})
 	expect("active", []string{"group offsets not synced: the group is active on the target: group=busy reason=\"group busy is active on the target (state Stable, 1 member(s): "}, nil)
-	s.sync(ctx, "busy", []offsets.PartitionTranslation{pt("busy", 0, 5, nil)})
+	syncOne(ctx, s, "busy", []offsets.PartitionTranslation{pt("busy", 0, 5, nil)})
 	expect("active again", nil, []string{"group offsets not synced: the group is active on the target"})
 	if got, _ := adm.FetchOffsets(ctx, "busy"); len(got) != 0 {
 		t.Fatalf("active group got offsets %v", got)
 	}
 
 	// Failures are warnings, every time.
-	s.sync(ctx, "h", []offsets.PartitionTranslation{pt("h", 0, 5, nil), {Group: "h", TargetTopic: "gone", TargetOffset: 3}})
+	syncOne(ctx, s, "h", []offsets.PartitionTranslation{pt("h", 0, 5, nil), {Group: "h", TargetTopic: "gone", TargetOffset: 3}})
 	expect("partial failure", []string{`synced group offsets to the target: group=h committed=1`}, nil)
 	c.ControlKey(int16(kmsg.DescribeGroups), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
 		c.KeepControl()
@@ -126,11 +126,16 @@ func TestGroupSyncer_LogsOutcomes(t *testing.T) {
 		return resp, nil, true
 	})
 	for range 2 {
-		s.sync(ctx, "g", []offsets.PartitionTranslation{pt("g", 0, 50, nil)})
+		syncOne(ctx, s, "g", []offsets.PartitionTranslation{pt("g", 0, 50, nil)})
 		logged := buf.take()
 		if !strings.Contains(logged, "[WARN]  group offset sync failed; will retry: group=g error=") ||
 			!strings.Contains(logged, "GROUP_AUTHORIZATION_FAILED") {
 			t.Fatalf("describe refused: log\n%s", logged)
 		}
 	}
+}
+
+// syncOne syncs one group, as a cycle with only that group does.
+func syncOne(ctx context.Context, s *groupSyncer, group string, ts []offsets.PartitionTranslation) {
+	s.syncAll(ctx, []string{group}, map[string][]offsets.PartitionTranslation{group: ts})
 }

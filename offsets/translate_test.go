@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -577,6 +578,78 @@ func TestCommitTranslated_ConsumerProtocolGroup(t *testing.T) {
 	// A group that does not exist anywhere is not active.
 	if _, err := CommitTranslated(ctx, e.tgt, "fresh", ts); err != nil {
 		t.Errorf("CommitTranslated on a new group: %v", err)
+	}
+}
+
+// TestCommitTranslatedGroups commits many groups at once: each group gets
+// what CommitTranslated would give it, an active group or a failed partition
+// stays with its group, and the batch takes one describe, one list and one
+// offset fetch, and a commit only for groups that have offsets to move.
+func TestCommitTranslatedGroups(t *testing.T) {
+	e := newTranslateEnv(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	joinGroup(t, e.b, "busy", "A.t")
+	e.commit(t, e.tgt, "ahead", kadm.Offset{Topic: "A.t", Partition: 0, At: 80, LeaderEpoch: -1})
+	var requests [kmsg.MaxKey + 1]atomic.Int64
+	for _, k := range []kmsg.Key{kmsg.DescribeGroups, kmsg.ListGroups, kmsg.OffsetFetch, kmsg.OffsetCommit} {
+		e.b.ControlKey(int16(k), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
+			e.b.KeepControl()
+			requests[kreq.Key()].Add(1)
+			return nil, nil, false // observe only
+		})
+	}
+	at := func(group, topic string, to int64) PartitionTranslation {
+		return PartitionTranslation{Group: group, SourceTopic: strings.TrimPrefix(topic, "A."), TargetTopic: topic, Partition: 0,
+			SourceOffset: to, TargetOffset: to, Exact: true}
+	}
+	byGroup := map[string][]PartitionTranslation{
+		"busy":    {at("busy", "A.t", 50)},
+		"ahead":   {at("ahead", "A.t", 70)},
+		"partial": {at("partial", "A.t", 10), at("partial", "A.nope", 3)},
+	}
+	const fresh = 20
+	for i := range fresh {
+		g := fmt.Sprintf("fresh-%02d", i)
+		byGroup[g] = []PartitionTranslation{at(g, "A.t", int64(i+1))}
+	}
+	done := CommitTranslatedGroups(ctx, e.tgt, byGroup)
+	if len(done) != len(byGroup) {
+		t.Fatalf("%d results for %d groups", len(done), len(byGroup))
+	}
+	var active *ActiveGroupError
+	if gc := done["busy"]; !errors.As(gc.Err, &active) || active.Group != "busy" || len(active.Members) != 1 {
+		t.Errorf("busy: %+v", gc)
+	}
+	if gc := done["ahead"]; gc.Err != nil || gc.Count(SkippedNotBehind) != 1 || gc.Partitions[0].Previous != 80 {
+		t.Errorf("ahead: %+v", gc)
+	}
+	if gc := done["partial"]; !errors.Is(gc.Err, kerr.UnknownTopicOrPartition) || gc.Count(Committed) != 1 || gc.Count(CommitFailed) != 1 {
+		t.Errorf("partial: %+v", gc)
+	}
+	adm := kadm.NewClient(e.tgt)
+	for i := range fresh {
+		g := fmt.Sprintf("fresh-%02d", i)
+		if gc := done[g]; gc.Err != nil || gc.Group != g || gc.Count(Committed) != 1 {
+			t.Errorf("%s: %+v", g, gc)
+		}
+		o, err := adm.FetchOffsets(ctx, g)
+		if r, _ := o.Lookup("A.t", 0); err != nil || r.At != int64(i+1) {
+			t.Errorf("target offset of %s = %d, %v; want %d", g, r.At, err, i+1)
+		}
+	}
+	if o, _ := adm.FetchOffsets(ctx, "busy"); len(o) != 0 {
+		t.Errorf("active group got offsets %v", o)
+	}
+	// The fetches just above went through the same broker: count before them.
+	want := map[kmsg.Key]int64{kmsg.DescribeGroups: 1, kmsg.ListGroups: 1, kmsg.OffsetFetch: 1 + fresh + 1, kmsg.OffsetCommit: fresh + 1}
+	for k, n := range want {
+		if got := requests[k].Load(); got != n {
+			t.Errorf("%d %s requests, want %d", got, kmsg.NameForKey(int16(k)), n)
+		}
+	}
+	if got := CommitTranslatedGroups(ctx, e.tgt, nil); len(got) != 0 {
+		t.Errorf("no groups: %v", got)
 	}
 }
 

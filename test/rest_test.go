@@ -25,8 +25,9 @@ func TestREST_StatusAndMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	produceRecords(t, client(t, src, kgo.RecordPartitioner(kgo.ManualPartitioner())), "t", 2, 100, "t")
+	commitSource(t, src, "g", "t", map[int32]int64{0: 10}, "")
 	rw := startWorker(t, connect.WorkerConfig{Clusters: clusterConfigs(map[string]*kfake.Cluster{"A": src, "B": dst})},
-		[]connect.ConnectorSpec{sourceSpec("A", "B", nil)})
+		[]connect.ConnectorSpec{sourceSpec("A", "B", nil), checkpointSpec("A", "B", nil)})
 	srv := httptest.NewServer(rw.w.Handler("test"))
 	defer srv.Close()
 	get := func(path string) (int, string) {
@@ -59,5 +60,26 @@ func TestREST_StatusAndMetrics(t *testing.T) {
 	if code, body := get("/metrics"); code != 200 ||
 		!strings.Contains(body, `mm2go_task_records_acked_total{connector="MirrorSourceConnector",source="A",target="B",task="0"} 200`) {
 		t.Errorf("GET /metrics = %d\n%s", code, body)
+	}
+	// The checkpoint task reports its cycles: how many, how long the last.
+	waitFor(t, 20*time.Second, "checkpoint cycles in the status", func() bool {
+		_, body := get("/A/B/connectors/MirrorCheckpointConnector/status")
+		var st struct {
+			Tasks []struct {
+				Cycles    int64   `json:"cycles"`
+				LastCycle float64 `json:"last_cycle_seconds"`
+			}
+		}
+		return json.Unmarshal([]byte(body), &st) == nil && len(st.Tasks) == 1 && st.Tasks[0].Cycles >= 2 && st.Tasks[0].LastCycle > 0
+	})
+	_, body := get("/metrics")
+	for _, want := range []string{`mm2go_task_cycles_total{connector="MirrorCheckpointConnector",source="A",target="B",task="0"} `,
+		`mm2go_task_last_cycle_seconds{connector="MirrorCheckpointConnector",source="A",target="B",task="0"} `} {
+		if !strings.Contains(body, want) {
+			t.Errorf("GET /metrics has no %s\n%s", want, body)
+		}
+	}
+	if strings.Contains(body, `mm2go_task_cycles_total{connector="MirrorSourceConnector"`) {
+		t.Errorf("GET /metrics reports cycles of a task without cycles\n%s", body)
 	}
 }

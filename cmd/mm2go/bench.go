@@ -150,6 +150,7 @@ func runBenchChild(ctx context.Context, args []string, stderr io.Writer) int {
 	fs := newFlagSet("bench", "bench --role rawcopy|worker [flags] (started by mm2go bench)", stderr)
 	role := fs.String("role", "", "rawcopy or worker")
 	config := fs.String("config", "", "worker: the flow file")
+	httpAddr := fs.String("http-addr", "", "worker: serve the REST status paths and metrics on this address, as mm2go worker --http-addr does")
 	source := fs.String("source", "", "rawcopy: source bootstrap addresses, comma separated")
 	target := fs.String("target", "", "rawcopy: target bootstrap addresses, comma separated")
 	topics := fs.String("topics", "", "rawcopy: topics to copy, comma separated")
@@ -188,6 +189,14 @@ func runBenchChild(ctx context.Context, args []string, stderr io.Writer) int {
 		if err != nil {
 			fmt.Fprintf(stderr, "mm2go bench: %v\n", err)
 			return exitUsage
+		}
+		if *httpAddr != "" {
+			stop, err := serveStatus(w, *httpAddr, log)
+			if err != nil {
+				fmt.Fprintf(stderr, "mm2go bench: --http-addr: %v\n", err)
+				return exitUsage
+			}
+			defer stop()
 		}
 		copyFn = func(ctx context.Context) error { return w.Run(ctx, specs) }
 	default:

@@ -118,8 +118,8 @@ func TestBench_EndToEnd(t *testing.T) {
 	if rep.Copies[0].RatioToCeiling != 1 {
 		t.Errorf("raw ratio to the ceiling = %v, want 1", rep.Copies[0].RatioToCeiling)
 	}
-	if len(rep.Latency) != 4 {
-		t.Fatalf("latency: %d results, want raw and mm2go at 10%% and 50%%", len(rep.Latency))
+	if len(rep.Latency) != 6 || rep.Latency[0].Copier != bench.CopierNone {
+		t.Fatalf("latency: %d results, want the floor (none), raw and mm2go at 10%% and 50%%", len(rep.Latency))
 	}
 	for _, l := range rep.Latency {
 		if l.Samples == 0 || l.Lost != 0 || l.P50Ms <= 0 || l.P50Ms > l.P99Ms || l.P99Ms > l.P999Ms || l.P999Ms > l.MaxMs {
@@ -132,11 +132,11 @@ func TestBench_EndToEnd(t *testing.T) {
 	if s := rep.Scale[0]; !s.Available || s.Partitions != 20 || s.CopiedSeconds <= 0 || s.PeakRSSBytes <= 0 {
 		t.Errorf("scale partitions: %+v", s)
 	}
-	if s := rep.Scale[1]; s.Available && (s.CopiedSeconds <= 0 || s.Groups != 3) || !s.Available && !strings.Contains(s.Note, "not available") {
+	if s := rep.Scale[1]; s.Available && (s.CopiedSeconds <= 0 || s.CycleSeconds <= 0 || s.Groups != 3) || !s.Available && !strings.Contains(s.Note, "not available") {
 		t.Errorf("scale groups: %+v", s)
 	}
-	if len(rep.Targets) != 4 {
-		t.Errorf("targets: %+v, want 4", rep.Targets)
+	if len(rep.Targets) != 5 {
+		t.Errorf("targets: %+v, want 5", rep.Targets)
 	}
 	for _, tg := range rep.Targets {
 		if tg.Status != bench.StatusMet && tg.Status != bench.StatusMissed && tg.Status != bench.StatusNotMeasured {

@@ -53,15 +53,12 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return exitUsage
 	}
 	if *httpAddr != "" {
-		ln, err := net.Listen("tcp", *httpAddr)
+		stop, err := serveStatus(w, *httpAddr, log)
 		if err != nil {
 			fmt.Fprintf(stderr, "mm2go worker: --http-addr: %v\n", err)
 			return exitUsage
 		}
-		srv := &http.Server{Handler: w.Handler(versionString()), ReadHeaderTimeout: 10 * time.Second}
-		go func() { _ = srv.Serve(ln) }()
-		defer srv.Close()
-		log.Info("serving REST and metrics", "address", ln.Addr().String())
+		defer stop()
 	}
 	log.Info("starting worker", "version", versionString(), "flows", flowNames(specs))
 	if err := w.Run(ctx, specs); err != nil {
@@ -135,3 +132,16 @@ func flowNames(specs []connect.ConnectorSpec) string {
 }
 
 var errNoFlows = errors.New("no enabled flows: set enabled: true on a flow (YAML) or A->B.enabled = true (mm2.properties)")
+
+// serveStatus serves w's REST status paths and Prometheus metrics on addr
+// until stop is called.
+func serveStatus(w *connect.Worker, addr string, log hclog.Logger) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	srv := &http.Server{Handler: w.Handler(versionString()), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	log.Info("serving REST and metrics", "address", ln.Addr().String())
+	return func() { _ = srv.Close() }, nil
+}

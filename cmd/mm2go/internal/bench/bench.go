@@ -19,6 +19,10 @@ const (
 	CopierRaw   = "raw"   // the franz-go copy loop: the ceiling
 	CopierMM2go = "mm2go" // a worker running MirrorSource, default settings
 	CopierKcat  = "kcat"  // kcat -C | kcat -P
+	// CopierNone is the latency probe's floor: no copier, the probe reads
+	// its records back from the source topic it writes. What the harness
+	// and the fake brokers add on their own.
+	CopierNone = "none"
 )
 
 // Scale run names (Config.Scale).
@@ -212,6 +216,10 @@ type ScaleResult struct {
 	PeakRSSBytes   int64   `json:"peak_rss_bytes"`
 	SteadyRSSBytes int64   `json:"steady_rss_bytes"`
 	IdleCPUPercent float64 `json:"idle_cpu_percent"`
+	// CycleSeconds is how long one checkpoint cycle took once every group
+	// was checkpointed (groups run): the slowest task's last cycle, read
+	// from the worker's REST status after two more cycles.
+	CycleSeconds float64 `json:"checkpoint_cycle_seconds,omitempty"`
 }
 
 // TargetResult says whether a performance target was met.
@@ -325,7 +333,7 @@ func (h *harness) run(ctx context.Context) error {
 			}
 		}
 	}
-	for _, name := range []string{CopierRaw, CopierMM2go} {
+	for _, name := range []string{CopierNone, CopierRaw, CopierMM2go} {
 		res, err := h.latency(ctx, name, ceiling)
 		if err != nil {
 			return err
@@ -398,11 +406,28 @@ func (h *harness) startCopier(ctx context.Context, name, phase string, dst *clus
 		ch, err := startChild(name, logPath, h.cfg.Env, args)
 		return ch, topics, err
 	case CopierMM2go:
-		flow, err := h.writeFlow(phase, dst, topics)
+		var settings []string
+		args := h.childArgs("worker")
+		var httpAddr string
+		if phase == phaseScaleGroups {
+			// Group offset sync is on, as for a migration, so a cycle
+			// both emits checkpoints and commits the groups on the target;
+			// the REST status tells how long the cycles take.
+			settings = append(settings, "sync.group.offsets.enabled: true")
+			var err error
+			if httpAddr, err = freeLoopbackAddr(); err != nil {
+				return nil, nil, err
+			}
+			args = append(args, "--http-addr", httpAddr)
+		}
+		flow, err := h.writeFlow(phase, dst, topics, settings...)
 		if err != nil {
 			return nil, nil, err
 		}
-		ch, err := startChild(name, logPath, h.cfg.Env, append(h.childArgs("worker", "--config", flow), prof...))
+		ch, err := startChild(name, logPath, h.cfg.Env, append(append(args, "--config", flow), prof...))
+		if ch != nil {
+			ch.httpAddr = httpAddr
+		}
 		remote := make([]string, len(topics))
 		for i, t := range topics {
 			remote[i] = sourceAlias + "." + t
@@ -429,11 +454,18 @@ func (h *harness) profilePath(name, phase, kind string) string {
 }
 
 // writeFlow writes the flow file of an mm2go child: the two clusters and
-// one flow of the given topic patterns, with mm2go's default settings.
-func (h *harness) writeFlow(phase string, dst *cluster, topics []string) (string, error) {
+// one flow of the given topic patterns, with mm2go's default settings but
+// for settings ("key: value" lines).
+func (h *harness) writeFlow(phase string, dst *cluster, topics []string, settings ...string) (string, error) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "clusters:\n  %s:\n    bootstrap_servers: [%q]\n  %s:\n    bootstrap_servers: [%q]\n",
 		sourceAlias, h.src.addrs(), targetAlias, dst.addrs())
+	if len(settings) > 0 {
+		b.WriteString("settings:\n")
+		for _, s := range settings {
+			b.WriteString("  " + s + "\n")
+		}
+	}
 	fmt.Fprintf(&b, "flows:\n  - source: %s\n    target: %s\n    topics: [", sourceAlias, targetAlias)
 	for i, t := range topics {
 		if i > 0 {
@@ -560,19 +592,22 @@ func (h *harness) latency(ctx context.Context, name string, ceiling float64) ([]
 	if ceiling <= 0 {
 		return nil, errors.New("latency: the raw copy measured no ceiling")
 	}
-	dst, err := newCluster("latency-" + name)
-	if err != nil {
-		return nil, err
-	}
-	defer dst.close()
 	srcTopic := "latency-" + name
 	if err := h.src.createTopics(ctx, h.cfg.Partitions, srcTopic); err != nil {
 		return nil, err
 	}
-	h.say("latency %s: starting the copier, target cluster %s", name, dst.addrs())
-	ch, topics, err := h.startCopier(ctx, name, "latency", dst, []string{srcTopic})
-	if err != nil {
-		return nil, err
+	dst, topics := h.src, []string{srcTopic}
+	var ch *child
+	if name != CopierNone {
+		var err error
+		if dst, err = newCluster("latency-" + name); err != nil {
+			return nil, err
+		}
+		defer dst.close()
+		h.say("latency %s: starting the copier, target cluster %s", name, dst.addrs())
+		if ch, topics, err = h.startCopier(ctx, name, "latency", dst, []string{srcTopic}); err != nil {
+			return nil, err
+		}
 	}
 	levels := make([]loadLevel, len(h.cfg.LatencyLoads))
 	for i, p := range h.cfg.LatencyLoads {
@@ -582,8 +617,11 @@ func (h *harness) latency(ctx context.Context, name string, ceiling float64) ([]
 		partitions: h.cfg.Partitions, pool: h.pool, levels: levels, dur: h.cfg.LatencyDuration,
 		timeout: h.cfg.Timeout, say: h.say}
 	res, err := lp.run(ctx)
-	_, stopErr := ch.stop(stopGrace)
-	if err = errors.Join(err, stopErr); err != nil {
+	if ch != nil {
+		_, stopErr := ch.stop(stopGrace)
+		err = errors.Join(err, stopErr)
+	}
+	if err != nil {
 		return nil, err
 	}
 	for _, r := range res {

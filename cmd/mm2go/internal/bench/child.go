@@ -23,6 +23,8 @@ type child struct {
 	// signalExitOK: the processes' exit status after SIGTERM means nothing
 	// (kcat); an mm2go child exits 0 after a graceful stop.
 	signalExitOK bool
+	// httpAddr is the worker's --http-addr, when it was given one.
+	httpAddr string
 
 	started time.Time
 	exited  chan struct{} // closed when every process has exited

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -23,8 +24,19 @@ type cluster struct {
 	adm  *kadm.Client
 }
 
+// segmentBytes is the fake brokers' log.segment.bytes. kfake keeps a
+// segment in memory as one byte slice that it grows by doubling, under a
+// lock that every produce and fetch of the cluster takes. With Kafka's
+// default of 1 GiB (kfake: 100 MiB) growing a segment copies tens of
+// megabytes while the whole cluster waits: stalls of 50 ms to 1 s that
+// land in every copier's latency tail, the raw loop's too. A real broker
+// appends to the page cache and has no such pause; small segments keep
+// each copy under 128 KiB.
+const segmentBytes = 256 << 10
+
 func newCluster(name string) (*cluster, error) {
-	kf, err := kfake.NewCluster(kfake.ClusterID("bench-"+name), kfake.NumBrokers(1))
+	kf, err := kfake.NewCluster(kfake.ClusterID("bench-"+name), kfake.NumBrokers(1),
+		kfake.BrokerConfigs(map[string]string{"log.segment.bytes": strconv.Itoa(segmentBytes)}))
 	if err != nil {
 		return nil, fmt.Errorf("start cluster %s: %w", name, err)
 	}

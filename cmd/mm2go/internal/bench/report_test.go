@@ -1,8 +1,11 @@
 package bench
 
 import (
+	"context"
 	"encoding/xml"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
@@ -48,13 +51,14 @@ func sampleReport() *Report {
 			{Copier: CopierMM2go, LoadPercent: 10, P50Ms: 3, P99Ms: 30, P999Ms: 40, MaxMs: 41, Samples: 100},
 			{Copier: CopierMM2go, LoadPercent: 50, P50Ms: 0.4, P99Ms: 2, P999Ms: 3, MaxMs: 3, Samples: 500},
 		},
-		Scale: []ScaleResult{{Name: ScalePartitions, Available: true, Partitions: 10_000, PeakRSSBytes: 200 << 20}},
+		Scale: []ScaleResult{{Name: ScalePartitions, Available: true, Partitions: 10_000, PeakRSSBytes: 200 << 20},
+			{Name: ScaleGroups, Available: true, Groups: 2000, Partitions: 50, CopiedSeconds: 4, CycleSeconds: 0.75}},
 	}
 }
 
 func TestEvaluateTargets(t *testing.T) {
 	got := evaluateTargets(sampleReport())
-	want := []string{StatusMet, StatusNotMeasured, StatusMissed, StatusMet}
+	want := []string{StatusMet, StatusNotMeasured, StatusMissed, StatusMet, StatusMet}
 	if len(got) != len(want) {
 		t.Fatalf("evaluateTargets: %d targets, want %d: %+v", len(got), len(want), got)
 	}
@@ -67,6 +71,22 @@ func TestEvaluateTargets(t *testing.T) {
 	r.Scale[0].Partitions = 100
 	if tg := evaluateTargets(r)[3]; tg.Status != StatusNotMeasured {
 		t.Errorf("RSS target with 100 partitions: %q, want %q", tg.Status, StatusNotMeasured)
+	}
+	for _, tc := range []struct {
+		name  string
+		edit  func(*ScaleResult)
+		want  string
+		inGot string
+	}{
+		{"slow", func(s *ScaleResult) { s.CycleSeconds = 6.5 }, StatusMissed, "6.50 s"},
+		{"small", func(s *ScaleResult) { s.Groups = 10 }, StatusNotMeasured, "10 groups"},
+		{"no cycle", func(s *ScaleResult) { s.CycleSeconds = 0 }, StatusNotMeasured, "no cycle"},
+	} {
+		r := sampleReport()
+		tc.edit(&r.Scale[1])
+		if tg := evaluateTargets(r)[4]; tg.Status != tc.want || !strings.Contains(tg.Got, tc.inGot) {
+			t.Errorf("cycle target, %s: %q (%s), want %q with %q", tc.name, tg.Status, tg.Got, tc.want, tc.inGot)
+		}
 	}
 }
 
@@ -91,7 +111,7 @@ func TestReportOutputs(t *testing.T) {
 	r.WriteText(&text)
 	r.WriteMarkdown(&md)
 	for _, out := range []string{text.String(), md.String()} {
-		for _, want := range []string{"raw", "mm2go", "kcat not found on PATH", "p99", "10000 partitions"} {
+		for _, want := range []string{"raw", "mm2go", "kcat not found on PATH", "p99", "10000 partitions", "cycle s", "0.75"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("report lacks %q:\n%s", want, out)
 			}
@@ -109,5 +129,39 @@ func TestProcMemory(t *testing.T) {
 	}
 	if _, err := procCPU(os.Getpid()); err != nil {
 		t.Errorf("procCPU(self): %v", err)
+	}
+}
+
+// TestCheckpointCycles reads checkpoint cycles from a worker's REST status,
+// and says what is wrong when it cannot.
+func TestCheckpointCycles(t *testing.T) {
+	body := `{"source->target/MirrorSourceConnector": {"status": {"tasks": [{"id": 0, "records_acked": 5}]}},
+		"source->target/MirrorCheckpointConnector": {"status": {"tasks": [
+			{"id": 0, "cycles": 7, "last_cycle_seconds": 0.25}, {"id": 1, "cycles": 6, "last_cycle_seconds": 0.5}]}}}`
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/connectors" || r.URL.Query().Get("expand") != "status" {
+			http.NotFound(w, r)
+			return
+		}
+		io.WriteString(w, body)
+	}))
+	defer srv.Close()
+	addr := strings.TrimPrefix(srv.URL, "http://")
+	ctx := context.Background()
+	cycles, last, err := checkpointCycles(ctx, addr)
+	if err != nil || cycles != 6 || last != 0.5 {
+		t.Errorf("checkpointCycles = %d, %v, %v; want the fewest cycles (6) and the longest last cycle (0.5)", cycles, last, err)
+	}
+	body = `{"source->target/MirrorSourceConnector": {"status": {"tasks": []}}}`
+	if _, _, err := checkpointCycles(ctx, addr); err == nil || !strings.Contains(err.Error(), "lists no MirrorCheckpointConnector task") {
+		t.Errorf("no checkpoint task: %v", err)
+	}
+	body = `not json`
+	if _, _, err := checkpointCycles(ctx, addr); err == nil || !strings.HasPrefix(err.Error(), "read the worker's status: ") {
+		t.Errorf("bad JSON: %v", err)
+	}
+	srv.Close()
+	if _, _, err := checkpointCycles(ctx, addr); err == nil {
+		t.Error("no worker: no error")
 	}
 }

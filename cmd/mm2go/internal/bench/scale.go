@@ -2,8 +2,12 @@ package bench
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
+	"net/http"
+	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -179,7 +183,7 @@ func (h *harness) scaleGroups(ctx context.Context) (ScaleResult, error) {
 		return res, err
 	}
 	defer dst.close()
-	ch, _, err := h.startCopier(ctx, CopierMM2go, "scale-groups", dst, []string{topic})
+	ch, _, err := h.startCopier(ctx, CopierMM2go, phaseScaleGroups, dst, []string{topic})
 	if err != nil {
 		return res, err
 	}
@@ -194,6 +198,9 @@ func (h *harness) scaleGroups(ctx context.Context) (ScaleResult, error) {
 	}
 	res.CopiedSeconds = time.Since(ch.started).Seconds()
 	if err == nil {
+		res.CycleSeconds, err = h.checkpointCycle(ctx, ch)
+	}
+	if err == nil {
 		res.SteadyRSSBytes, res.IdleCPUPercent = h.steady(ctx, ch)
 	}
 	_, stopErr := ch.stop(stopGrace)
@@ -201,8 +208,8 @@ func (h *harness) scaleGroups(ctx context.Context) (ScaleResult, error) {
 	if err = errors.Join(err, stopErr); err != nil {
 		return res, err
 	}
-	h.say("scale groups: %d groups x %d partitions checkpointed %.1fs after the worker started; peak RSS %.0f MiB",
-		groups, parts, res.CopiedSeconds, mib(res.PeakRSSBytes))
+	h.say("scale groups: %d groups x %d partitions checkpointed %.1fs after the worker started; a checkpoint cycle then took %.2fs; peak RSS %.0f MiB",
+		groups, parts, res.CopiedSeconds, res.CycleSeconds, mib(res.PeakRSSBytes))
 	return res, nil
 }
 
@@ -352,3 +359,80 @@ func (r *checkpointReader) poll(ctx context.Context) int {
 func (r *checkpointReader) close() { r.cl.Close() }
 
 func mib(b int64) float64 { return float64(b) / (1 << 20) }
+
+// phaseScaleGroups is the groups scale run's phase name (flow file, logs).
+const phaseScaleGroups = "scale-groups"
+
+// checkpointCycle waits until every task of the worker's checkpoint
+// connector has finished two more cycles and returns the slowest task's
+// last cycle, in seconds, as the worker's REST status reports it.
+func (h *harness) checkpointCycle(ctx context.Context, ch *child) (float64, error) {
+	var first int64 = -1
+	var took float64
+	err := h.watch(ctx, ch, "scale groups: checkpoint cycles", func() (bool, string, error) {
+		cycles, last, err := checkpointCycles(ctx, ch.httpAddr)
+		if err != nil {
+			return false, "", err
+		}
+		if first < 0 {
+			first = cycles
+		}
+		took = last
+		return cycles >= first+2, fmt.Sprintf("%d checkpoint cycles since the groups were checkpointed, last %.2fs", cycles-first, last), nil
+	})
+	return took, err
+}
+
+// checkpointCycles reads the worker's REST status at addr and returns the
+// fewest cycles any checkpoint task has finished and the longest last cycle.
+func checkpointCycles(ctx context.Context, addr string) (cycles int64, last float64, err error) {
+	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(rctx, http.MethodGet, "http://"+addr+"/connectors?expand=status", nil)
+	if err != nil {
+		return 0, 0, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, 0, fmt.Errorf("read the worker's status: %w", err)
+	}
+	defer resp.Body.Close()
+	var st map[string]struct {
+		Status struct {
+			Tasks []struct {
+				Cycles    int64   `json:"cycles"`
+				LastCycle float64 `json:"last_cycle_seconds"`
+			} `json:"tasks"`
+		} `json:"status"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		return 0, 0, fmt.Errorf("read the worker's status: %w", err)
+	}
+	cycles = -1
+	for name, c := range st {
+		if !strings.HasSuffix(name, "/"+classMirrorCheckpoint) {
+			continue
+		}
+		for _, t := range c.Status.Tasks {
+			if cycles < 0 || t.Cycles < cycles {
+				cycles = t.Cycles
+			}
+			last = max(last, t.LastCycle)
+		}
+	}
+	if cycles < 0 {
+		return 0, 0, fmt.Errorf("the worker's status at %s lists no %s task", addr, classMirrorCheckpoint)
+	}
+	return cycles, last, nil
+}
+
+// freeLoopbackAddr returns a loopback address with a port that was free a
+// moment ago, for a child's --http-addr.
+func freeLoopbackAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("find a free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
+}
