@@ -58,15 +58,22 @@ func (c *WorkerConfig) newClient(cluster string, role Role, opts ...kgo.Opt) (*k
 	all := []kgo.Opt{kgo.FetchMaxWait(500 * time.Millisecond)}
 	switch role {
 	case RoleConsumer:
-		// 16 MiB per fetch response (kgo: 50 MiB) still keeps the fake
-		// brokers and real ones busy, and bounds what a worker with many
-		// partitions holds while the target acknowledges.
-		all = append(all, kgo.FetchMaxBytes(16<<20))
+		// 8 MiB per fetch response (kgo and Java: 50 MiB). Fetched
+		// batches stay in memory until the target acknowledges every
+		// record in them, so this and the producer's buffer bound what a
+		// worker holds: with 10,000 partitions the worker peaks near 200
+		// MiB, where 16 MiB fetches and a 32 MiB buffer took it past 300,
+		// and copies of 16 partitions are as fast. Over a slow link the
+		// rate per source broker is at most fetch.max.bytes per round
+		// trip (160 MiB/s at 50 ms): raise consumer.fetch.max.bytes there.
+		all = append(all, kgo.FetchMaxBytes(8<<20))
 	case RoleProducer:
 		// Records reach the producer in whole fetched batches, so waiting
-		// for more (kgo's default linger is 10 ms) only adds latency; the
-		// buffer cap is Java's buffer.memory, which MM2 runs with.
-		all = append(all, kgo.ProducerLinger(time.Millisecond), kgo.MaxBufferedBytes(32<<20))
+		// for more (kgo's default linger is 10 ms) only adds latency. The
+		// buffer holds 16 MiB (Java's buffer.memory: 32 MiB), two fetch
+		// responses' worth: enough to keep the target busy while the next
+		// fetch is under way, see the fetch size above.
+		all = append(all, kgo.ProducerLinger(time.Millisecond), kgo.MaxBufferedBytes(16<<20))
 	}
 	all = append(all, cc.Opts...)
 	switch role {

@@ -51,6 +51,8 @@ type ClientOptions struct {
 //	metadata.max.age.ms                    kgo.MetadataMaxAge (10ms..1h)
 //	connections.max.idle.ms                kgo.ConnIdleTimeout (100ms..15m)
 //	socket.connection.setup.timeout.ms     kgo.DialTimeout
+//	enable.metrics.push                    false: kgo.DisableClientMetrics (KIP-714 client metrics; pushed only
+//	                                       to brokers that ask for them)
 //	consumer: fetch.max.bytes              kgo.FetchMaxBytes (up to 1 GiB; raises kgo.BrokerMaxReadBytes above 100 MiB)
 //	consumer: max.partition.fetch.bytes    kgo.FetchMaxPartitionBytes
 //	consumer: fetch.max.wait.ms            kgo.FetchMaxWait (at least 10ms)
@@ -59,6 +61,7 @@ type ClientOptions struct {
 //	consumer: auto.offset.reset            kgo.ConsumeResetOffset (earliest, latest, none)
 //	producer: linger.ms                    kgo.ProducerLinger (up to 1m)
 //	producer: batch.size                   kgo.ProducerBatchMaxBytes (512 B..100 MiB; kgo's default is 1 MB, Java's 16 KiB)
+//	producer: buffer.memory                kgo.MaxBufferedBytes (bytes of records waiting for the target)
 //	producer: compression.type             kgo.ProducerBatchCompression (none, gzip, snappy, lz4, zstd)
 //	producer: delivery.timeout.ms          kgo.RecordDeliveryTimeout (0 or at least 1s)
 //	producer: max.in.flight.requests.per.connection
@@ -303,6 +306,15 @@ var clientProps = map[string]clientProp{
 	}},
 	"connections.max.idle.ms":            {roleAll, msOpt(100*time.Millisecond, 15*time.Minute, kgo.ConnIdleTimeout)},
 	"socket.connection.setup.timeout.ms": {roleAll, msOpt(time.Millisecond, time.Duration(math.MaxInt32)*time.Millisecond, kgo.DialTimeout)},
+	"enable.metrics.push": {roleAll, func(v string) ([]kgo.Opt, error) {
+		switch strings.ToLower(v) {
+		case "true":
+			return nil, nil
+		case "false":
+			return []kgo.Opt{kgo.DisableClientMetrics()}, nil
+		}
+		return nil, fmt.Errorf("expected true or false, got %q", v)
+	}},
 
 	"fetch.max.bytes": {roleConsumer, func(v string) ([]kgo.Opt, error) {
 		n, err := parseInt(v, 1, 1<<30)
@@ -331,6 +343,13 @@ var clientProps = map[string]clientProp{
 
 	"linger.ms":  {roleProducer, msOpt(0, time.Minute, func(d time.Duration) kgo.Opt { return kgo.ProducerLinger(d) })},
 	"batch.size": {roleProducer, intOpt(512, 100<<20, func(n int32) kgo.Opt { return kgo.ProducerBatchMaxBytes(n) })},
+	"buffer.memory": {roleProducer, func(v string) ([]kgo.Opt, error) {
+		n, err := parseInt(v, 1, 64<<30)
+		if err != nil {
+			return nil, err
+		}
+		return []kgo.Opt{kgo.MaxBufferedBytes(int(n))}, nil
+	}},
 	"compression.type": {roleProducer, enumOpt(map[string]kgo.Opt{
 		"none":   kgo.ProducerBatchCompression(kgo.NoCompression()),
 		"gzip":   kgo.ProducerBatchCompression(kgo.GzipCompression()),

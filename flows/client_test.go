@@ -408,6 +408,8 @@ A.consumer.isolation.level = READ_COMMITTED
 A.consumer.auto.offset.reset = latest
 A.producer.linger.ms = 25
 A.producer.batch.size = 65536
+A.producer.buffer.memory = 8388608
+A.enable.metrics.push = false
 A.producer.compression.type = zstd
 A.producer.delivery.timeout.ms = 120000
 A.producer.max.in.flight.requests.per.connection = 5
@@ -454,6 +456,8 @@ B.bootstrap.servers = b:9092
 		{"isolation.level", consumer, kgo.FetchIsolationLevel, int8(1)}, // read_committed
 		{"linger.ms", producer, kgo.ProducerLinger, 25 * time.Millisecond},
 		{"batch.size", producer, kgo.ProducerBatchMaxBytes, int32(65536)},
+		{"buffer.memory", producer, kgo.MaxBufferedBytes, int64(8388608)},
+		{"enable.metrics.push", admin, kgo.DisableClientMetrics, true},
 		{"delivery.timeout.ms", producer, kgo.RecordDeliveryTimeout, 2 * time.Minute},
 		{"producer options stay off consumers", consumer, kgo.ProducerLinger, 10 * time.Millisecond},
 		{"consumer options stay off producers", producer, kgo.FetchMaxBytes, int32(50 << 20)},
@@ -493,6 +497,8 @@ func TestClientOpts_BadProperties(t *testing.T) {
 		"producer.max.in.flight.requests.per.connection": "0",
 		"consumer.fetch.max.bytes":                       "2147483648",
 		"metadata.max.age.ms":                            "x",
+		"producer.buffer.memory":                         "0",
+		"enable.metrics.push":                            "sometimes",
 	}}
 	_, err := c.ClientOpts()
 	if err == nil {
@@ -507,6 +513,8 @@ func TestClientOpts_BadProperties(t *testing.T) {
 		"clusters.c.properties.producer.max.in.flight.requests.per.connection: 0 is out of range",
 		"clusters.c.properties.consumer.fetch.max.bytes: 2147483648 is out of range",
 		`clusters.c.properties.metadata.max.age.ms: expected milliseconds, got "x"`,
+		"clusters.c.properties.producer.buffer.memory: 0 is out of range",
+		`clusters.c.properties.enable.metrics.push: expected true or false, got "sometimes"`,
 	} {
 		if !strings.Contains(err.Error(), w) {
 			t.Errorf("error does not contain %q; got:\n%v", w, err)
