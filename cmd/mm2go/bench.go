@@ -24,7 +24,7 @@ const benchChildEnv = "MM2GO_BENCH_CHILD"
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && (args[0] == "--role" || strings.HasPrefix(args[0], "--role=")) {
-		return runBenchChild(ctx, args, stderr)
+		return runBenchChild(ctx, args, stdout, stderr)
 	}
 	fs := newFlagSet("bench", "bench [--records N] [--size BYTES] [--partitions N] [--scale partitions,topics,groups|all] [flags]", stdout)
 	records := fs.Int64("records", 1_000_000, "records loaded on the source and copied by each copier (kcat copies a quarter)")
@@ -60,14 +60,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		Env: []string{benchChildEnv + "=1"},
 	}
 	var errs []error
-	for p := range strings.SplitSeq(*latencyLoads, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(p))
-		if err != nil {
-			errs = append(errs, fmt.Errorf("--latency-loads: %q is not a number", p))
-			continue
-		}
-		cfg.LatencyLoads = append(cfg.LatencyLoads, n)
-	}
+	cfg.LatencyLoads, errs = parseLoads(*latencyLoads)
 	switch *scale {
 	case "":
 	case "all":
@@ -122,6 +115,21 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	return exitOK
 }
 
+// parseLoads parses --latency-loads: percentages, comma separated.
+func parseLoads(s string) ([]int, []error) {
+	var loads []int
+	var errs []error
+	for p := range strings.SplitSeq(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(p))
+		if err != nil {
+			errs = append(errs, fmt.Errorf("--latency-loads: %q is not a number", p))
+			continue
+		}
+		loads = append(loads, n)
+	}
+	return loads, errs
+}
+
 // findKcat resolves --kcat: "off" is none, "auto" is kcat or kafkacat on
 // PATH if there is one, anything else must be an executable.
 func findKcat(flag string) (string, error) {
@@ -143,12 +151,22 @@ func findKcat(flag string) (string, error) {
 	return p, nil
 }
 
-// runBenchChild runs one copier for the harness: `bench --role rawcopy`
-// (the raw franz-go copy loop) or `bench --role worker` (an mm2go worker, as
-// `mm2go worker` runs it), until ctx is cancelled (SIGTERM from the harness).
-func runBenchChild(ctx context.Context, args []string, stderr io.Writer) int {
-	fs := newFlagSet("bench", "bench --role rawcopy|worker [flags] (started by mm2go bench)", stderr)
-	role := fs.String("role", "", "rawcopy or worker")
+// runBenchChild runs one child of the harness: `bench --role rawcopy` (the
+// raw franz-go copy loop) or `bench --role worker` (an mm2go worker, as
+// `mm2go worker` runs it), until ctx is cancelled (SIGTERM from the
+// harness); or `bench --role latency`, a single-process latency phase that
+// prints its results as JSON on stdout and exits.
+func runBenchChild(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("bench", "bench --role rawcopy|worker|latency [flags] (started by mm2go bench)", stderr)
+	role := fs.String("role", "", "rawcopy, worker or latency")
+	copier := fs.String("copier", "", "latency: the copier to measure, raw or mm2go")
+	ceiling := fs.Float64("ceiling", 0, "latency: the raw copy's records/s, which the loads are percentages of")
+	loads := fs.String("latency-loads", "10,50", "latency: offered loads, in percent of --ceiling")
+	latencyDur := fs.Duration("latency-duration", 5*time.Second, "latency: how long each load is offered")
+	partitions := fs.Int("partitions", 16, "latency: partitions of the source topic")
+	size := fs.Int("size", 1024, "latency: value bytes per record")
+	timeout := fs.Duration("timeout", 5*time.Minute, "latency: bound on the warm-up and on the drain")
+	out := fs.String("out", "", "latency: directory for the flow file and the worker's log")
 	config := fs.String("config", "", "worker: the flow file")
 	httpAddr := fs.String("http-addr", "", "worker: serve the REST status paths and metrics on this address, as mm2go worker --http-addr does")
 	source := fs.String("source", "", "rawcopy: source bootstrap addresses, comma separated")
@@ -199,8 +217,32 @@ func runBenchChild(ctx context.Context, args []string, stderr io.Writer) int {
 			defer stop()
 		}
 		copyFn = func(ctx context.Context) error { return w.Run(ctx, specs) }
+	case "latency":
+		lds, errs := parseLoads(*loads)
+		if *copier != bench.CopierRaw && *copier != bench.CopierMM2go {
+			errs = append(errs, fmt.Errorf("--copier: %q is not raw or mm2go", *copier))
+		}
+		if *ceiling <= 0 || *out == "" {
+			errs = append(errs, errors.New("--ceiling and --out are required"))
+		}
+		cfg := bench.Config{Size: *size, Partitions: int32(min(*partitions, 1<<20)),
+			LatencyLoads: lds, LatencyDuration: *latencyDur, Timeout: *timeout, OutDir: *out, Progress: stderr}
+		if err := cfg.ValidateLatency(); err != nil {
+			errs = append(errs, err)
+		}
+		if err := errors.Join(errs...); err != nil {
+			fmt.Fprintf(stderr, "mm2go bench --role latency: %v\n", err)
+			return exitUsage
+		}
+		copyFn = func(ctx context.Context) error {
+			res, err := bench.SingleProcessLatency(ctx, cfg, *copier, *ceiling)
+			if err != nil {
+				return err
+			}
+			return json.NewEncoder(stdout).Encode(res)
+		}
 	default:
-		fmt.Fprintf(stderr, "mm2go bench: --role: %q is not rawcopy or worker\n", *role)
+		fmt.Fprintf(stderr, "mm2go bench: --role: %q is not rawcopy, worker or latency\n", *role)
 		return exitUsage
 	}
 	if *cpuprofile != "" {

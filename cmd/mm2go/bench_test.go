@@ -118,8 +118,9 @@ func TestBench_EndToEnd(t *testing.T) {
 	if rep.Copies[0].RatioToCeiling != 1 {
 		t.Errorf("raw ratio to the ceiling = %v, want 1", rep.Copies[0].RatioToCeiling)
 	}
-	if len(rep.Latency) != 6 || rep.Latency[0].Copier != bench.CopierNone {
-		t.Fatalf("latency: %d results, want the floor (none), raw and mm2go at 10%% and 50%%", len(rep.Latency))
+	if len(rep.Latency) != 10 || rep.Latency[0].Copier != bench.CopierNone || rep.Latency[0].InProcess ||
+		rep.Latency[8].Copier != bench.CopierMM2go || !rep.Latency[8].InProcess {
+		t.Fatalf("latency: %+v, want the floor (none), raw and mm2go, then raw and mm2go in the harness, each at 10%% and 50%%", rep.Latency)
 	}
 	for _, l := range rep.Latency {
 		if l.Samples == 0 || l.Lost != 0 || l.P50Ms <= 0 || l.P50Ms > l.P99Ms || l.P99Ms > l.P999Ms || l.P999Ms > l.MaxMs {
@@ -165,6 +166,9 @@ func TestBench_BadFlags(t *testing.T) {
 		{"bench", "--role", "nonsense"},
 		{"bench", "--role", "rawcopy"},
 		{"bench", "--role", "worker"},
+		{"bench", "--role", "latency"},
+		{"bench", "--role", "latency", "--copier", "kcat", "--ceiling", "1000", "--out", os.TempDir()},
+		{"bench", "--role", "latency", "--copier", "raw", "--ceiling", "1000", "--out", os.TempDir(), "--latency-loads", "0"},
 	} {
 		code, _, errOut := runCmd(t, context.Background(), args...)
 		if code != exitUsage || errOut == "" {

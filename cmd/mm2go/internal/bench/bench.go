@@ -1,7 +1,9 @@
 package bench
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +14,12 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/mm2go/mm2go/connect"
+	"github.com/mm2go/mm2go/connectors"
+	"github.com/mm2go/mm2go/flows"
 )
 
 // Copier names, as they appear in the report.
@@ -82,6 +90,27 @@ func (c *Config) Validate() error {
 	if c.Records < 1 {
 		errs = append(errs, fmt.Errorf("--records: %d is not a positive number", c.Records))
 	}
+	if err := c.ValidateLatency(); err != nil {
+		errs = append(errs, err)
+	}
+	for _, s := range c.Scale {
+		if s != ScalePartitions && s != ScaleTopics && s != ScaleGroups {
+			errs = append(errs, fmt.Errorf("--scale: %q is not partitions, topics, groups or all", s))
+		}
+	}
+	if c.ScalePartitions < 1 || c.ScaleTopics < 1 || c.ScaleGroups < 1 || c.GroupPartitions < 1 {
+		errs = append(errs, errors.New("--scale-partitions, --scale-topics, --scale-groups and --scale-group-partitions must be positive"))
+	}
+	if c.ScaleIdle < 100*time.Millisecond {
+		errs = append(errs, fmt.Errorf("--scale-idle: %s is shorter than 100ms", c.ScaleIdle))
+	}
+	return errors.Join(errs...)
+}
+
+// ValidateLatency reports every problem of the settings a latency phase
+// uses: record size, partitions, loads, their duration and the timeout.
+func (c *Config) ValidateLatency() error {
+	var errs []error
 	if c.Size < 16 || c.Size > 900_000 {
 		errs = append(errs, fmt.Errorf("--size: %d is not between 16 and 900000 bytes", c.Size))
 	}
@@ -98,17 +127,6 @@ func (c *Config) Validate() error {
 		if p < 1 || p > 100 {
 			errs = append(errs, fmt.Errorf("--latency-loads: %d is not a percentage between 1 and 100", p))
 		}
-	}
-	for _, s := range c.Scale {
-		if s != ScalePartitions && s != ScaleTopics && s != ScaleGroups {
-			errs = append(errs, fmt.Errorf("--scale: %q is not partitions, topics, groups or all", s))
-		}
-	}
-	if c.ScalePartitions < 1 || c.ScaleTopics < 1 || c.ScaleGroups < 1 || c.GroupPartitions < 1 {
-		errs = append(errs, errors.New("--scale-partitions, --scale-topics, --scale-groups and --scale-group-partitions must be positive"))
-	}
-	if c.ScaleIdle < 100*time.Millisecond {
-		errs = append(errs, fmt.Errorf("--scale-idle: %s is shorter than 100ms", c.ScaleIdle))
 	}
 	if c.Timeout <= 0 {
 		errs = append(errs, fmt.Errorf("--timeout: %s is not positive", c.Timeout))
@@ -333,11 +351,22 @@ func (h *harness) run(ctx context.Context) error {
 			}
 		}
 	}
+	// Each copier as its own process, as it runs in production, then in a
+	// fresh process with the brokers and the probe (see
+	// LatencyResult.InProcess).
 	for _, name := range []string{CopierNone, CopierRaw, CopierMM2go} {
-		res, err := h.latency(ctx, name, ceiling)
+		res, err := h.latency(ctx, name, false, ceiling)
 		if err != nil {
 			return err
 		}
+		h.rep.Latency = append(h.rep.Latency, res...)
+	}
+	for _, name := range []string{CopierRaw, CopierMM2go} {
+		res, err := h.singleProcessLatency(ctx, name, ceiling)
+		if err != nil {
+			return err
+		}
+		h.noteOverload(name, res)
 		h.rep.Latency = append(h.rep.Latency, res...)
 	}
 	for _, s := range []string{ScalePartitions, ScaleTopics, ScaleGroups} {
@@ -587,25 +616,42 @@ func (h *harness) copy(ctx context.Context, name string, round int) (CopyResult,
 	return res, nil
 }
 
-// latency measures one copier's end-to-end latency at each offered load.
-func (h *harness) latency(ctx context.Context, name string, ceiling float64) ([]LatencyResult, error) {
+// latency measures one copier's end-to-end latency at each offered load,
+// with the copier as its own process or inside the harness process.
+func (h *harness) latency(ctx context.Context, name string, inProcess bool, ceiling float64) ([]LatencyResult, error) {
 	if ceiling <= 0 {
 		return nil, errors.New("latency: the raw copy measured no ceiling")
 	}
-	srcTopic := "latency-" + name
+	phase := "latency"
+	if inProcess {
+		phase = "latency-inprocess"
+	}
+	srcTopic := phase + "-" + name
 	if err := h.src.createTopics(ctx, h.cfg.Partitions, srcTopic); err != nil {
 		return nil, err
 	}
 	dst, topics := h.src, []string{srcTopic}
-	var ch *child
+	stop := func() error { return nil }
 	if name != CopierNone {
 		var err error
-		if dst, err = newCluster("latency-" + name); err != nil {
+		if dst, err = newCluster(phase + "-" + name); err != nil {
 			return nil, err
 		}
 		defer dst.close()
-		h.say("latency %s: starting the copier, target cluster %s", name, dst.addrs())
-		if ch, topics, err = h.startCopier(ctx, name, "latency", dst, []string{srcTopic}); err != nil {
+		h.say("%s %s: starting the copier, target cluster %s", phase, name, dst.addrs())
+		if inProcess {
+			stop, topics, err = h.startInProcess(ctx, name, phase, dst, []string{srcTopic})
+		} else {
+			var ch *child
+			ch, topics, err = h.startCopier(ctx, name, phase, dst, []string{srcTopic})
+			if ch != nil {
+				stop = func() error {
+					_, err := ch.stop(stopGrace)
+					return err
+				}
+			}
+		}
+		if err != nil {
 			return nil, err
 		}
 	}
@@ -613,24 +659,17 @@ func (h *harness) latency(ctx context.Context, name string, ceiling float64) ([]
 	for i, p := range h.cfg.LatencyLoads {
 		levels[i] = loadLevel{percent: p, rate: max(1, ceiling*float64(p)/100)}
 	}
-	lp := &latencyProbe{copier: name, src: h.src, dst: dst, srcTopic: srcTopic, dstTopic: topics[0],
+	lp := &latencyProbe{copier: name, inProcess: inProcess, src: h.src, dst: dst, srcTopic: srcTopic, dstTopic: topics[0],
 		partitions: h.cfg.Partitions, pool: h.pool, levels: levels, dur: h.cfg.LatencyDuration,
 		timeout: h.cfg.Timeout, say: h.say}
 	res, err := lp.run(ctx)
-	if ch != nil {
-		_, stopErr := ch.stop(stopGrace)
-		err = errors.Join(err, stopErr)
-	}
-	if err != nil {
+	if err = errors.Join(err, stop()); err != nil {
 		return nil, err
 	}
+	h.noteOverload(name, res)
 	for _, r := range res {
-		if r.SentRate < 0.9*r.OfferedRate {
-			h.rep.Notes = append(h.rep.Notes, fmt.Sprintf("The latency probe offered %s %.0f records/s at %d%% but the source took only %.0f/s: the machine was saturated (brokers, probe and copier share its CPUs), so that row measures overload, not the copier.",
-				name, r.OfferedRate, r.LoadPercent, r.SentRate))
-		}
-		h.say("latency %s at %d%% (%.0f records/s): p50 %.1fms p99 %.1fms p99.9 %.1fms max %.1fms (%d samples, %d lost)",
-			name, r.LoadPercent, r.OfferedRate, r.P50Ms, r.P99Ms, r.P999Ms, r.MaxMs, r.Samples, r.Lost)
+		h.say("%s %s at %d%% (%.0f records/s): p50 %.1fms p99 %.1fms p99.9 %.1fms max %.1fms (%d samples, %d lost)",
+			phase, name, r.LoadPercent, r.OfferedRate, r.P50Ms, r.P99Ms, r.P999Ms, r.MaxMs, r.Samples, r.Lost)
 	}
 	return res, nil
 }
@@ -651,4 +690,140 @@ func kcatVersion(path string) string {
 		}
 	}
 	return strings.TrimSpace(lines[0])
+}
+
+// startInProcess starts copier name (raw or mm2go) inside the harness
+// process, copying topics to dst, and returns the function that stops it
+// (gracefully, as its own process would stop) and the target topics.
+func (h *harness) startInProcess(ctx context.Context, name, phase string, dst *cluster, topics []string) (stop func() error, dstTopics []string, err error) {
+	var run func(context.Context) error
+	switch name {
+	case CopierRaw:
+		if err := dst.createTopics(ctx, h.cfg.Partitions, topics...); err != nil {
+			return nil, nil, err
+		}
+		cfg := RawCopyConfig{Source: h.src.kf.ListenAddrs(), Target: dst.kf.ListenAddrs(), Topics: topics}
+		run = func(ctx context.Context) error { return RawCopy(ctx, cfg) }
+		dstTopics = topics
+	default:
+		path, err := h.writeFlow(phase, dst, topics)
+		if err != nil {
+			return nil, nil, err
+		}
+		logf, err := os.Create(filepath.Join(h.cfg.OutDir, name+"-"+phase+".log"))
+		if err != nil {
+			return nil, nil, fmt.Errorf("create the worker's log: %w", err)
+		}
+		w, specs, err := inProcessWorker(path, hclog.New(&hclog.LoggerOptions{Name: "mm2go", Level: hclog.Warn, Output: logf}))
+		if err != nil {
+			logf.Close()
+			return nil, nil, err
+		}
+		run = func(ctx context.Context) error {
+			defer logf.Close()
+			return w.Run(ctx, specs)
+		}
+		for _, t := range topics {
+			dstTopics = append(dstTopics, sourceAlias+"."+t)
+		}
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- run(cctx) }()
+	return func() error {
+		cancel()
+		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+			return fmt.Errorf("%s in the harness: %w", name, err)
+		}
+		return nil
+	}, dstTopics, nil
+}
+
+// inProcessWorker builds an mm2go worker for the flow file at path, as
+// mm2go worker does.
+func inProcessWorker(path string, log hclog.Logger) (*connect.Worker, []connect.ConnectorSpec, error) {
+	f, err := flows.Load(path)
+	if err == nil {
+		err = f.Validate()
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("flow file %s: %w", path, err)
+	}
+	e, err := f.Expand()
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg, specs, err := e.Plan()
+	if err != nil {
+		return nil, nil, err
+	}
+	reg := connect.NewRegistry()
+	connectors.Register(reg)
+	return connect.NewWorker(cfg, connect.WithLogger(log), connect.WithRegistry(reg)), specs, nil
+}
+
+// noteOverload adds a note for each latency row whose offered load the
+// source could not take.
+func (h *harness) noteOverload(name string, res []LatencyResult) {
+	for _, r := range res {
+		if r.SentRate < 0.9*r.OfferedRate {
+			h.rep.Notes = append(h.rep.Notes, fmt.Sprintf("The latency probe offered %s (%s) %.0f records/s at %d%% but the source took only %.0f/s: the machine was saturated (brokers, probe and copier share its CPUs), so that row measures overload, not the copier.",
+				name, r.where(), r.OfferedRate, r.LoadPercent, r.SentRate))
+		}
+	}
+}
+
+// singleProcessLatency runs the latency phases of copier name in a child
+// process (bench --role latency, SingleProcessLatency): fresh brokers, the
+// probe and the copier on one Go scheduler, away from the harness's heap of
+// loaded records. It forwards the child's progress and returns its results.
+func (h *harness) singleProcessLatency(ctx context.Context, name string, ceiling float64) ([]LatencyResult, error) {
+	loads := make([]string, len(h.cfg.LatencyLoads))
+	for i, p := range h.cfg.LatencyLoads {
+		loads[i] = strconv.Itoa(p)
+	}
+	args := h.childArgs("latency", "--copier", name, "--ceiling", strconv.FormatFloat(ceiling, 'f', 1, 64),
+		"--latency-loads", strings.Join(loads, ","), "--latency-duration", h.cfg.LatencyDuration.String(),
+		"--partitions", strconv.Itoa(int(h.cfg.Partitions)), "--size", strconv.Itoa(h.cfg.Size),
+		"--timeout", h.cfg.Timeout.String(), "--out", h.cfg.OutDir)
+	h.say("latency %s: in one process with fresh brokers and the probe", name)
+	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
+	cmd.Env = append(os.Environ(), h.cfg.Env...)
+	var stdout strings.Builder
+	cmd.Stdout = &stdout
+	progress, err := cmd.StderrPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start the latency child: %w", err)
+	}
+	var lastLine string
+	sc := bufio.NewScanner(progress)
+	for sc.Scan() {
+		lastLine = sc.Text()
+		h.say("  %s", lastLine)
+	}
+	if err := cmd.Wait(); err != nil {
+		return nil, fmt.Errorf("latency %s in one process: %w (last output: %s)", name, err, lastLine)
+	}
+	var res []LatencyResult
+	if err := json.Unmarshal([]byte(stdout.String()), &res); err != nil {
+		return nil, fmt.Errorf("latency %s in one process: read its results: %w", name, err)
+	}
+	return res, nil
+}
+
+// SingleProcessLatency is the child side of singleProcessLatency (mm2go
+// bench --role latency): in this process, a source and a target cluster,
+// copier (raw or mm2go) and the probe, offering cfg.LatencyLoads percent of
+// ceiling records/s. Progress goes to cfg.Progress.
+func SingleProcessLatency(ctx context.Context, cfg Config, copier string, ceiling float64) ([]LatencyResult, error) {
+	h := &harness{cfg: cfg, start: time.Now(), pool: newValuePool(cfg.Size), rep: &Report{}}
+	var err error
+	if h.src, err = newCluster("source"); err != nil {
+		return nil, err
+	}
+	defer h.src.close()
+	return h.latency(ctx, copier, true, ceiling)
 }

@@ -12,6 +12,18 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
+// where says where a latency row's copier ran, for tables and plots.
+func (l LatencyResult) where() string {
+	switch {
+	case l.Copier == CopierNone:
+		return "-"
+	case l.InProcess:
+		return "one process"
+	default:
+		return "own process"
+	}
+}
+
 // stampLen is the prefix of a latency record's value: the send time (Unix
 // nanoseconds, big endian) and the phase the record belongs to.
 const stampLen = 9
@@ -20,7 +32,13 @@ const stampLen = 9
 // from the moment the harness's producer hands a record to its client on the
 // source to the moment the harness's consumer on the target sees it.
 type LatencyResult struct {
-	Copier      string  `json:"copier"`
+	Copier string `json:"copier"`
+	// InProcess: the copier ran in one fresh process with the brokers and
+	// the probe, on one Go scheduler, rather than as its own process.
+	// Where cores are few, the operating system's scheduling of several
+	// busy processes adds tens of milliseconds to every copier's tail;
+	// these rows show what the copier's own path adds.
+	InProcess   bool    `json:"in_process"`
 	LoadPercent int     `json:"load_percent"` // of the raw copy's records/s
 	OfferedRate float64 `json:"offered_rate"` // records/s asked for
 	SentRate    float64 `json:"sent_rate"`    // records/s the source acknowledged
@@ -42,6 +60,7 @@ type loadLevel struct {
 // and measures how long each takes to show up in a target topic.
 type latencyProbe struct {
 	copier     string
+	inProcess  bool
 	src, dst   *cluster
 	srcTopic   string
 	dstTopic   string
@@ -96,7 +115,7 @@ func (lp *latencyProbe) run(ctx context.Context) ([]LatencyResult, error) {
 		slices.Sort(s)
 		acked := lp.acked[i+1].Load()
 		out[i] = LatencyResult{
-			Copier: lp.copier, LoadPercent: l.percent, OfferedRate: l.rate,
+			Copier: lp.copier, InProcess: lp.inProcess, LoadPercent: l.percent, OfferedRate: l.rate,
 			SentRate: float64(acked) / lp.dur.Seconds(), Samples: len(s), Lost: max(0, acked-int64(len(s))),
 			P50Ms: ms(quantile(s, 0.50)), P99Ms: ms(quantile(s, 0.99)), P999Ms: ms(quantile(s, 0.999)), MaxMs: ms(quantile(s, 1)),
 		}

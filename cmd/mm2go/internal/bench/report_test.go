@@ -88,6 +88,24 @@ func TestEvaluateTargets(t *testing.T) {
 			t.Errorf("cycle target, %s: %q (%s), want %q with %q", tc.name, tg.Status, tg.Got, tc.want, tc.inGot)
 		}
 	}
+	// With in-process rows, the latency target is judged on mm2go's
+	// in-process row and names the others.
+	r = sampleReport()
+	r.Latency = append(r.Latency,
+		LatencyResult{Copier: CopierRaw, LoadPercent: 10, P50Ms: 9, P99Ms: 80, P999Ms: 90, MaxMs: 95, Samples: 100},
+		LatencyResult{Copier: CopierMM2go, InProcess: true, LoadPercent: 10, P50Ms: 2, P99Ms: 12, P999Ms: 20, MaxMs: 22, Samples: 100})
+	if tg := evaluateTargets(r)[2]; tg.Status != StatusMet ||
+		tg.Got != "12.0 ms in one process with the brokers (p50 2.0, p99.9 20.0); 30.0 ms as its own process, raw loop 80.0 ms" {
+		t.Errorf("latency target with an in-process row: %q (%s)", tg.Status, tg.Got)
+	}
+	r.Latency[len(r.Latency)-1].P99Ms = 26
+	if tg := evaluateTargets(r)[2]; tg.Status != StatusMissed {
+		t.Errorf("latency target with a slow in-process row: %q (%s)", tg.Status, tg.Got)
+	}
+	r.Latency = nil
+	if tg := evaluateTargets(r)[2]; tg.Status != StatusNotMeasured {
+		t.Errorf("latency target without latency rows: %q (%s)", tg.Status, tg.Got)
+	}
 }
 
 // TestReportOutputs checks that the SVG is well-formed XML (names are
@@ -111,7 +129,7 @@ func TestReportOutputs(t *testing.T) {
 	r.WriteText(&text)
 	r.WriteMarkdown(&md)
 	for _, out := range []string{text.String(), md.String()} {
-		for _, want := range []string{"raw", "mm2go", "kcat not found on PATH", "p99", "10000 partitions", "cycle s", "0.75"} {
+		for _, want := range []string{"raw", "mm2go", "kcat not found on PATH", "p99", "10000 partitions", "cycle s", "0.75", "own process"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("report lacks %q:\n%s", want, out)
 			}

@@ -12,7 +12,7 @@ import (
 // percentiles per copier and load on a log scale (right). Plain SVG 1.1, no
 // scripts or external resources, so that it renders on GitHub.
 func (r *Report) WriteSVG(w io.Writer) {
-	const width, height = 960, 380
+	const width, height = 1280, 380
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="12">`+"\n", width, height, width, height)
 	fmt.Fprintf(&b, `<rect width="%d" height="%d" fill="#ffffff"/>`+"\n", width, height)
@@ -22,7 +22,7 @@ func (r *Report) WriteSVG(w io.Writer) {
 	fmt.Fprintf(&b, `<text x="%d" y="36" font-size="11" fill="#555555" text-anchor="middle">%s</text>`+"\n", width/2,
 		esc(fmt.Sprintf("%d CPUs (%s), %s, load average %.1f -> %.1f; brokers in-process (kfake): compare within this run only", m.CPUs, m.CPUModel, m.GoVersion, m.LoadAvgStart, m.LoadAvgEnd)))
 	r.svgThroughput(&b, 20, 64, 400, 300)
-	r.svgLatency(&b, 470, 64, 470, 300)
+	r.svgLatency(&b, 470, 64, 790, 300)
 	b.WriteString("</svg>\n")
 	io.WriteString(w, b.String())
 }
@@ -71,7 +71,7 @@ var quantileColors = []string{"#9ecae1", "#3182bd", "#08519c"}
 // svgLatency draws grouped bars of p50, p99 and p99.9 per copier and load,
 // on a log scale.
 func (r *Report) svgLatency(b *strings.Builder, x, y, w, h int) {
-	fmt.Fprintf(b, `<text x="%d" y="%d" font-weight="bold">End-to-end latency (ms, log scale)</text>`+"\n", x, y)
+	fmt.Fprintf(b, `<text x="%d" y="%d" font-weight="bold">End-to-end latency (ms, log scale; (1p): copier in one process with the brokers)</text>`+"\n", x, y)
 	if len(r.Latency) == 0 {
 		fmt.Fprintf(b, `<text x="%d" y="%d">no latency phase</text>`+"\n", x, y+40)
 		return
@@ -106,10 +106,14 @@ func (r *Report) svgLatency(b *strings.Builder, x, y, w, h int) {
 			by := yOf(v)
 			bx := gx + float64(j)*barW
 			fmt.Fprintf(b, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s"><title>%s</title></rect>`+"\n",
-				bx, by, barW-2, bottom-by, quantileColors[j], esc(fmt.Sprintf("%s at %d%%: %s %.2f ms", l.Copier, l.LoadPercent, []string{"p50", "p99", "p99.9"}[j], v)))
+				bx, by, barW-2, bottom-by, quantileColors[j], esc(fmt.Sprintf("%s (%s) at %d%%: %s %.2f ms", l.Copier, l.where(), l.LoadPercent, []string{"p50", "p99", "p99.9"}[j], v)))
 			fmt.Fprintf(b, `<text x="%.1f" y="%.1f" text-anchor="middle" font-size="9">%s</text>`+"\n", bx+(barW-2)/2, by-3, shortMs(v))
 		}
-		fmt.Fprintf(b, `<text x="%.1f" y="%.1f" text-anchor="middle">%s</text>`+"\n", gx+1.5*barW, bottom+16, esc(l.Copier))
+		label := l.Copier
+		if l.InProcess {
+			label += " (1p)"
+		}
+		fmt.Fprintf(b, `<text x="%.1f" y="%.1f" text-anchor="middle">%s</text>`+"\n", gx+1.5*barW, bottom+16, esc(label))
 		fmt.Fprintf(b, `<text x="%.1f" y="%.1f" text-anchor="middle" fill="#555555">%d%% load</text>`+"\n", gx+1.5*barW, bottom+30, l.LoadPercent)
 	}
 	ty := yOf(25)
