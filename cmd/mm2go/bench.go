@@ -28,7 +28,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	fs := newFlagSet("bench", "bench [--records N] [--size BYTES] [--partitions N] [--scale partitions,topics,groups|all] [flags]", stdout)
 	records := fs.Int64("records", 1_000_000, "records loaded on the source and copied by each copier (kcat copies a quarter)")
-	rounds := fs.Int("rounds", 2, "copies by the raw loop and by mm2go each, in alternating order; the best counts")
+	rounds := fs.Int("rounds", 4, "copies by the raw loop and by mm2go each, in alternating order (raw first in odd rounds, mm2go in even ones); the best counts")
 	size := fs.Int("size", 1024, "value bytes per record")
 	partitions := fs.Int("partitions", 16, "partitions of the source topic")
 	latencyLoads := fs.String("latency-loads", "10,50", "offered loads of the latency phases, in percent of the raw copy's records/s")
