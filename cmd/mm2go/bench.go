@@ -14,7 +14,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
+
 	"github.com/mm2go/mm2go/cmd/mm2go/internal/bench"
+	"github.com/mm2go/mm2go/connect"
+	"github.com/mm2go/mm2go/flows"
 )
 
 // benchChildEnv is set in the environment of the copier children that
@@ -113,6 +117,19 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return exitFailure
 	}
 	return exitOK
+}
+
+// flowFileWorker builds the worker of the flow file at path, as mm2go
+// worker does.
+func flowFileWorker(path string, log hclog.Logger) (*connect.Worker, []connect.ConnectorSpec, error) {
+	f, err := flows.Load(path)
+	if err == nil {
+		err = f.Validate()
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("flow file %s: %w", path, err)
+	}
+	return newWorker(f, log)
 }
 
 // parseLoads parses --latency-loads: percentages, comma separated.
@@ -226,7 +243,8 @@ func runBenchChild(ctx context.Context, args []string, stdout, stderr io.Writer)
 			errs = append(errs, errors.New("--ceiling and --out are required"))
 		}
 		cfg := bench.Config{Size: *size, Partitions: int32(min(*partitions, 1<<20)),
-			LatencyLoads: lds, LatencyDuration: *latencyDur, Timeout: *timeout, OutDir: *out, Progress: stderr}
+			LatencyLoads: lds, LatencyDuration: *latencyDur, Timeout: *timeout, OutDir: *out, Progress: stderr,
+			NewWorker: flowFileWorker}
 		if err := cfg.ValidateLatency(); err != nil {
 			errs = append(errs, err)
 		}

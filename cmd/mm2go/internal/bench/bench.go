@@ -18,8 +18,6 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/mm2go/mm2go/connect"
-	"github.com/mm2go/mm2go/connectors"
-	"github.com/mm2go/mm2go/flows"
 )
 
 // Copier names, as they appear in the report.
@@ -77,6 +75,9 @@ type Config struct {
 	// to the environment.
 	Exe string
 	Env []string
+	// NewWorker builds the worker of a flow file as mm2go worker does, for
+	// mm2go in one process with the brokers (SingleProcessLatency).
+	NewWorker func(flowFile string, log hclog.Logger) (*connect.Worker, []connect.ConnectorSpec, error)
 	// Progress receives a line per phase and per second.
 	Progress io.Writer
 }
@@ -714,7 +715,11 @@ func (h *harness) startInProcess(ctx context.Context, name, phase string, dst *c
 		if err != nil {
 			return nil, nil, fmt.Errorf("create the worker's log: %w", err)
 		}
-		w, specs, err := inProcessWorker(path, hclog.New(&hclog.LoggerOptions{Name: "mm2go", Level: hclog.Warn, Output: logf}))
+		if h.cfg.NewWorker == nil {
+			logf.Close()
+			return nil, nil, errors.New("no worker constructor (Config.NewWorker) for mm2go in one process")
+		}
+		w, specs, err := h.cfg.NewWorker(path, hclog.New(&hclog.LoggerOptions{Name: "mm2go", Level: hclog.Warn, Output: logf}))
 		if err != nil {
 			logf.Close()
 			return nil, nil, err
@@ -737,29 +742,6 @@ func (h *harness) startInProcess(ctx context.Context, name, phase string, dst *c
 		}
 		return nil
 	}, dstTopics, nil
-}
-
-// inProcessWorker builds an mm2go worker for the flow file at path, as
-// mm2go worker does.
-func inProcessWorker(path string, log hclog.Logger) (*connect.Worker, []connect.ConnectorSpec, error) {
-	f, err := flows.Load(path)
-	if err == nil {
-		err = f.Validate()
-	}
-	if err != nil {
-		return nil, nil, fmt.Errorf("flow file %s: %w", path, err)
-	}
-	e, err := f.Expand()
-	if err != nil {
-		return nil, nil, err
-	}
-	cfg, specs, err := e.Plan()
-	if err != nil {
-		return nil, nil, err
-	}
-	reg := connect.NewRegistry()
-	connectors.Register(reg)
-	return connect.NewWorker(cfg, connect.WithLogger(log), connect.WithRegistry(reg)), specs, nil
 }
 
 // noteOverload adds a note for each latency row whose offered load the

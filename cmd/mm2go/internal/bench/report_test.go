@@ -184,3 +184,13 @@ func TestCheckpointCycles(t *testing.T) {
 		t.Error("no worker: no error")
 	}
 }
+
+// TestSingleProcessLatency_NoWorker: mm2go in one process needs the
+// worker constructor that mm2go bench passes in.
+func TestSingleProcessLatency_NoWorker(t *testing.T) {
+	cfg := Config{Size: 64, Partitions: 1, LatencyLoads: []int{10}, LatencyDuration: time.Second, Timeout: 10 * time.Second, OutDir: t.TempDir()}
+	_, err := SingleProcessLatency(context.Background(), cfg, CopierMM2go, 100)
+	if err == nil || !strings.Contains(err.Error(), "no worker constructor") {
+		t.Fatalf("SingleProcessLatency without NewWorker: %v", err)
+	}
+}
