@@ -303,12 +303,8 @@ func (t *MirrorCheckpointTask) translate(ctx context.Context) (map[string][]offs
 				Group: g, SourceTopic: o.Topic, TargetTopic: t.cfg.Policy.FormatRemoteTopic(t.cfg.SourceAlias, o.Topic),
 				Partition: o.Partition, SourceOffset: o.At, TargetOffset: -1, Lag: -1, Metadata: o.Metadata,
 			}
-			tr, err := ix.TranslateCommitted(o.Topic, o.Partition, o.At)
-			if err != nil && t.syncs != nil {
-				if str, serr := t.syncs.Translate(o.Topic, o.Partition, o.At); serr == nil {
-					tr, err, pt.FromOffsetSyncs = str, nil, true
-				}
-			}
+			tr, fromSyncs, err := offsets.TranslateCommittedOrSyncs(ix, t.syncs, o.Topic, o.Partition, o.At)
+			pt.FromOffsetSyncs = fromSyncs
 			if err != nil {
 				pt.Err = &offsets.TranslateError{Group: g, Topic: o.Topic, Partition: o.Partition, Offset: o.At, Err: err}
 				if t.log.IsTrace() {

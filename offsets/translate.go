@@ -289,14 +289,26 @@ func TranslateGroup(ctx context.Context, req TranslateRequest) ([]PartitionTrans
 	return out, nil
 }
 
+// TranslateCommittedOrSyncs is Index.TranslateCommitted, with MM2's offset
+// syncs (syncs, nil for none) answering where the index cannot: for records
+// Java MM2 copied before mm2go took the flow over. fromSyncs says the syncs
+// answered; when neither can, the error is the index's.
+func TranslateCommittedOrSyncs(ix *Index, syncs *SyncStore, topic string, partition int32, committed int64) (tr Translation, fromSyncs bool, err error) {
+	tr, err = ix.TranslateCommitted(topic, partition, committed)
+	if err != nil && syncs != nil {
+		if str, serr := syncs.Translate(topic, partition, committed); serr == nil {
+			return str, true, nil
+		}
+	}
+	return tr, false, err
+}
+
 // translateOne fills in t's translation, or its Err.
 func translateOne(ctx context.Context, req TranslateRequest, ix *Index, t *PartitionTranslation) error {
-	tr, err := ix.TranslateCommitted(t.SourceTopic, t.Partition, t.SourceOffset)
-	if err != nil && req.Syncs != nil {
-		if str, serr := req.Syncs.Translate(t.SourceTopic, t.Partition, t.SourceOffset); serr == nil {
-			t.TargetOffset, t.Exact, t.FromOffsetSyncs = str.Downstream, str.Exact, true
-			return nil
-		}
+	tr, fromSyncs, err := TranslateCommittedOrSyncs(ix, req.Syncs, t.SourceTopic, t.Partition, t.SourceOffset)
+	if fromSyncs {
+		t.TargetOffset, t.Exact, t.FromOffsetSyncs = tr.Downstream, tr.Exact, true
+		return nil
 	}
 	if err != nil {
 		if _, _, known := ix.LastKnown(t.SourceTopic, t.Partition); !known {

@@ -68,12 +68,7 @@ func (h *harness) scalePartitions(ctx context.Context) (ScaleResult, error) {
 		return c.records >= total, fmt.Sprintf("%d/%d partitions started, %d/%d records copied", c.nonEmpty, n, c.records, total), err
 	})
 	res.CopiedSeconds = time.Since(ch.started).Seconds()
-	if err == nil {
-		res.SteadyRSSBytes, res.IdleCPUPercent = h.steady(ctx, ch)
-	}
-	_, stopErr := ch.stop(stopGrace)
-	res.PeakRSSBytes = ch.peakRSS()
-	if err = errors.Join(err, stopErr); err != nil {
+	if err := h.finishScale(ctx, ch, &res, err); err != nil {
 		return res, err
 	}
 	h.say("scale partitions: all %d partitions copied %.1fs after the worker started; peak RSS %.0f MiB, steady %.0f MiB, idle CPU %.0f%%",
@@ -95,10 +90,7 @@ func (h *harness) scaleTopics(ctx context.Context) (ScaleResult, error) {
 	if err != nil {
 		return res, err
 	}
-	err = h.topicsAppear(ctx, ch, dst, n, &res)
-	_, stopErr := ch.stop(stopGrace)
-	res.PeakRSSBytes = ch.peakRSS()
-	if err = errors.Join(err, stopErr); err != nil {
+	if err := h.finishScale(ctx, ch, &res, h.topicsAppear(ctx, ch, dst, n, &res)); err != nil {
 		return res, err
 	}
 	h.say("scale topics: %d topics found %.1fs and copied %.1fs after they were created; peak RSS %.0f MiB",
@@ -108,7 +100,7 @@ func (h *harness) scaleTopics(ctx context.Context) (ScaleResult, error) {
 
 // topicsAppear waits for the worker to start, creates n topics at once with
 // one record each, and waits until the worker has copied them all, filling
-// in the times and the idle figures of res.
+// in the times of res.
 func (h *harness) topicsAppear(ctx context.Context, ch *child, dst *cluster, n int, res *ScaleResult) error {
 	// The worker is up once it has its offsets topic on the target.
 	offsetsTopic := "mm2-offsets." + sourceAlias + ".internal"
@@ -142,9 +134,6 @@ func (h *harness) topicsAppear(ctx context.Context, ch *child, dst *cluster, n i
 		return c.nonEmpty >= n, fmt.Sprintf("%d/%d remote topics created, %d copied", c.partitions, n, c.nonEmpty), err
 	})
 	res.DiscoveredSeconds, res.CopiedSeconds = discovered.Seconds(), time.Since(created).Seconds()
-	if err == nil {
-		res.SteadyRSSBytes, res.IdleCPUPercent = h.steady(ctx, ch)
-	}
 	return err
 }
 
@@ -200,17 +189,25 @@ func (h *harness) scaleGroups(ctx context.Context) (ScaleResult, error) {
 	if err == nil {
 		res.CycleSeconds, err = h.checkpointCycle(ctx, ch)
 	}
-	if err == nil {
-		res.SteadyRSSBytes, res.IdleCPUPercent = h.steady(ctx, ch)
-	}
-	_, stopErr := ch.stop(stopGrace)
-	res.PeakRSSBytes = ch.peakRSS()
-	if err = errors.Join(err, stopErr); err != nil {
+	if err := h.finishScale(ctx, ch, &res, err); err != nil {
 		return res, err
 	}
 	h.say("scale groups: %d groups x %d partitions checkpointed %.1fs after the worker started; a checkpoint cycle then took %.2fs; peak RSS %.0f MiB",
 		groups, parts, res.CopiedSeconds, res.CycleSeconds, mib(res.PeakRSSBytes))
 	return res, nil
+}
+
+// finishScale ends a scale run whose measurement returned err: unless it
+// failed, it watches the idle worker for res's steady RSS and idle CPU; then
+// it stops the worker and records its peak RSS. It returns err joined with
+// the worker's stop error.
+func (h *harness) finishScale(ctx context.Context, ch *child, res *ScaleResult, err error) error {
+	if err == nil {
+		res.SteadyRSSBytes, res.IdleCPUPercent = h.steady(ctx, ch)
+	}
+	_, stopErr := ch.stop(stopGrace)
+	res.PeakRSSBytes = ch.peakRSS()
+	return errors.Join(err, stopErr)
 }
 
 // plansCheckpoints reports whether a flow of this build runs MM2's
