@@ -87,6 +87,21 @@ func (r *taskRunner) run(ctx context.Context) (err error) {
 	r.log.Info("task started")
 	bo.reset()
 	r.lastFlush = time.Now()
+	// Records go to the producer under pctx, which a soft stop (ctx done)
+	// does not end: kgo fails a record whose Produce is still waiting for
+	// room in the buffer at once, ahead of the acks of the records before
+	// it, and the partition would then commit nothing of what those acks
+	// confirmed. pctx ends ShutdownTimeout after ctx, at the hard stop.
+	pctx, pcancel := context.WithCancel(context.WithoutCancel(ctx))
+	var hardStop atomic.Pointer[time.Timer]
+	stopWatch := context.AfterFunc(ctx, func() { hardStop.Store(time.AfterFunc(r.cfg.ShutdownTimeout, pcancel)) })
+	defer func() {
+		stopWatch()
+		if t := hardStop.Load(); t != nil {
+			t.Stop()
+		}
+		pcancel()
+	}()
 	defer func() {
 		// Soft stop: the poll loop has ended. Flush what is in flight, commit
 		// what the target acknowledged, then stop the task. The shutdown
@@ -127,7 +142,7 @@ func (r *taskRunner) run(ctx context.Context) (err error) {
 			return fmt.Errorf("poll task %s-%d: %w", r.spec.Name, r.id, err)
 		}
 		bo.reset()
-		r.send(ctx, recs)
+		r.send(pctx, recs)
 		if time.Since(r.lastFlush) >= r.cfg.OffsetFlushInterval {
 			if err := r.commit(ctx); err != nil && ctx.Err() == nil {
 				r.log.Warn("source offset commit failed; will retry", "error", err)

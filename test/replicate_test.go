@@ -2,11 +2,13 @@ package test
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/mm2go/mm2go/connect"
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -158,4 +160,63 @@ func TestReplicate_RestartResumes(t *testing.T) {
 	if first >= 4*perPart {
 		t.Logf("note: the first run finished before it was stopped")
 	}
+}
+
+// TestReplicate_StopWithFullBuffer stops the worker while its producer's
+// buffer is full and the target is slow, so that the runner is blocked
+// handing records to the producer: a graceful stop must still commit every
+// partition's acknowledged offset, and the restart copy nothing twice.
+func TestReplicate_StopWithFullBuffer(t *testing.T) {
+	src, dst := newCluster(t, "src"), newCluster(t, "dst")
+	if _, err := kadm.NewClient(client(t, src)).CreateTopic(context.Background(), 4, 1, nil, "events"); err != nil {
+		t.Fatal(err)
+	}
+	const perPart = 2000
+	want := produceRecords(t, client(t, src, kgo.RecordPartitioner(kgo.ManualPartitioner())), "events", 4, perPart, "ev")
+	// Every produce to the target waits 20ms, and the producer holds 40
+	// records at most: the runner spends its time blocked in Produce.
+	var slow atomic.Bool
+	slow.Store(true)
+	dst.ControlKey(int16(kmsg.Produce), func(kmsg.Request) (kmsg.Response, error, bool) {
+		dst.KeepControl()
+		if slow.Load() {
+			time.Sleep(20 * time.Millisecond)
+		}
+		return nil, nil, false
+	})
+	clusters := clusterConfigs(map[string]*kfake.Cluster{"A": src, "B": dst})
+	b := clusters["B"]
+	b.ProducerOpts = []kgo.Opt{kgo.MaxBufferedRecords(40)}
+	clusters["B"] = b
+	cfg := connect.WorkerConfig{Clusters: clusters}
+	specs := []connect.ConnectorSpec{sourceSpec("A", "B", nil)}
+
+	rw := startWorker(t, cfg, specs)
+	waitFor(t, 30*time.Second, "records of every partition copied", func() bool {
+		ends := endOffsets(t, dst, "A.events")
+		for p := range int32(4) {
+			if ends[p] == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	if err := rw.stop(); err != nil {
+		t.Fatalf("graceful stop: %v", err)
+	}
+	stopped := endOffsets(t, dst, "A.events")
+	t.Logf("copied before the stop: %v", stopped)
+
+	slow.Store(false)
+	startWorker(t, cfg, specs)
+	waitFor(t, 60*time.Second, "all records copied after restart", func() bool {
+		return totalRecords(endOffsets(t, dst, "A.events")) >= 4*perPart
+	})
+	got := consumeAll(t, dst, "A.events", 4*perPart, 30*time.Second)
+	for p, ws := range want {
+		if len(got[p]) != len(ws) {
+			t.Errorf("A.events[%d]: %d records on the target, want %d (%d copied before the stop)", p, len(got[p]), len(ws), stopped[p])
+		}
+	}
+	compareTopic(t, "A.events", want, got)
 }
