@@ -2,17 +2,15 @@ package connect
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"strconv"
 	"sync"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/mm2go/mm2go/internal/kread"
+	"github.com/mm2go/mm2go/internal/ktopic"
 )
 
 // OffsetsTopic is the Connect offsets topic that MM2 uses for flows from the
@@ -43,8 +41,10 @@ func openOffsetStore(ctx context.Context, cfg *WorkerConfig, source, target stri
 	if err != nil {
 		return nil, err
 	}
-	err = ensureTopic(ctx, kadm.NewClient(adm), s.topic, h.OffsetsTopicPartitions, h.OffsetsTopicReplication,
-		map[string]*string{"cleanup.policy": kadm.StringPtr("compact")})
+	_, err = ktopic.CreateCompacted(ctx, kadm.NewClient(adm), ktopic.Compacted{
+		Topic: s.topic, Cluster: target, Partitions: h.OffsetsTopicPartitions,
+		ReplicationFactor: h.OffsetsTopicReplication, ReplicationFactorKey: "offset.storage.replication.factor",
+	}, log)
 	adm.Close()
 	if err != nil {
 		return nil, err
@@ -130,23 +130,5 @@ func (s *offsetStore) commit(ctx context.Context, entries []commitEntry) error {
 func (s *offsetStore) close() {
 	if s.prod != nil {
 		s.prod.Close()
-	}
-}
-
-// ensureTopic creates topic unless it exists. Like MM2, an existing topic is
-// not checked or changed.
-func ensureTopic(ctx context.Context, adm *kadm.Client, topic string, partitions int32, rf int16, configs map[string]*string) error {
-	resp, err := adm.CreateTopic(ctx, partitions, rf, configs, topic)
-	if err == nil {
-		err = resp.Err
-	}
-	switch {
-	case err == nil, errors.Is(err, kerr.TopicAlreadyExists):
-		return nil
-	case errors.Is(err, kerr.InvalidReplicationFactor):
-		return fmt.Errorf("create topic %s with replication factor %s: %w (set a factor the cluster can meet, or -1 for the broker default)",
-			topic, strconv.Itoa(int(rf)), err)
-	default:
-		return fmt.Errorf("create topic %s: %w", topic, err)
 	}
 }

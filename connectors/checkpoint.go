@@ -10,12 +10,12 @@ import (
 	"sync"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/mm2go/mm2go/connect"
 	"github.com/mm2go/mm2go/connectors/policy"
+	"github.com/mm2go/mm2go/internal/ktopic"
 	"github.com/mm2go/mm2go/offsets"
 )
 
@@ -155,7 +155,8 @@ func (m *MirrorCheckpoint) Start(ctx context.Context, cc *connect.ConnectorConte
 	if err != nil {
 		return err
 	}
-	err = createCompactTopic(ctx, kadm.NewClient(tcl), cfg.CheckpointsTopic, cfg.ReplicationFactor, cc.Target, KeyCheckpointsReplicationFactor, cc.Logger)
+	_, err = ktopic.CreateCompacted(ctx, kadm.NewClient(tcl), ktopic.Compacted{Topic: cfg.CheckpointsTopic, Cluster: cc.Target,
+		ReplicationFactor: cfg.ReplicationFactor, ReplicationFactorKey: KeyCheckpointsReplicationFactor}, cc.Logger)
 	tcl.Close()
 	if err != nil {
 		return err
@@ -185,35 +186,6 @@ func (m *MirrorCheckpoint) Start(ctx context.Context, cc *connect.ConnectorConte
 		m.wg.Go(func() { m.refreshLoop(rctx) })
 	}
 	return nil
-}
-
-// createCompactTopic creates topic on the cluster of adm (alias cluster)
-// with one partition and cleanup.policy=compact unless it exists; an
-// existing topic is neither checked nor changed. Like MM2 it goes on when
-// the cluster does not let it create topics: an operator may have.
-func createCompactTopic(ctx context.Context, adm *kadm.Client, topic string, rf int16, cluster, rfKey string, log hclog.Logger) error {
-	resp, err := adm.CreateTopic(ctx, 1, rf, map[string]*string{"cleanup.policy": kadm.StringPtr("compact")}, topic)
-	if err == nil {
-		err = resp.Err
-	}
-	switch {
-	case err == nil:
-		log.Info("created topic", "topic", topic, "cluster", cluster)
-		return nil
-	case errors.Is(err, kerr.TopicAlreadyExists):
-		return nil
-	case errors.Is(err, kerr.TopicAuthorizationFailed), errors.Is(err, kerr.ClusterAuthorizationFailed),
-		errors.Is(err, kerr.UnsupportedVersion):
-		log.Warn("cannot create topic; writing to it anyway", "topic", topic, "cluster", cluster, "error", err)
-		return nil
-	case errors.Is(err, kerr.InvalidReplicationFactor):
-		return fmt.Errorf("create topic %s on %s with replication factor %d: %w (set %s to a factor the cluster can meet, or -1 for the broker default)",
-			topic, cluster, rf, err, rfKey)
-	case connect.IsRetriable(err):
-		return connect.Retriable(fmt.Errorf("create topic %s on %s: %w", topic, cluster, err))
-	default:
-		return fmt.Errorf("create topic %s on %s: %w", topic, cluster, err)
-	}
 }
 
 // findGroups lists the consumer groups of the cluster of adm that groups

@@ -267,51 +267,6 @@ func TestFindGroups(t *testing.T) {
 	}
 }
 
-func TestCreateCompactTopic(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	log := hclog.NewNullLogger()
-	_, adm := hbCluster(t)
-	for i := range 2 {
-		if err := createCompactTopic(ctx, adm, "A.checkpoints.internal", -1, "B", KeyCheckpointsReplicationFactor, log); err != nil {
-			t.Fatalf("call %d: %v", i, err)
-		}
-	}
-	if err := createCompactTopic(ctx, adm, "other", 3, "B", KeyCheckpointsReplicationFactor, log); !errors.Is(err, kerr.InvalidReplicationFactor) ||
-		!strings.Contains(err.Error(), "set checkpoints.topic.replication.factor to a factor the cluster can meet") {
-		t.Fatalf("too high a replication factor: %v", err)
-	}
-	for _, tc := range []struct {
-		code      int16
-		ok        bool
-		retriable bool
-	}{
-		{kerr.TopicAuthorizationFailed.Code, true, false},
-		{kerr.UnsupportedVersion.Code, true, false},
-		{kerr.RequestTimedOut.Code, false, true},
-		{kerr.PolicyViolation.Code, false, false},
-	} {
-		c, adm := hbCluster(t)
-		c.ControlKey(int16(kmsg.CreateTopics), func(req kmsg.Request) (kmsg.Response, error, bool) {
-			creq := req.(*kmsg.CreateTopicsRequest)
-			resp := creq.ResponseKind().(*kmsg.CreateTopicsResponse)
-			for _, rt := range creq.Topics {
-				st := kmsg.NewCreateTopicsResponseTopic()
-				st.Topic, st.ErrorCode = rt.Topic, tc.code
-				resp.Topics = append(resp.Topics, st)
-			}
-			return resp, nil, true
-		})
-		err := createCompactTopic(ctx, adm, "x", -1, "B", KeyCheckpointsReplicationFactor, log)
-		switch {
-		case tc.ok && err != nil:
-			t.Errorf("code %d: %v, want nil", tc.code, err)
-		case !tc.ok && (err == nil || !strings.Contains(err.Error(), "create topic x on B: ") || connect.IsRetriable(err) != tc.retriable):
-			t.Errorf("code %d: %v, want a create error, retriable %v", tc.code, err, tc.retriable)
-		}
-	}
-}
-
 // testTask returns a checkpoint task ready for checkpoints(), with groups
 // and a partition handle per key.
 func testTask(t *testing.T, groups ...string) (*MirrorCheckpointTask, map[string]*connect.SourcePartition) {

@@ -2,17 +2,16 @@ package connectors
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/mm2go/mm2go/connect"
 	"github.com/mm2go/mm2go/connectors/policy"
+	"github.com/mm2go/mm2go/internal/ktopic"
 	"github.com/mm2go/mm2go/offsets"
 )
 
@@ -120,35 +119,9 @@ func (m *MirrorHeartbeat) Start(ctx context.Context, cc *connect.ConnectorContex
 		return err
 	}
 	defer cl.Close()
-	return createHeartbeatsTopic(ctx, kadm.NewClient(cl), cfg.Topic, cfg.ReplicationFactor, cc.Target, cc.Logger)
-}
-
-// createHeartbeatsTopic creates topic on the cluster of adm (alias target)
-// with one partition and cleanup.policy=compact, unless it exists; an
-// existing topic is not checked or changed.
-func createHeartbeatsTopic(ctx context.Context, adm *kadm.Client, topic string, rf int16, target string, log hclog.Logger) error {
-	resp, err := adm.CreateTopic(ctx, 1, rf, map[string]*string{"cleanup.policy": kadm.StringPtr("compact")}, topic)
-	if err == nil {
-		err = resp.Err
-	}
-	switch {
-	case err == nil:
-		log.Info("created heartbeats topic", "topic", topic, "cluster", target)
-		return nil
-	case errors.Is(err, kerr.TopicAlreadyExists):
-		return nil
-	case errors.Is(err, kerr.TopicAuthorizationFailed), errors.Is(err, kerr.ClusterAuthorizationFailed),
-		errors.Is(err, kerr.UnsupportedVersion):
-		log.Warn("cannot create heartbeats topic; emitting to it anyway", "topic", topic, "cluster", target, "error", err)
-		return nil
-	case errors.Is(err, kerr.InvalidReplicationFactor):
-		return fmt.Errorf("create topic %s on %s with replication factor %d: %w (set %s to a factor the cluster can meet, or -1 for the broker default)",
-			topic, target, rf, err, KeyHeartbeatsReplicationFactor)
-	case connect.IsRetriable(err):
-		return connect.Retriable(fmt.Errorf("create topic %s on %s: %w", topic, target, err))
-	default:
-		return fmt.Errorf("create topic %s on %s: %w", topic, target, err)
-	}
+	_, err = ktopic.CreateCompacted(ctx, kadm.NewClient(cl), ktopic.Compacted{Topic: cfg.Topic, Cluster: cc.Target,
+		ReplicationFactor: cfg.ReplicationFactor, ReplicationFactorKey: KeyHeartbeatsReplicationFactor}, cc.Logger)
+	return err
 }
 
 // TaskConfigs implements connect.Connector: one task, or none when

@@ -4,18 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
-	"errors"
 	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
-	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kerr"
-	"github.com/twmb/franz-go/pkg/kfake"
-	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/mm2go/mm2go/connect"
 )
@@ -254,106 +248,6 @@ func TestMirrorHeartbeat_TaskConfigs(t *testing.T) {
 			}
 			if err := m.Stop(context.Background()); err != nil {
 				t.Fatalf("Stop: %v", err)
-			}
-		})
-	}
-}
-
-// hbCluster starts a one-broker fake cluster and returns it with an admin
-// client of it.
-func hbCluster(t *testing.T) (*kfake.Cluster, *kadm.Client) {
-	t.Helper()
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.ClusterID("hb"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cl.Close)
-	return c, kadm.NewClient(cl)
-}
-
-func TestCreateHeartbeatsTopic(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	log := hclog.NewNullLogger()
-
-	t.Run("creates once", func(t *testing.T) {
-		_, adm := hbCluster(t)
-		for i := range 2 { // the second call finds the topic
-			if err := createHeartbeatsTopic(ctx, adm, "heartbeats", -1, "B", log); err != nil {
-				t.Fatalf("call %d: %v", i, err)
-			}
-		}
-		details, err := adm.ListTopics(ctx, "heartbeats")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if d := details["heartbeats"]; d.Err != nil || len(d.Partitions) != 1 {
-			t.Fatalf("heartbeats: err %v, %d partitions; want 1", d.Err, len(d.Partitions))
-		}
-		cfgs, err := adm.DescribeTopicConfigs(ctx, "heartbeats")
-		if err != nil {
-			t.Fatal(err)
-		}
-		rc, err := cfgs.On("heartbeats", nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		compact := false
-		for _, c := range rc.Configs {
-			compact = compact || c.Key == "cleanup.policy" && c.MaybeValue() == "compact"
-		}
-		if !compact {
-			t.Fatalf("heartbeats configs %+v lack cleanup.policy=compact", rc.Configs)
-		}
-	})
-
-	t.Run("replication factor too high", func(t *testing.T) {
-		_, adm := hbCluster(t)
-		err := createHeartbeatsTopic(ctx, adm, "heartbeats", 3, "B", log)
-		if !errors.Is(err, kerr.InvalidReplicationFactor) || connect.IsRetriable(err) ||
-			!strings.Contains(err.Error(), "set heartbeats.topic.replication.factor to a factor the cluster can meet") {
-			t.Fatalf("err = %v, want a fatal InvalidReplicationFactor that names the key", err)
-		}
-	})
-
-	for _, tc := range []struct {
-		name      string
-		code      int16
-		ok        bool // creation failure is ignored
-		retriable bool
-	}{
-		{"topic authorization ignored", kerr.TopicAuthorizationFailed.Code, true, false},
-		{"cluster authorization ignored", kerr.ClusterAuthorizationFailed.Code, true, false},
-		{"unsupported ignored", kerr.UnsupportedVersion.Code, true, false},
-		{"timeout retried", kerr.RequestTimedOut.Code, false, true},
-		{"policy violation fatal", kerr.PolicyViolation.Code, false, false},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			c, adm := hbCluster(t)
-			c.ControlKey(int16(kmsg.CreateTopics), func(req kmsg.Request) (kmsg.Response, error, bool) {
-				creq := req.(*kmsg.CreateTopicsRequest)
-				resp := creq.ResponseKind().(*kmsg.CreateTopicsResponse)
-				for _, rt := range creq.Topics {
-					st := kmsg.NewCreateTopicsResponseTopic()
-					st.Topic = rt.Topic
-					st.ErrorCode = tc.code
-					resp.Topics = append(resp.Topics, st)
-				}
-				return resp, nil, true
-			})
-			err := createHeartbeatsTopic(ctx, adm, "heartbeats", -1, "B", log)
-			switch {
-			case tc.ok && err != nil:
-				t.Fatalf("err = %v, want nil", err)
-			case !tc.ok && (err == nil || !strings.Contains(err.Error(), "create topic heartbeats on B: ")):
-				t.Fatalf("err = %v, want create topic heartbeats on B: ...", err)
-			case !tc.ok && connect.IsRetriable(err) != tc.retriable:
-				t.Fatalf("IsRetriable(%v) = %v, want %v", err, !tc.retriable, tc.retriable)
 			}
 		})
 	}

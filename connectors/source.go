@@ -17,6 +17,7 @@ import (
 
 	"github.com/mm2go/mm2go/connect"
 	"github.com/mm2go/mm2go/connectors/policy"
+	"github.com/mm2go/mm2go/internal/ktopic"
 	"github.com/mm2go/mm2go/offsets"
 )
 
@@ -220,7 +221,6 @@ func replicatedIn(topics []string) func(name string, prefixed bool) bool {
 // refusing creation as unauthorized or unsupported (then it is assumed to
 // exist), fails the start.
 func (m *MirrorSource) ensureOffsetTopics(ctx context.Context) error {
-	compact := map[string]*string{"cleanup.policy": kadm.StringPtr("compact")}
 	rf := m.cfg.OffsetSyncsReplicationFactor
 	if m.cfg.EmitOffsetSyncs {
 		topic, cluster := m.cfg.OffsetSyncsTopic()
@@ -228,43 +228,19 @@ func (m *MirrorSource) ensureOffsetTopics(ctx context.Context) error {
 		if m.cfg.OffsetSyncsOnTarget {
 			adm = m.tgt
 		}
-		if err := m.createInternalTopic(ctx, adm, cluster, topic, rf, compact); err != nil {
+		if _, err := ktopic.CreateCompacted(ctx, adm, ktopic.Compacted{Topic: topic, Cluster: cluster,
+			ReplicationFactor: rf, ReplicationFactorKey: KeyOffsetSyncsReplicationFactor}, m.cc.Logger); err != nil {
 			m.cc.Logger.Warn("offset-syncs topic not created; records are copied without MM2 offset syncs until it exists",
 				"topic", topic, "cluster", cluster, "error", err)
 		}
 	}
 	topic := offsets.IndexTopic(m.cfg.SourceAlias)
-	if err := m.createInternalTopic(ctx, m.tgt, m.cfg.TargetAlias, topic, rf, compact); err != nil {
+	if _, err := ktopic.CreateCompacted(ctx, m.tgt, ktopic.Compacted{Topic: topic, Cluster: m.cfg.TargetAlias,
+		ReplicationFactor: rf, ReplicationFactorKey: KeyOffsetSyncsReplicationFactor}, m.cc.Logger); err != nil {
 		// Retried if the cause is (a timeout, an unreachable cluster).
 		return fmt.Errorf("%w (tasks need the offset index topic: create it with 1 partition and cleanup.policy=compact)", err)
 	}
 	return nil
-}
-
-// createInternalTopic creates a one-partition topic on cluster, MM2's way:
-// an existing topic, or a cluster that refuses as unauthorized or
-// unsupported, is not an error.
-func (m *MirrorSource) createInternalTopic(ctx context.Context, adm *kadm.Client, cluster, topic string, rf int16, configs map[string]*string) error {
-	resp, err := adm.CreateTopic(ctx, 1, rf, configs, topic)
-	if err == nil {
-		err = resp.Err
-	}
-	switch {
-	case err == nil:
-		m.cc.Logger.Info("created internal topic", "topic", topic, "cluster", cluster)
-		return nil
-	case errors.Is(err, kerr.TopicAlreadyExists):
-		return nil
-	case errors.Is(err, kerr.TopicAuthorizationFailed), errors.Is(err, kerr.ClusterAuthorizationFailed),
-		errors.Is(err, kerr.UnsupportedVersion):
-		m.cc.Logger.Info("cannot create internal topic; assuming it exists", "topic", topic, "cluster", cluster, "error", err)
-		return nil
-	case errors.Is(err, kerr.InvalidReplicationFactor):
-		return fmt.Errorf("create topic %s on %s with replication factor %d: %w (set %s to a factor the cluster can meet, or -1 for the broker default)",
-			topic, cluster, rf, err, KeyOffsetSyncsReplicationFactor)
-	default:
-		return fmt.Errorf("create topic %s on %s: %w", topic, cluster, err)
-	}
 }
 
 // refreshLoop looks for new topics and partitions every RefreshInterval and
