@@ -250,30 +250,15 @@ func (c *Client) LatestHeartbeats(ctx context.Context) ([]LatestHeartbeat, ReadS
 // timeout does; unlike Java, running out of time is an error, not a partial
 // answer.
 func ReadCheckpoints(ctx context.Context, opts []kgo.Opt, checkpointsTopic, group string) (map[TopicPartition]Checkpoint, ReadStats, error) {
-	var stats ReadStats
-	out := make(map[TopicPartition]Checkpoint)
-	err := kread.ReadToEnd(ctx, opts, checkpointsTopic, []int32{0}, func(r *kgo.Record) error {
-		stats.Records++
-		value := r.Value
-		if value == nil {
-			value = tombstoneCheckpointValue
-		}
-		cp, err := DecodeCheckpoint(r.Key, value)
-		switch {
-		case err != nil:
-			stats.Skipped++
-		case cp.ConsumerGroupID != group:
-		case r.Value == nil:
-			delete(out, TopicPartition{cp.Topic, cp.Partition})
-		default:
-			out[TopicPartition{cp.Topic, cp.Partition}] = cp
-		}
-		return nil
-	})
+	s, err := readCheckpointStore(ctx, opts, checkpointsTopic)
 	if err != nil {
-		return nil, stats, fmt.Errorf("read checkpoints of group %s from %s: %w", group, checkpointsTopic, err)
+		return nil, s.stats, fmt.Errorf("read checkpoints of group %s from %s: %w", group, checkpointsTopic, err)
 	}
-	return out, stats, nil
+	out := make(map[TopicPartition]Checkpoint)
+	for _, cp := range s.Latest(group) {
+		out[TopicPartition{cp.Topic, cp.Partition}] = cp.Checkpoint
+	}
+	return out, s.stats, nil
 }
 
 // heartbeatTopics returns the heartbeats topics among topics, sorted.

@@ -232,6 +232,7 @@ type partIndex struct {
 	runs  []run     // target order once built; entries appended by Add after that
 	dirty bool      // runs changed since segs was built
 	segs  []segment // resolved: by upstream offset, disjoint, each offset mapped to its latest known copy
+	ends  []int64   // ends[i]: the upstream offset of the last record known in runs[i]
 	last  segment   // the newest run (highest downstream offset) and its known extent
 }
 
@@ -305,6 +306,7 @@ func (pi *partIndex) build() {
 	}
 	pi.runs = runs
 	pi.segs = pi.segs[:0]
+	pi.ends = pi.ends[:0]
 	for i, r := range runs {
 		known := max(r.u, r.last)
 		if i+1 < len(runs) {
@@ -318,6 +320,7 @@ func (pi *partIndex) build() {
 			// target offset.
 			known = min(known, r.u+(next.d-1-r.d))
 		}
+		pi.ends = append(pi.ends, known)
 		s := segment{u: r.u, end: known, d: r.d}
 		pi.segs = overlay(pi.segs, s)
 		pi.last = s
@@ -393,6 +396,23 @@ func (x *Index) LastKnown(topic string, partition int32) (upstream, downstream i
 	}
 	pi.build()
 	return pi.last.end, pi.last.d + (pi.last.end - pi.last.u), true
+}
+
+// Topics returns the source topics the index knows a copied record of,
+// sorted.
+func (x *Index) Topics() []string {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	seen := make(map[string]bool)
+	var out []string
+	for tp, pi := range x.parts {
+		if len(pi.runs) > 0 && !seen[tp.topic] {
+			seen[tp.topic] = true
+			out = append(out, tp.topic)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // Len returns the number of runs the index holds, repeated entries of a run

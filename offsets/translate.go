@@ -17,13 +17,19 @@ import (
 // This file is the translation API for Go services and the translate-offsets
 // command: what MM2's RemoteClusterUtils.translateOffsets offers, but exact,
 // and read straight from the clusters and the offset index instead of from
-// checkpoints that are up to a minute old.
+// checkpoints that are up to a minute old. When the source is down (a
+// failover), it translates from the target alone: the group's last
+// checkpoints and the same exact index.
 //
 //	ix, err := offsets.OpenIndex(ctx, target, offsets.IndexTopic("A"))
-//	ts, err := offsets.TranslateGroup(ctx, offsets.TranslateRequest{
+//	req := offsets.TranslateRequest{
 //		Source: source, Target: target, Index: ix, Group: "billing",
 //		RemoteTopic: policy.Default{}.FormatRemoteTopic, SourceAlias: "A",
-//	})
+//	}
+//	if err := offsets.ProbeCluster(ctx, source, 0); err != nil {
+//		req.FromTarget = true // the source is down: checkpoints + index
+//	}
+//	ts, err := offsets.TranslateGroup(ctx, req)
 //	res, err := offsets.CommitTranslated(ctx, target, "billing", ts)
 
 // ErrGroupNotFound is wrapped by TranslateGroup when the group has no
@@ -35,6 +41,24 @@ var ErrGroupNotFound = errors.New("no committed offsets on the source cluster")
 // not exist on the target cluster: no mm2go source task has copied anything
 // from that source yet, or the alias is wrong.
 var ErrIndexNotFound = errors.New("offset index topic not found")
+
+// Basis says which data a translation's source offsets come from.
+type Basis string
+
+const (
+	// BasisSourceCommits: the group's committed offsets, fetched from the
+	// source cluster, translated with the index. The normal cut-over.
+	BasisSourceCommits Basis = "source-commits"
+	// BasisCheckpoints: the group's last checkpoints, read from the
+	// checkpoints topic on the target, translated again with the index.
+	// A failover with the source down; commits the group made on the
+	// source after the last checkpoint cycle are not known.
+	BasisCheckpoints Basis = "checkpoints"
+	// BasisTargetCommits: the group's committed offsets on the flow's
+	// target, translated back to the flow's source with the index in
+	// reverse (TranslateGroupBack): a fail-back.
+	BasisTargetCommits Basis = "target-commits"
+)
 
 // ErrNotReplicated is wrapped by the Err of a PartitionTranslation whose
 // topic-partition the index knows nothing about: the flow does not copy the
@@ -144,11 +168,23 @@ type TranslateRequest struct {
 	// mm2go took the flow over. Such translations are flagged
 	// FromOffsetSyncs and are exact only when a sync hits the offset.
 	Syncs *SyncStore
+	// FromTarget translates from the target cluster alone: the group's last
+	// checkpoints instead of its committed offsets on the source, which is
+	// asked nothing (Source may be nil). This is a failover with the
+	// source down; ProbeCluster tells whether it is.
+	FromTarget bool
+	// CheckpointsTopic is the checkpoints topic on the target; "" means
+	// DefaultCheckpointsTopic(SourceAlias). Used with FromTarget when
+	// Checkpoints is nil.
+	CheckpointsTopic string
+	// Checkpoints, when set, is used with FromTarget instead of reading
+	// CheckpointsTopic: load it once to translate many groups.
+	Checkpoints *CheckpointStore
 }
 
 func (r *TranslateRequest) check() error {
 	var missing []string
-	if r.Source == nil {
+	if r.Source == nil && !r.FromTarget {
 		missing = append(missing, "Source")
 	}
 	if r.Target == nil {
@@ -200,6 +236,39 @@ type PartitionTranslation struct {
 	FromOffsetSyncs bool
 	// Err says why there is no TargetOffset: a *TranslateError.
 	Err error
+
+	// Basis says which data SourceOffset comes from.
+	Basis Basis
+	// CheckpointTime is when the checkpoint SourceOffset comes from was
+	// written (BasisCheckpoints), the zero time otherwise. See
+	// CheckpointStore for what its age does and does not mean.
+	CheckpointTime time.Time
+	// FromCheckpoint reports that TargetOffset is the checkpoint's own
+	// translation (BasisCheckpoints), used because neither the index nor
+	// the offset syncs translate SourceOffset (records copied by Java MM2
+	// before mm2go took the flow over): MM2's precision, not exact.
+	FromCheckpoint bool
+	// IndexBehind is how many records the target partition holds past the
+	// last one the index knows: records copied since the source task's
+	// last source-offset commit, which is when the index learns of them
+	// (offset.flush.interval.ms). A translation past what the index knows
+	// may read up to that many records again, and Lag counts them one for
+	// one. 0 when the index knows every record on the target; -1 when
+	// unknown.
+	IndexBehind int64
+	// PastSourceEnd reports that SourceOffset is past the end of the
+	// source partition (BasisSourceCommits): the topic was deleted and
+	// re-created or truncated, or the offset was set by hand. TargetOffset
+	// is then right after the last copied record, and not exact.
+	PastSourceEnd bool
+	// NotOnTarget (BasisCheckpoints) is how many source offsets lie between
+	// the last record the target holds and SourceOffset when the group read
+	// past it: transaction markers, or records the group read on the
+	// source that never reached the target, which the target alone cannot
+	// tell apart. Resuming at TargetOffset skips and re-reads nothing the
+	// target holds (Exact); records the source never delivered are lost with
+	// it. 0 otherwise.
+	NotOnTarget int64
 }
 
 // TranslateGroup translates the committed offsets of req.Group on the
@@ -220,6 +289,8 @@ type PartitionTranslation struct {
 // offsets on the source (ErrGroupNotFound), the index cannot be opened
 // (ErrIndexNotFound), the request is incomplete, or a cluster cannot be
 // asked.
+//
+// With FromTarget, the source is not asked: see translateFromCheckpoints.
 func TranslateGroup(ctx context.Context, req TranslateRequest) ([]PartitionTranslation, error) {
 	if err := req.check(); err != nil {
 		return nil, err
@@ -231,6 +302,9 @@ func TranslateGroup(ctx context.Context, req TranslateRequest) ([]PartitionTrans
 		if ix, err = OpenIndex(ctx, req.Target, topic); err != nil {
 			return nil, fmt.Errorf("translate group %s: %w", req.Group, err)
 		}
+	}
+	if req.FromTarget {
+		return translateFromCheckpoints(ctx, req, ix)
 	}
 	src, tgt := kadm.NewClient(req.Source), kadm.NewClient(req.Target)
 	committed, err := src.FetchOffsets(ctx, req.Group)
@@ -249,6 +323,7 @@ func TranslateGroup(ctx context.Context, req TranslateRequest) ([]PartitionTrans
 		t := PartitionTranslation{
 			Group: req.Group, SourceTopic: o.Topic, TargetTopic: req.RemoteTopic(req.SourceAlias, o.Topic),
 			Partition: o.Partition, SourceOffset: o.At, TargetOffset: -1, Lag: -1, Metadata: o.Metadata,
+			Basis: BasisSourceCommits, IndexBehind: -1,
 		}
 		if o.Err != nil {
 			t.Err = &TranslateError{Group: req.Group, Topic: o.Topic, Partition: o.Partition, Offset: o.At, Err: o.Err}
@@ -277,14 +352,112 @@ func TranslateGroup(ctx context.Context, req TranslateRequest) ([]PartitionTrans
 	}
 	for i := range out {
 		t := &out[i]
+		t.IndexBehind = indexBehind(ix, t.SourceTopic, t.TargetTopic, t.Partition, tgtEnds)
 		if t.Err == nil {
-			if err := translateOne(ctx, req, ix, t); err != nil {
+			srcEnd := int64(-1)
+			if se, ok := srcEnds.Lookup(t.SourceTopic, t.Partition); ok && se.Err == nil {
+				srcEnd = se.Offset
+			}
+			if err := translateOne(ctx, req, ix, t, srcEnd); err != nil {
 				return nil, err
 			}
 		}
 		if t.Lag, err = lag(ctx, req, ix, t, srcEnds, tgtEnds); err != nil {
 			return nil, err
 		}
+	}
+	return out, nil
+}
+
+// indexBehind returns how many records the target partition holds past the
+// last one the index knows, or -1 when either is unknown.
+func indexBehind(ix *Index, sourceTopic, targetTopic string, partition int32, tgtEnds kadm.ListedOffsets) int64 {
+	_, ld, known := ix.LastKnown(sourceTopic, partition)
+	te, ok := tgtEnds.Lookup(targetTopic, partition)
+	if !known || !ok || te.Err != nil {
+		return -1
+	}
+	return max(0, te.Offset-(ld+1))
+}
+
+// translateFromCheckpoints is TranslateGroup with FromTarget: a failover
+// with the source down. Each of the group's last checkpoints carries the
+// group's committed source offset at the checkpoint task's last cycle that
+// saw it move; that offset is translated again with the index, which may
+// know more than it did when the checkpoint was written (a checkpoint of a
+// group ahead of the index is a lower bound; the index makes it exact).
+// Where neither the index nor the offset syncs can translate it, the
+// checkpoint's own translation is used (FromCheckpoint).
+//
+// Without the source, a group that committed past the last record the index
+// knows cannot be checked for transaction markers in between. Its
+// translation is exact all the same when the target holds nothing past that
+// record (IndexBehind 0): nothing on the target is read twice or skipped,
+// and NotOnTarget says how many source offsets the target has no trace of.
+// When the target holds records the index does not know (the worker died
+// before its last source-offset commit), the translation is the safe lower
+// bound and up to IndexBehind records are read again.
+//
+// Lag is -1: the source's end is not known.
+func translateFromCheckpoints(ctx context.Context, req TranslateRequest, ix *Index) ([]PartitionTranslation, error) {
+	cps := req.Checkpoints
+	if cps == nil {
+		topic := cmp.Or(req.CheckpointsTopic, DefaultCheckpointsTopic(req.SourceAlias))
+		var err error
+		if cps, err = LoadCheckpointStore(ctx, req.Target.Opts(), topic); err != nil {
+			return nil, fmt.Errorf("translate group %s from the target: %w", req.Group, err)
+		}
+	}
+	latest := cps.Latest(req.Group)
+	if len(latest) == 0 {
+		return nil, fmt.Errorf("translate group %s from the target: %w in %s", req.Group, ErrNoCheckpoints, cps.Topic())
+	}
+	// The checkpoints name target-side topics; the index names source ones.
+	upstream := make(map[string]string)
+	for _, t := range ix.Topics() {
+		upstream[req.RemoteTopic(req.SourceAlias, t)] = t
+	}
+	var names []string
+	for _, cp := range latest {
+		if len(names) == 0 || names[len(names)-1] != cp.Topic {
+			names = append(names, cp.Topic)
+		}
+	}
+	tgtEnds, err := kadm.NewClient(req.Target).ListEndOffsets(ctx, names...)
+	if err != nil {
+		return nil, fmt.Errorf("translate group %s: list end offsets on the target: %w", req.Group, err)
+	}
+	out := make([]PartitionTranslation, 0, len(latest))
+	for _, cp := range latest {
+		t := PartitionTranslation{
+			Group: req.Group, SourceTopic: upstream[cp.Topic], TargetTopic: cp.Topic, Partition: cp.Partition,
+			SourceOffset: cp.UpstreamOffset, TargetOffset: -1, Lag: -1, Metadata: cp.Metadata,
+			Basis: BasisCheckpoints, CheckpointTime: cp.Time, IndexBehind: -1,
+		}
+		if t.SourceTopic == "" {
+			// The index knows no copy of this topic: the checkpoint's own
+			// translation is all there is.
+			t.TargetOffset, t.FromCheckpoint = cp.DownstreamOffset, true
+			out = append(out, t)
+			continue
+		}
+		t.IndexBehind = indexBehind(ix, t.SourceTopic, t.TargetTopic, t.Partition, tgtEnds)
+		tr, fromSyncs, err := TranslateCommittedOrSyncs(ix, req.Syncs, t.SourceTopic, t.Partition, t.SourceOffset)
+		switch {
+		case err != nil:
+			t.TargetOffset, t.FromCheckpoint = cp.DownstreamOffset, true
+		case fromSyncs:
+			t.TargetOffset, t.Exact, t.FromOffsetSyncs = tr.Downstream, tr.Exact, true
+		default:
+			t.TargetOffset, t.Exact = tr.Downstream, tr.Exact
+			if !tr.Exact && t.IndexBehind == 0 {
+				// Nothing on the target past the last known record, which
+				// the group has read: it resumes after it and re-reads or
+				// skips nothing there.
+				t.Exact, t.NotOnTarget = true, t.SourceOffset-tr.Upstream
+			}
+		}
+		out = append(out, t)
 	}
 	return out, nil
 }
@@ -303,8 +476,9 @@ func TranslateCommittedOrSyncs(ix *Index, syncs *SyncStore, topic string, partit
 	return tr, false, err
 }
 
-// translateOne fills in t's translation, or its Err.
-func translateOne(ctx context.Context, req TranslateRequest, ix *Index, t *PartitionTranslation) error {
+// translateOne fills in t's translation, or its Err. srcEnd is the source
+// partition's end offset, -1 when unknown.
+func translateOne(ctx context.Context, req TranslateRequest, ix *Index, t *PartitionTranslation, srcEnd int64) error {
 	tr, fromSyncs, err := TranslateCommittedOrSyncs(ix, req.Syncs, t.SourceTopic, t.Partition, t.SourceOffset)
 	if fromSyncs {
 		t.TargetOffset, t.Exact, t.FromOffsetSyncs = tr.Downstream, tr.Exact, true
@@ -318,6 +492,12 @@ func translateOne(ctx context.Context, req TranslateRequest, ix *Index, t *Parti
 		return nil
 	}
 	t.TargetOffset, t.Exact = tr.Downstream, tr.Exact
+	if srcEnd >= 0 && t.SourceOffset > srcEnd {
+		// Nothing to read on the source between: the offset is not one
+		// the group reached by consuming.
+		t.PastSourceEnd, t.Exact = true, false
+		return nil
+	}
 	if !tr.Exact {
 		// A group that read to the end of a transaction has committed past
 		// its commit marker, which the copy does not have: the lower bound

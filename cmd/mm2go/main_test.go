@@ -36,6 +36,15 @@ func TestRun_HelpAndUnknown(t *testing.T) {
 			t.Errorf("%s --help: code %d, stdout %q, stderr %q", c.name, code, out, errOut)
 		}
 	}
+	for _, c := range commands() {
+		code, out, errOut := runCmd(t, ctx, "help", c.name)
+		if code != exitOK || !strings.HasPrefix(out, "Usage: mm2go "+c.name) {
+			t.Errorf("help %s: code %d, stdout %q, stderr %q", c.name, code, out, errOut)
+		}
+	}
+	if code, _, errOut := runCmd(t, ctx, "help", "frobnicate"); code != exitUsage || !strings.Contains(errOut, `unknown command "frobnicate"`) {
+		t.Errorf("help of an unknown command: code %d, stderr %q", code, errOut)
+	}
 	if code, _, errOut := runCmd(t, ctx, "frobnicate"); code != exitUsage || !strings.Contains(errOut, `unknown command "frobnicate"`) {
 		t.Errorf("unknown command: code %d, stderr %q", code, errOut)
 	}

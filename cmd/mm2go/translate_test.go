@@ -104,8 +104,9 @@ func (s *translateSetup) client(t *testing.T, c *kfake.Cluster, opts ...kgo.Opt)
 }
 
 // replicate runs the worker subcommand until the index knows every record
-// of orders, then stops it: translate-offsets then works with no worker.
-func (s *translateSetup) replicate(t *testing.T) {
+// of orders (and until each of also holds), then stops it: translate-offsets
+// then works with no worker.
+func (s *translateSetup) replicate(t *testing.T, also ...func() bool) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
@@ -127,7 +128,7 @@ func (s *translateSetup) replicate(t *testing.T) {
 		code, out, _ := runCmd(t, context.Background(), "translate-offsets", "--config", s.path, "--source", "a", "--target", "b", "--group", "billing", "--json")
 		var res translateOutput
 		if code == exitOK && json.Unmarshal([]byte(out), &res) == nil && len(res.Groups) == 1 && len(res.Groups[0].Partitions) == 2 &&
-			res.Groups[0].Partitions[0].Exact && res.Groups[0].Partitions[1].Exact {
+			res.Groups[0].Partitions[0].Exact && res.Groups[0].Partitions[1].Exact && all(also) {
 			return
 		}
 		if time.Now().After(deadline) {
@@ -135,6 +136,15 @@ func (s *translateSetup) replicate(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+func all(conds []func() bool) bool {
+	for _, c := range conds {
+		if !c() {
+			return false
+		}
+	}
+	return true
 }
 
 func (s *translateSetup) translate(t *testing.T, args ...string) (int, string, string) {
@@ -189,7 +199,7 @@ func TestTranslate_TableJSONAndApply(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &res); err != nil {
 		t.Fatalf("--json output: %v\n%s", err, out)
 	}
-	want := translateOutput{Source: "a", Target: "b", Groups: []translateGroup{
+	want := translateOutput{Source: "a", Target: "b", Basis: "source-commits", SourceReachable: true, Groups: []translateGroup{
 		{Group: "audit", Partitions: []translatePartition{
 			{SourceTopic: "orders", TargetTopic: "a.orders", Partition: 0, SourceOffset: 3, TargetOffset: 3, Exact: true, Lag: 0, Metadata: "audit-meta"},
 		}},
