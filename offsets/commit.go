@@ -101,12 +101,19 @@ type ActiveGroupError struct {
 	// the group became active between the check and the commit; nil when
 	// the check found it active.
 	Err error
+	// Cluster names the cluster where the group is active, when it is not
+	// the target of a commit: a cut-over checks the source too.
+	Cluster string
 }
 
 // Error names the group, its state and members, and what to do.
 func (e *ActiveGroupError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "group %s is active on the target", e.Group)
+	where := "the target"
+	if e.Cluster != "" {
+		where = e.Cluster
+	}
+	fmt.Fprintf(&b, "group %s is active on %s", e.Group, where)
 	switch {
 	case e.Err != nil:
 		fmt.Fprintf(&b, " (it became active while committing; the target refused: %v)", e.Err)
@@ -121,7 +128,11 @@ func (e *ActiveGroupError) Error() string {
 		}
 		b.WriteString(")")
 	}
-	b.WriteString("; stop its consumers on the target before committing offsets")
+	if e.Cluster != "" {
+		fmt.Fprintf(&b, "; stop its consumers on %s first", e.Cluster)
+	} else {
+		b.WriteString("; stop its consumers on the target before committing offsets")
+	}
 	return b.String()
 }
 

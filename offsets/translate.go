@@ -129,16 +129,25 @@ func (x *Index) TranslateCommitted(topic string, partition int32, committed int6
 // (no group, no consumed topics or partitions); target itself is used only
 // to check that the topic exists.
 func OpenIndex(ctx context.Context, target *kgo.Client, topic string) (*Index, error) {
-	details, err := kadm.NewClient(target).ListTopics(ctx, topic)
-	if err != nil {
-		return nil, fmt.Errorf("look up offset index topic %s: %w", topic, err)
-	}
-	if d, ok := details[topic]; !ok || errors.Is(d.Err, kerr.UnknownTopicOrPartition) {
-		return nil, fmt.Errorf("%s: %w", topic, ErrIndexNotFound)
-	} else if d.Err != nil {
-		return nil, fmt.Errorf("look up offset index topic %s: %w", topic, d.Err)
+	if err := indexExists(ctx, target, topic); err != nil {
+		return nil, err
 	}
 	return LoadIndex(ctx, target.Opts(), topic)
+}
+
+// indexExists returns nil when the index topic exists on the cluster of
+// target, an error wrapping ErrIndexNotFound when it does not.
+func indexExists(ctx context.Context, target *kgo.Client, topic string) error {
+	details, err := kadm.NewClient(target).ListTopics(ctx, topic)
+	if err != nil {
+		return fmt.Errorf("look up offset index topic %s: %w", topic, err)
+	}
+	if d, ok := details[topic]; !ok || errors.Is(d.Err, kerr.UnknownTopicOrPartition) {
+		return fmt.Errorf("%s: %w", topic, ErrIndexNotFound)
+	} else if d.Err != nil {
+		return fmt.Errorf("look up offset index topic %s: %w", topic, d.Err)
+	}
+	return nil
 }
 
 // TranslateRequest says which group to translate, between which clusters.

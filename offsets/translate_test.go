@@ -722,6 +722,11 @@ func TestActiveGroupError_Message(t *testing.T) {
 	if e.Error() != want || e.Unwrap() != nil {
 		t.Errorf("Error() = %q\nwant      %q", e.Error(), want)
 	}
+	e.Cluster, e.Members = "A", e.Members[:1]
+	want = "group g is active on A (state PreparingRebalance, 1 member(s): m1 (client c1 from /10.0.0.1)); stop its consumers on A first"
+	if e.Error() != want {
+		t.Errorf("Error() = %q\nwant      %q", e.Error(), want)
+	}
 	r := &ActiveGroupError{Group: "g", Err: kerr.RebalanceInProgress}
 	if !errors.Is(r, kerr.RebalanceInProgress) || !strings.Contains(r.Error(), "REBALANCE_IN_PROGRESS") {
 		t.Errorf("rejected commit: %v", r)

@@ -66,7 +66,12 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	}
 
-	fmt.Fprintf(stdout, "mm2go demo: source cluster %s, target cluster %s\n", srcAddr, dstAddr)
+	// With --json, stdout carries the summary only: the story goes to stderr.
+	human := stdout
+	if *jsonOut {
+		human = stderr
+	}
+	fmt.Fprintf(human, "mm2go demo: source cluster %s, target cluster %s\n", srcAddr, dstAddr)
 	flowYAML := fmt.Sprintf(`clusters:
   source:
     bootstrap_servers: [%q]
@@ -79,7 +84,7 @@ flows:
     target: target
     topics: [".*"]
 `, srcAddr, dstAddr)
-	fmt.Fprintf(stdout, "flow file:\n%s\n", indent(flowYAML))
+	fmt.Fprintf(human, "flow file:\n%s\n", indent(flowYAML))
 
 	adm := kadm.NewClient(demoClient(src))
 	defer adm.Close()
@@ -117,7 +122,7 @@ flows:
 	defer prod.Close()
 	pwg.Go(func() { demoProduce(pctx, prod, *rate, &produced) })
 
-	progress := newProgressPrinter(stdout, isTerminal(stdout))
+	progress := newProgressPrinter(human, isTerminal(human))
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	start := time.Now()

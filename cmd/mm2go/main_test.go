@@ -143,13 +143,15 @@ func TestDemo_VerifiesTheCopy(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("demo: exit %d\n%s\n%s", code, out, errOut)
 	}
-	i := strings.Index(out, "{\n")
-	if i < 0 {
-		t.Fatalf("demo --json printed no summary:\n%s", out)
-	}
+	// stdout is the JSON summary and nothing else; the story is on stderr.
 	var sum demoSummary
-	if err := json.Unmarshal([]byte(out[i:]), &sum); err != nil {
-		t.Fatalf("demo summary: %v\n%s", err, out[i:])
+	dec := json.NewDecoder(strings.NewReader(out))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&sum); err != nil || dec.More() {
+		t.Fatalf("demo --json stdout is not one JSON document (%v):\n%s", err, out)
+	}
+	if !strings.Contains(errOut, "mm2go demo: source cluster ") {
+		t.Errorf("demo --json: no story on stderr:\n%s", errOut)
 	}
 	if sum.Produced == 0 || sum.Missing != 0 || sum.OnTarget != sum.Produced {
 		t.Errorf("demo summary %+v: want every produced record on the target", sum)
