@@ -10,11 +10,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/mm2go/mm2go/internal/kread"
+	"github.com/mm2go/mm2go/internal/ktopic"
 )
 
 // This file is a guided cut-over: moving consumer groups from a flow's
@@ -594,12 +595,11 @@ func (c *cutover) produce(ctx context.Context, recs ...*kgo.Record) error {
 		if rf == 0 {
 			rf = -1
 		}
-		resp, err := kadm.NewClient(c.req.Target).CreateTopic(ctx, 1, rf, map[string]*string{"cleanup.policy": kadm.StringPtr("compact")}, c.topic)
-		if err == nil {
-			err = resp.Err
-		}
-		if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
-			return fmt.Errorf("create topic %s: %w", c.topic, err)
+		_, err := ktopic.CreateCompacted(ctx, kadm.NewClient(c.req.Target), ktopic.Compacted{
+			Topic: c.topic, Cluster: c.req.TargetAlias, ReplicationFactor: rf, ReplicationFactorKey: "the cut-over's replication factor",
+		}, hclog.NewNullLogger())
+		if err != nil {
+			return err
 		}
 		c.created = true
 	}
