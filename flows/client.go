@@ -13,9 +13,6 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/sasl"
-	"github.com/twmb/franz-go/pkg/sasl/plain"
-	"github.com/twmb/franz-go/pkg/sasl/scram"
 )
 
 // ClientOptions are the franz-go options for the clients of one cluster.
@@ -105,28 +102,6 @@ func (c *Cluster) ClientOpts() (ClientOptions, error) {
 	return o, nil
 }
 
-// saslMechanism returns the SASL mechanism of c, or nil if its protocol
-// does not use SASL.
-func (c *Cluster) saslMechanism() (sasl.Mechanism, error) {
-	if !usesSASL(c.protocol()) {
-		return nil, nil
-	}
-	s := c.SASL
-	if s == nil {
-		return nil, &FieldError{Path: c.at("sasl"), Msg: "required by security protocol " + c.protocol()}
-	}
-	switch strings.ToUpper(strings.TrimSpace(s.Mechanism)) {
-	case "PLAIN":
-		return plain.Auth{User: s.Username, Pass: s.Password}.AsMechanism(), nil
-	case "SCRAM-SHA-256":
-		return scram.Auth{User: s.Username, Pass: s.Password}.AsSha256Mechanism(), nil
-	case "SCRAM-SHA-512":
-		return scram.Auth{User: s.Username, Pass: s.Password}.AsSha512Mechanism(), nil
-	}
-	return nil, &FieldError{Path: c.at("sasl.mechanism"),
-		Msg: fmt.Sprintf("mechanism %q is not supported; use %s", s.Mechanism, strings.Join(saslMechanisms, ", "))}
-}
-
 // TLSConfig returns the TLS config for the cluster's brokers, or nil if its
 // security protocol does not use TLS. It reads the PEM files: CAFile as
 // the roots (else the system roots), CertFile and KeyFile as the client
@@ -172,6 +147,7 @@ func (c *Cluster) TLSConfig() (*tls.Config, error) {
 			cfg.Certificates = []tls.Certificate{cert}
 		}
 	}
+	errs = append(errs, c.addStores(t, cfg)...) // keystore.go: Java stores, inline PEM
 	if alg, ok := c.Properties["ssl.endpoint.identification.algorithm"]; ok {
 		switch strings.ToLower(strings.TrimSpace(alg)) {
 		case "https":
@@ -378,7 +354,7 @@ var tlsProps = map[string]bool{"ssl.endpoint.identification.algorithm": true}
 
 // propKind says what a cluster property is.
 func propKind(key string) (prop clientProp, role int, known bool, why string) {
-	if workerKeys[key] || tlsProps[key] {
+	if workerKeys[key] || tlsProps[key] || isSASLLoginProp(key) {
 		return clientProp{}, 0, true, ""
 	}
 	if _, ok := structuredKeys[key]; ok {
@@ -452,6 +428,7 @@ func (c *Cluster) propOpts() (ClientOptions, []error) {
 // checkClientProps returns the errors in the cluster's properties.
 func checkClientProps(c *Cluster) []error {
 	_, errs := c.propOpts()
+	errs = append(errs, checkSASLLoginProps(c)...)
 	if alg, ok := c.Properties["ssl.endpoint.identification.algorithm"]; ok {
 		if a := strings.ToLower(strings.TrimSpace(alg)); a != "" && a != "https" {
 			errs = append(errs, &FieldError{Path: c.at("properties.ssl.endpoint.identification.algorithm"),

@@ -287,11 +287,9 @@ clusters:
 				"clusters.b.tls: set, but security protocol PLAINTEXT does not use TLS",
 				"clusters.b.tls.key_file: set without a client certificate",
 				"clusters.b.sasl: set, but security protocol PLAINTEXT does not use SASL",
-				"clusters.c.sasl.mechanism: GSSAPI (Kerberos, Kafka's default mechanism) is not supported",
-				"clusters.c.sasl.username: no user name given",
-				"clusters.c.sasl.password: no password given",
+				"clusters.c.sasl.kerberos: required by GSSAPI: give service_name, principal and keytab_file",
 				"clusters.d.sasl: required by security protocol SASL_PLAINTEXT",
-				"clusters.e.properties.ssl.truststore.location: not a free-form property: use tls.ca_file",
+				"clusters.e.properties.ssl.truststore.location: not a free-form property: use tls.truststore_file (JKS, PKCS12) or tls.ca_file (PEM)",
 				`clusters.e.properties.consumer.fetch.max.bytes: expected an integer, got "lots"`,
 				`clusters.e.properties.consumer.isolation.level: expected one of read_committed, read_uncommitted, got "serializable"`,
 				"clusters.e.properties.producer.linger.ms: -1ms is out of range",
@@ -360,16 +358,17 @@ B.producer.batch.size = 10
 clusters = A, B
 A.bootstrap.servers = a:9093
 A.security.protocol = SSL
-A.ssl.truststore.location = /etc/truststore.jks
-A.ssl.truststore.password = changeit
+A.ssl.truststore.location = /etc/truststore.jceks
+A.ssl.truststore.type = JCEKS
 A.ssl.keystore.location = /etc/keystore.p12
 A.ssl.keystore.type = PKCS12
+A.ssl.truststore.certificates = -----BEGIN CERTIFICATE----- MII= -----END CERTIFICATE-----
 B.bootstrap.servers = b:9092
 `,
 			[]string{
-				"A.ssl.truststore.type: trust store type JKS is not supported; mm2go reads PEM files only",
-				"and set A.ssl.truststore.type=PEM",
-				"A.ssl.keystore.type: key store type PKCS12 is not supported",
+				"A.ssl.truststore.type: store type JCEKS is not supported; use JKS, PKCS12 or PEM",
+				"A.ssl.keystore.password: required by tls.keystore_file (ssl.keystore.password)",
+				"A.ssl.truststore.certificates: inline certificates need A.ssl.truststore.type=PEM",
 			}},
 		{"properties SASL", FormatProperties, `
 clusters = A, B, C, D
@@ -390,10 +389,9 @@ D.sasl.mechanism = PLAIN
 D.sasl.jaas.config = org.apache.kafka.common.security.plain.PlainLoginModule required username="u" password="p"
 `,
 			[]string{
-				"A.sasl.mechanism: GSSAPI (Kerberos, Kafka's default mechanism) is not supported",
+				"A.sasl.jaas.config: login module PlainLoginModule serves PLAIN, but sasl.mechanism is not set, so it is Kafka's default, GSSAPI; set A.sasl.mechanism",
 				"B.sasl.jaas.config: login module PlainLoginModule does not match sasl.mechanism SCRAM-SHA-256 (it serves PLAIN)",
-				"C.sasl.jaas.config: login module org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule is not supported",
-				"C.sasl.mechanism: mechanism OAUTHBEARER is not supported",
+				"C.sasl.login.callback.handler.class: required with OAuthBearerLoginModule: set it to org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginCallbackHandler (client credentials)",
 				"D.sasl.jaas.config: parse sasl.jaas.config: entry not terminated by ;",
 			}},
 		{"properties top-level fallback path", FormatProperties, `
@@ -401,11 +399,12 @@ clusters = A, B
 bootstrap.servers = localhost
 security.protocol = SSL
 ssl.truststore.location = ca.jks
+ssl.keystore.location = ks.p12
 `,
 			[]string{
 				`bootstrap.servers: bad address "localhost"`,
-				"A.ssl.truststore.type: trust store type JKS",
-				"B.ssl.truststore.type: trust store type JKS",
+				"A.ssl.keystore.password: required by tls.keystore_file",
+				"B.ssl.keystore.password: required by tls.keystore_file",
 			}},
 		{"properties bad escape", FormatProperties, "clusters = A\nA.bootstrap.servers = \\u00zz\n",
 			[]string{`parse properties: line 2: malformed \uxxxx escape "\u00zz"`}},

@@ -224,26 +224,35 @@ var flowClientPrefixes = []string{
 // (bootstrap_servers, security_protocol, tls, sasl), with the YAML field to
 // use instead.
 var structuredKeys = map[string]string{
-	"bootstrap.servers":              "bootstrap_servers",
-	"security.protocol":              "security_protocol",
-	"sasl.mechanism":                 "sasl.mechanism",
-	"sasl.jaas.config":               "sasl.username and sasl.password",
-	"ssl.truststore.location":        "tls.ca_file",
-	"ssl.truststore.type":            "tls.ca_file (PEM)",
-	"ssl.truststore.certificates":    "tls.ca_file",
-	"ssl.truststore.password":        "tls.ca_file (PEM files have no password)",
-	"ssl.keystore.location":          "tls.cert_file and tls.key_file",
-	"ssl.keystore.type":              "tls.cert_file and tls.key_file (PEM)",
-	"ssl.keystore.certificate.chain": "tls.cert_file",
-	"ssl.keystore.key":               "tls.key_file",
-	"ssl.keystore.password":          "tls.key_password",
-	"ssl.key.password":               "tls.key_password",
+	"bootstrap.servers":                   "bootstrap_servers",
+	"security.protocol":                   "security_protocol",
+	"sasl.mechanism":                      "sasl.mechanism",
+	"sasl.jaas.config":                    "sasl.username and sasl.password, sasl.aws, sasl.oauth or sasl.kerberos",
+	"sasl.client.callback.handler.class":  "sasl.aws or sasl.oauth (the handler follows from them)",
+	"sasl.login.callback.handler.class":   "sasl.aws or sasl.oauth (the handler follows from them)",
+	"sasl.login.class":                    "sasl.mechanism (mm2go logs in itself)",
+	"sasl.kerberos.service.name":          "sasl.kerberos.service_name",
+	"java.security.krb5.conf":             "sasl.kerberos.config_file",
+	"sasl.oauthbearer.token.endpoint.url": "sasl.oauth.token_endpoint_url",
+	"sasl.oauthbearer.scope.claim.name":   "sasl.oauth.scope_claim_name",
+	"sasl.oauthbearer.sub.claim.name":     "sasl.oauth.sub_claim_name",
+	"sasl.oauthbearer.header.urlencode":   "sasl.oauth.header_urlencode",
+	"ssl.truststore.location":             "tls.truststore_file (JKS, PKCS12) or tls.ca_file (PEM)",
+	"ssl.truststore.type":                 "tls.truststore_type",
+	"ssl.truststore.certificates":         "tls.ca_pem",
+	"ssl.truststore.password":             "tls.truststore_password",
+	"ssl.keystore.location":               "tls.keystore_file (JKS, PKCS12) or tls.cert_file and tls.key_file (PEM)",
+	"ssl.keystore.type":                   "tls.keystore_type",
+	"ssl.keystore.certificate.chain":      "tls.cert_pem",
+	"ssl.keystore.key":                    "tls.key_pem",
+	"ssl.keystore.password":               "tls.keystore_password",
+	"ssl.key.password":                    "tls.key_password",
 }
 
 // isClusterKey reports whether key is one of the client keys MM2 also
 // takes from the top level as a fallback for every cluster.
 func isClusterKey(key string) bool {
-	return key == "bootstrap.servers" || key == "security.protocol" ||
+	return key == "bootstrap.servers" || key == "security.protocol" || key == "java.security.krb5.conf" ||
 		strings.HasPrefix(key, "ssl.") || strings.HasPrefix(key, "sasl.")
 }
 

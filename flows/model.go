@@ -72,20 +72,44 @@ type Cluster struct {
 }
 
 // TLS configures TLS for a cluster. Paths are used as written: relative
-// paths are relative to the working directory, as in Java.
+// paths are relative to the working directory, as in Java. Trust comes from
+// CAFile, CAPEM and TruststoreFile together (else the system roots); the
+// client certificate from CertFile/KeyFile, CertPEM/KeyPEM or
+// KeystoreFile, one of them. [TLS.String] never shows a password or a key.
 type TLS struct {
 	// CAFile is a PEM file of CA certificates that sign the brokers'
 	// certificates (ssl.truststore.location with ssl.truststore.type=PEM).
-	// Empty means the system roots.
 	CAFile string `json:"ca_file,omitempty" koanf:"ca_file"`
+	// CAPEM holds the same as CAFile, inline (ssl.truststore.certificates).
+	CAPEM string `json:"ca_pem,omitempty" koanf:"ca_pem"`
+	// TruststoreFile is a Java trust store, JKS or PKCS12
+	// (ssl.truststore.location), read with TruststorePassword
+	// (ssl.truststore.password). Its trusted certificates are the roots.
+	TruststoreFile string `json:"truststore_file,omitempty" koanf:"truststore_file"`
+	// TruststoreType is JKS or PKCS12 (ssl.truststore.type). Either reads
+	// both formats, as Java's key stores do; empty means JKS.
+	TruststoreType     string `json:"truststore_type,omitempty" koanf:"truststore_type"`
+	TruststorePassword string `json:"-" koanf:"truststore_password"`
 	// CertFile and KeyFile are the PEM client certificate chain and its
 	// private key, for mutual TLS. They may name the same file
 	// (ssl.keystore.location with ssl.keystore.type=PEM holds both).
 	CertFile string `json:"cert_file,omitempty" koanf:"cert_file"`
 	KeyFile  string `json:"key_file,omitempty" koanf:"key_file"`
-	// KeyPassword decrypts an encrypted PKCS#8 private key
-	// ("ENCRYPTED PRIVATE KEY"; ssl.key.password).
-	KeyPassword string `json:"key_password,omitempty" koanf:"key_password"`
+	// CertPEM and KeyPEM hold the same, inline
+	// (ssl.keystore.certificate.chain and ssl.keystore.key).
+	CertPEM string `json:"cert_pem,omitempty" koanf:"cert_pem"`
+	KeyPEM  string `json:"-" koanf:"key_pem"`
+	// KeystoreFile is a Java key store, JKS or PKCS12, holding the client
+	// certificate chain and its private key (ssl.keystore.location), read
+	// with KeystorePassword (ssl.keystore.password).
+	KeystoreFile string `json:"keystore_file,omitempty" koanf:"keystore_file"`
+	// KeystoreType is JKS or PKCS12 (ssl.keystore.type); empty means JKS.
+	KeystoreType     string `json:"keystore_type,omitempty" koanf:"keystore_type"`
+	KeystorePassword string `json:"-" koanf:"keystore_password"`
+	// KeyPassword decrypts the private key (ssl.key.password): an encrypted
+	// PKCS#8 PEM key ("ENCRYPTED PRIVATE KEY"), or the key entry of a JKS
+	// key store, where it defaults to KeystorePassword.
+	KeyPassword string `json:"-" koanf:"key_password"`
 	// InsecureSkipVerify turns off all checks of the brokers' certificates.
 	// For tests only.
 	InsecureSkipVerify bool `json:"insecure_skip_verify,omitempty" koanf:"insecure_skip_verify"`
@@ -94,25 +118,30 @@ type TLS struct {
 	ServerName string `json:"server_name,omitempty" koanf:"server_name"`
 }
 
-// SASL holds SASL credentials.
+// SASL holds the SASL mechanism of a cluster and its credentials: a user
+// name and password for PLAIN and SCRAM, AWS for AWS_MSK_IAM (and for
+// OAUTHBEARER with MSK's IAM tokens), OAuth for OAUTHBEARER, Kerberos for
+// GSSAPI. [SASL.String] never shows a secret.
 type SASL struct {
-	// Mechanism is PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512.
+	// Mechanism is PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, AWS_MSK_IAM,
+	// OAUTHBEARER or GSSAPI.
 	Mechanism string `json:"mechanism" koanf:"mechanism"`
-	Username  string `json:"username" koanf:"username"`
-	Password  string `json:"password" koanf:"password"`
-}
+	Username  string `json:"username,omitempty" koanf:"username"`
+	Password  string `json:"-" koanf:"password"`
+	// AWS says where AWS_MSK_IAM finds its credentials; nil means the
+	// default credential chain. With OAUTHBEARER it selects MSK's IAM
+	// tokens (IAMOAuthBearerLoginCallbackHandler).
+	AWS *AWSIAM `json:"aws,omitempty" koanf:"aws"`
+	// OAuth configures OAUTHBEARER tokens from an OAuth 2 token endpoint
+	// (client credentials), or unsecured test tokens.
+	OAuth *OAuth `json:"oauth,omitempty" koanf:"oauth"`
+	// Kerberos configures GSSAPI.
+	Kerberos *Kerberos `json:"kerberos,omitempty" koanf:"kerberos"`
 
-// String returns the mechanism and user name, never the password, so that
-// logging a Cluster does not leak it.
-func (s *SASL) String() string {
-	if s == nil {
-		return "<nil>"
-	}
-	return fmt.Sprintf("{Mechanism:%s Username:%s Password:[redacted]}", s.Mechanism, s.Username)
+	// loadFailed says that the mm2.properties loader reported why the
+	// settings could not be mapped, so Validate adds nothing about them.
+	loadFailed bool
 }
-
-// GoString is String, for %#v.
-func (s *SASL) GoString() string { return s.String() }
 
 // Flow is one direction of replication, source -> target: MM2's herder
 // with its source, checkpoint and heartbeat connectors.

@@ -3,7 +3,6 @@ package flows
 import (
 	"fmt"
 	"regexp"
-	"slices"
 	"sort"
 	"strings"
 	"unicode/utf8"
@@ -448,13 +447,6 @@ func (f *File) addPropertySetting(dst, origin map[string]string, key, sub, value
 	origin["settings."+sub] = key
 }
 
-// consumedTLSKeys are the ssl.* keys mapped onto Cluster.TLS.
-var consumedTLSKeys = []string{
-	"ssl.truststore.location", "ssl.truststore.type", "ssl.truststore.password", "ssl.truststore.certificates",
-	"ssl.keystore.location", "ssl.keystore.type", "ssl.keystore.password", "ssl.key.password",
-	"ssl.keystore.certificate.chain", "ssl.keystore.key",
-}
-
 // propertiesCluster builds cluster alias from its own keys ("<alias>.<k>",
 // without the prefix) and the top-level client keys that are a fallback for
 // every cluster (bootstrap.servers, security.protocol, ssl.*, sasl.*).
@@ -494,8 +486,9 @@ func (f *File) propertiesCluster(alias string, own, top map[string]string, topSe
 		c.TLS = f.propertiesTLS(c, get)
 	}
 	if usesSASL {
-		consumed["sasl.mechanism"] = true
-		consumed["sasl.jaas.config"] = true
+		for _, k := range consumedSASLKeys {
+			consumed[k] = true
+		}
 		c.SASL = f.propertiesSASL(c, get)
 	}
 
@@ -524,233 +517,4 @@ func (f *File) propertiesCluster(alias string, own, top map[string]string, topSe
 	}
 	f.warnUnmappedProps(c)
 	return c
-}
-
-// propertiesTLS maps the ssl.* keys of a TLS cluster onto a TLS, or nil if
-// none is set.
-func (f *File) propertiesTLS(c *Cluster, get func(string) (string, string, bool)) *TLS {
-	t := &TLS{}
-	if loc, at, ok := get("ssl.truststore.location"); ok {
-		t.CAFile = strings.TrimSpace(loc)
-		c.origin["tls.ca_file"] = at
-		typ, typAt, ok := get("ssl.truststore.type")
-		if !ok {
-			typ = "JKS" // Java's default
-		}
-		if !strings.EqualFold(strings.TrimSpace(typ), "PEM") {
-			f.problem(typAt, "trust store type %s is not supported; mm2go reads PEM files only: convert the store "+
-				"(keytool -exportcert -rfc -keystore %s -alias <alias> -file ca.pem, or openssl pkcs12 -in %s -nokeys -out ca.pem) "+
-				"and set %s.ssl.truststore.type=PEM", strings.TrimSpace(typ), t.CAFile, t.CAFile, c.Alias)
-		}
-	}
-	if _, at, ok := get("ssl.truststore.certificates"); ok {
-		f.problem(at, "inline PEM certificates are not supported; write them to a file and set %s.ssl.truststore.location and %s.ssl.truststore.type=PEM", c.Alias, c.Alias)
-	}
-	if _, at, ok := get("ssl.truststore.password"); ok {
-		f.warnf("%s: ignored: PEM trust stores have no password", at)
-	}
-	if loc, at, ok := get("ssl.keystore.location"); ok {
-		t.CertFile = strings.TrimSpace(loc)
-		t.KeyFile = t.CertFile // a PEM key store holds the key and the chain
-		c.origin["tls.cert_file"] = at
-		c.origin["tls.key_file"] = at
-		typ, typAt, ok := get("ssl.keystore.type")
-		if !ok {
-			typ = "JKS"
-		}
-		if !strings.EqualFold(strings.TrimSpace(typ), "PEM") {
-			f.problem(typAt, "key store type %s is not supported; mm2go reads PEM files only: convert the store "+
-				"(openssl pkcs12 -in %s -out keystore.pem, after keytool -importkeystore -deststoretype PKCS12 for JKS) "+
-				"and set %s.ssl.keystore.type=PEM", strings.TrimSpace(typ), t.CertFile, c.Alias)
-		}
-	}
-	for _, k := range []string{"ssl.keystore.certificate.chain", "ssl.keystore.key"} {
-		if _, at, ok := get(k); ok {
-			f.problem(at, "inline PEM keys and certificates are not supported; write them to one file and set %s.ssl.keystore.location and %s.ssl.keystore.type=PEM", c.Alias, c.Alias)
-		}
-	}
-	if _, at, ok := get("ssl.keystore.password"); ok {
-		f.warnf("%s: ignored: PEM key stores have no store password; ssl.key.password decrypts the key", at)
-	}
-	if pw, at, ok := get("ssl.key.password"); ok {
-		t.KeyPassword = pw
-		c.origin["tls.key_password"] = at
-	}
-	if *t == (TLS{}) {
-		return nil
-	}
-	return t
-}
-
-// propertiesSASL maps sasl.mechanism and sasl.jaas.config of a SASL cluster
-// onto a SASL.
-func (f *File) propertiesSASL(c *Cluster, get func(string) (string, string, bool)) *SASL {
-	s := &SASL{Mechanism: "GSSAPI"} // Java's default
-	mech, at, ok := get("sasl.mechanism")
-	if ok {
-		s.Mechanism = strings.TrimSpace(mech)
-	}
-	c.origin["sasl.mechanism"] = at
-	jaas, at, ok := get("sasl.jaas.config")
-	c.origin["sasl.username"] = at
-	c.origin["sasl.password"] = at
-	if !ok {
-		return s
-	}
-	module, opts, err := parseJAAS(jaas)
-	if err != nil {
-		f.problem(at, "%v", err)
-		return s
-	}
-	var fits []string // the mechanisms the login module serves
-	switch shortName(module) {
-	case "PlainLoginModule":
-		fits = []string{"PLAIN"}
-	case "ScramLoginModule":
-		fits = []string{"SCRAM-SHA-256", "SCRAM-SHA-512"}
-	default:
-		f.problem(at, "login module %s is not supported; mm2go supports PlainLoginModule (PLAIN) and ScramLoginModule (SCRAM-SHA-256, SCRAM-SHA-512)", module)
-		return s
-	}
-	// GSSAPI, the default, is reported by Validate.
-	if m := strings.ToUpper(s.Mechanism); m != "GSSAPI" && !slices.Contains(fits, m) {
-		f.problem(at, "login module %s does not match sasl.mechanism %s (it serves %s)",
-			shortName(module), s.Mechanism, strings.Join(fits, " and "))
-	}
-	s.Username, s.Password = opts["username"], opts["password"]
-	for _, k := range sortedKeys(opts) {
-		if k != "username" && k != "password" {
-			f.warnf("%s: option %s ignored", at, k)
-		}
-	}
-	return s
-}
-
-// parseJAAS parses a sasl.jaas.config value: exactly one
-// "<LoginModule> <flag> key=value ... ;" entry, values quoted or bare, with
-// Java's // and /* */ comments.
-func parseJAAS(s string) (module string, opts map[string]string, err error) {
-	toks, err := jaasTokens(s)
-	if err != nil {
-		return "", nil, err
-	}
-	next := func() (jaasToken, bool) {
-		if len(toks) == 0 {
-			return jaasToken{}, false
-		}
-		t := toks[0]
-		toks = toks[1:]
-		return t, true
-	}
-	mod, ok := next()
-	if !ok {
-		return "", nil, fmt.Errorf("parse sasl.jaas.config: empty; want <LoginModule> required username=\"...\" password=\"...\";")
-	}
-	if mod.kind != 'w' {
-		return "", nil, fmt.Errorf("parse sasl.jaas.config: expected a login module class, got %q", mod.text)
-	}
-	flag, ok := next()
-	if !ok || flag.kind != 'w' {
-		return "", nil, fmt.Errorf("parse sasl.jaas.config: expected a control flag (required) after %s", mod.text)
-	}
-	switch strings.ToLower(flag.text) {
-	case "required", "requisite", "sufficient", "optional":
-	default:
-		return "", nil, fmt.Errorf("parse sasl.jaas.config: unknown control flag %q; want required", flag.text)
-	}
-	opts = make(map[string]string)
-	for {
-		t, ok := next()
-		if !ok {
-			return "", nil, fmt.Errorf("parse sasl.jaas.config: entry not terminated by ;")
-		}
-		if t.kind == ';' {
-			break
-		}
-		if t.kind != 'w' {
-			return "", nil, fmt.Errorf("parse sasl.jaas.config: expected an option name, got %q", t.text)
-		}
-		eq, ok := next()
-		if !ok || eq.kind != '=' {
-			return "", nil, fmt.Errorf("parse sasl.jaas.config: expected = after option %s", t.text)
-		}
-		v, ok := next()
-		if !ok || (v.kind != 'w' && v.kind != '"') {
-			return "", nil, fmt.Errorf("parse sasl.jaas.config: no value for option %s", t.text)
-		}
-		opts[t.text] = v.text
-	}
-	if len(toks) > 0 {
-		return "", nil, fmt.Errorf("parse sasl.jaas.config: more than one login module; Kafka takes exactly one")
-	}
-	return mod.text, opts, nil
-}
-
-// jaasToken is a word ('w'), a quoted string ('"'), '=' or ';'.
-type jaasToken struct {
-	kind byte
-	text string
-}
-
-func jaasTokens(s string) ([]jaasToken, error) {
-	var toks []jaasToken
-	for i := 0; i < len(s); {
-		c := s[i]
-		switch {
-		case c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f':
-			i++
-		case strings.HasPrefix(s[i:], "//"):
-			end := strings.IndexAny(s[i:], "\r\n")
-			if end < 0 {
-				end = len(s) - i
-			}
-			i += end
-		case strings.HasPrefix(s[i:], "/*"):
-			end := strings.Index(s[i+2:], "*/")
-			if end < 0 {
-				return nil, fmt.Errorf("parse sasl.jaas.config: unterminated /* comment")
-			}
-			i += end + 4
-		case c == '=' || c == ';':
-			toks = append(toks, jaasToken{kind: c, text: string(c)})
-			i++
-		case c == '"' || c == '\'':
-			var b strings.Builder
-			j := i + 1
-			for ; j < len(s) && s[j] != c; j++ {
-				if s[j] == '\\' && j+1 < len(s) {
-					j++
-					switch s[j] {
-					case 'n':
-						b.WriteByte('\n')
-					case 't':
-						b.WriteByte('\t')
-					case 'r':
-						b.WriteByte('\r')
-					case 'b':
-						b.WriteByte('\b')
-					case 'f':
-						b.WriteByte('\f')
-					default:
-						b.WriteByte(s[j])
-					}
-					continue
-				}
-				b.WriteByte(s[j])
-			}
-			if j >= len(s) {
-				return nil, fmt.Errorf("parse sasl.jaas.config: unterminated quoted value")
-			}
-			toks = append(toks, jaasToken{kind: '"', text: b.String()})
-			i = j + 1
-		default:
-			j := i
-			for j < len(s) && !strings.ContainsRune(" \t\n\r\f=;\"'", rune(s[j])) && !strings.HasPrefix(s[j:], "//") && !strings.HasPrefix(s[j:], "/*") {
-				j++
-			}
-			toks = append(toks, jaasToken{kind: 'w', text: s[i:j]})
-			i = j
-		}
-	}
-	return toks, nil
 }

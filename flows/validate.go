@@ -79,9 +79,6 @@ const (
 	protoSASLSSL       = "SASL_SSL"
 )
 
-// SASL mechanisms mm2go supports.
-var saslMechanisms = []string{"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"}
-
 // protocol returns the effective security protocol of c, upper case: the
 // one written, or the one TLS and SASL imply.
 func (c *Cluster) protocol() string {
@@ -147,9 +144,7 @@ func (v *validator) cluster(alias string, c *Cluster) {
 		if t.CertFile != "" && t.KeyFile == "" {
 			v.add(c.at("tls.cert_file"), "set without a private key (tls.key_file)")
 		}
-		if t.KeyPassword != "" && t.KeyFile == "" {
-			v.add(c.at("tls.key_password"), "set without a private key (tls.key_file)")
-		}
+		v.tlsStores(c)
 	}
 	switch {
 	case c.SASL == nil && usesSASL(proto):
@@ -167,26 +162,6 @@ func (v *validator) cluster(alias string, c *Cluster) {
 	}
 	for _, e := range checkClientProps(c) {
 		v.addErr(e)
-	}
-}
-
-func (v *validator) sasl(c *Cluster) {
-	s := c.SASL
-	mech := strings.ToUpper(strings.TrimSpace(s.Mechanism))
-	switch mech {
-	case "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512":
-	case "":
-		v.add(c.at("sasl.mechanism"), "required: use %s", strings.Join(saslMechanisms, ", "))
-	case "GSSAPI":
-		v.add(c.at("sasl.mechanism"), "GSSAPI (Kerberos, Kafka's default mechanism) is not supported; use %s", strings.Join(saslMechanisms, ", "))
-	default:
-		v.add(c.at("sasl.mechanism"), "mechanism %s is not supported; use %s", s.Mechanism, strings.Join(saslMechanisms, ", "))
-	}
-	if s.Username == "" {
-		v.add(c.at("sasl.username"), "no user name given")
-	}
-	if s.Password == "" {
-		v.add(c.at("sasl.password"), "no password given")
 	}
 }
 
