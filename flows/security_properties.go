@@ -222,7 +222,9 @@ func (f *File) propertiesSASL(c *Cluster, get func(string) (string, string, bool
 	case classIAMLogin:
 		checkHandler(clientCB, clientCBAt, "sasl.client.callback.handler.class", classIAMClientCB)
 		checkHandler(loginCB, loginCBAt, "sasl.login.callback.handler.class")
-		s.AWS = f.jaasAWS(c, opts, jaasAt)
+		if s.AWS = f.jaasAWS(c, opts, jaasAt); *s.AWS == (AWSIAM{}) {
+			s.AWS = nil // the default chain, as an empty YAML sasl.aws
+		}
 	case classOAuthLogin:
 		switch loginCB {
 		case classIAMOAuthLogin:
