@@ -26,10 +26,10 @@ func parseJAAS(s string) (module string, opts map[string]string, err error) {
 		return "", nil, fmt.Errorf("parse sasl.jaas.config: empty; want <LoginModule> required username=\"...\" password=\"...\";")
 	}
 	if mod.kind != 'w' {
-		return "", nil, fmt.Errorf("parse sasl.jaas.config: expected a login module class, got %q", mod.text)
+		return "", nil, fmt.Errorf("parse sasl.jaas.config: expected a login module class, got %s", mod.describe())
 	}
 	flag, ok := next()
-	if !ok || flag.kind != 'w' {
+	if !ok || flag.kind != 'w' { // a quoted value is never shown: it may be a secret
 		return "", nil, fmt.Errorf("parse sasl.jaas.config: expected a control flag (required) after %s", mod.text)
 	}
 	switch strings.ToLower(flag.text) {
@@ -47,7 +47,7 @@ func parseJAAS(s string) (module string, opts map[string]string, err error) {
 			break
 		}
 		if t.kind != 'w' {
-			return "", nil, fmt.Errorf("parse sasl.jaas.config: expected an option name, got %q", t.text)
+			return "", nil, fmt.Errorf("parse sasl.jaas.config: expected an option name, got %s", t.describe())
 		}
 		eq, ok := next()
 		if !ok || eq.kind != '=' {
@@ -69,6 +69,15 @@ func parseJAAS(s string) (module string, opts map[string]string, err error) {
 type jaasToken struct {
 	kind byte
 	text string
+}
+
+// describe returns the token for an error message: a quoted value is not
+// shown, since it may be a password.
+func (t jaasToken) describe() string {
+	if t.kind == '"' {
+		return "a quoted value"
+	}
+	return fmt.Sprintf("%q", t.text)
 }
 
 func jaasTokens(s string) ([]jaasToken, error) {
