@@ -45,10 +45,9 @@
 //	    groups: [".*"]
 //	    settings: {replication.factor: 2}
 //
-// tls has ca_file, cert_file, key_file, key_password, insecure_skip_verify
-// and server_name; sasl has mechanism (PLAIN, SCRAM-SHA-256,
-// SCRAM-SHA-512), username and password. A flow has source, target,
-// enabled, topics, topics_exclude, groups, groups_exclude and settings.
+// tls and sasl are described under Security below. A flow has source,
+// target, enabled, topics, topics_exclude, groups, groups_exclude and
+// settings.
 //
 // # mm2.properties
 //
@@ -72,15 +71,97 @@
 // bootstrap.servers, security.protocol, ssl.* and sasl.* are a fallback for
 // every cluster. "<source>-><target>.<key>" keys belong to a flow, which is
 // disabled unless "<source>-><target>.enabled = true". Other top-level keys
-// are settings. PEM files are the only key and trust stores mm2go reads
-// (ssl.truststore.type=PEM, ssl.keystore.type=PEM; a JKS or PKCS12 store is
-// an error that says how to convert it), and sasl.jaas.config must use
-// PlainLoginModule or ScramLoginModule. Keys of MM2's Java runtime
-// (converters, config providers, metric reporters, REST), keys MM2 itself
-// drops (client properties at the top level), unknown keys and the 3.x
-// aliases topics.blacklist, groups.blacklist and config.properties.blacklist
-// (read as the *.exclude keys) are accepted with a warning in
-// [File.Warnings], since MM2 accepts them too.
+// are settings; the ssl.* and sasl.* keys are described under Security.
+// Keys of MM2's Java runtime (converters, config providers, metric
+// reporters, REST), keys MM2 itself drops (client properties at the top
+// level), unknown keys and the 3.x aliases topics.blacklist,
+// groups.blacklist and config.properties.blacklist (read as the *.exclude
+// keys) are accepted with a warning in [File.Warnings], since MM2 accepts
+// them too.
+//
+// # Security
+//
+// TLS (security_protocol SSL or SASL_SSL) trusts the CAs of tls.ca_file
+// (PEM), tls.ca_pem (inline PEM) and tls.truststore_file (a JKS or PKCS12
+// trust store, with tls.truststore_password), else the system roots. The
+// client certificate comes from one of: tls.cert_file with tls.key_file
+// (PEM; an encrypted PKCS#8 key takes tls.key_password), tls.cert_pem with
+// tls.key_pem (inline PEM), or tls.keystore_file (JKS or PKCS12, with
+// tls.keystore_password; a JKS key entry is decrypted with
+// tls.key_password, by default the store password). In mm2.properties
+// these are Java's keys:
+//
+//	ssl.truststore.location, .type, .password   type JKS (default), PKCS12 or PEM
+//	ssl.truststore.certificates                 inline PEM, with type PEM
+//	ssl.keystore.location, .type, .password     type JKS (default), PKCS12 or PEM
+//	ssl.keystore.certificate.chain, .key        inline PEM, with type PEM
+//	ssl.key.password
+//
+// As in Java, either store type reads both JKS and PKCS12 files. JCEKS and
+// other store types are refused by name.
+//
+// SASL (SASL_PLAINTEXT or SASL_SSL) takes sasl.mechanism and one login
+// module in sasl.jaas.config, written as Kafka, MSK and Strimzi document
+// them; YAML says the same under sasl:
+//
+//	PLAIN, SCRAM-SHA-256, SCRAM-SHA-512
+//	  PlainLoginModule or ScramLoginModule required username="..." password="...";
+//	  yaml: sasl: {mechanism: SCRAM-SHA-512, username: ..., password: ...}
+//
+//	AWS_MSK_IAM (Amazon MSK)
+//	  software.amazon.msk.auth.iam.IAMLoginModule required [awsProfileName="..."]
+//	    [awsRoleArn="..." awsRoleSessionName="..." awsRoleExternalId="..." awsStsRegion="..."
+//	     awsRoleAccessKeyId="..." awsRoleSecretAccessKey="..." awsRoleSessionToken="..."]
+//	    [awsMaxRetries="3" awsMaxBackOffTimeMs="5000"];
+//	  sasl.client.callback.handler.class = software.amazon.msk.auth.iam.IAMClientCallbackHandler
+//	  yaml: sasl: {mechanism: AWS_MSK_IAM, aws: {profile, role_arn, role_session_name,
+//	        role_external_id, sts_region, role_access_key_id, role_secret_access_key,
+//	        role_session_token, max_retries, max_backoff_ms}}
+//	  Credentials come from the AWS SDK's default chain (environment, shared
+//	  config and credentials files, web identity, ECS and EC2 roles) or the
+//	  profile; with a role ARN, STS assumes the role with them (or with the
+//	  awsRole* keys). The signing region is the one in the broker's MSK host
+//	  name, else $AWS_REGION.
+//
+//	OAUTHBEARER, client credentials grant
+//	  OAuthBearerLoginModule required clientId="..." clientSecret="..." [scope="..."]
+//	    [extension_<name>="..."];
+//	  sasl.login.callback.handler.class = org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginCallbackHandler
+//	    (or its older name in the ...oauthbearer.secured package)
+//	  sasl.oauthbearer.token.endpoint.url = https://idp/token (or file:/path/to/token)
+//	  sasl.oauthbearer.scope.claim.name, .sub.claim.name, .header.urlencode
+//	  yaml: sasl: {mechanism: OAUTHBEARER, oauth: {token_endpoint_url, client_id,
+//	        client_secret, scope, extensions, scope_claim_name, sub_claim_name, header_urlencode}}
+//	  As in Kafka, the token must be a JWT with "exp" and a subject. It is
+//	  cached, and fetched again when a connection authenticates after its
+//	  refresh point (properties sasl.login.refresh.window.factor,
+//	  .window.jitter, .min.period.seconds, .buffer.seconds); brokers end
+//	  sessions with the token, so clients re-authenticate with a new one
+//	  before it expires. sasl.login.connect.timeout.ms, .read.timeout.ms,
+//	  .retry.backoff.ms and .retry.backoff.max.ms pace the token requests.
+//
+//	OAUTHBEARER, MSK IAM tokens
+//	  OAuthBearerLoginModule required [the IAMLoginModule options];
+//	  sasl.login.callback.handler.class = software.amazon.msk.auth.iam.IAMOAuthBearerLoginCallbackHandler
+//	  sasl.client.callback.handler.class = software.amazon.msk.auth.iam.IAMOAuthBearerClientCallbackHandler
+//	  yaml: sasl: {mechanism: OAUTHBEARER, aws: {...}}; the region is $AWS_REGION or the profile's.
+//
+//	OAUTHBEARER, unsecured test tokens (no login callback handler)
+//	  OAuthBearerLoginModule required unsecuredLoginStringClaim_sub="..." [unsecuredLogin*...];
+//	  yaml: sasl: {mechanism: OAUTHBEARER, oauth: {unsecured: {unsecuredLoginStringClaim_sub: ...}}}
+//
+//	GSSAPI (Kerberos), with a keytab
+//	  com.sun.security.auth.module.Krb5LoginModule required useKeyTab=true keyTab="..." principal="...";
+//	  sasl.kerberos.service.name = kafka
+//	  java.security.krb5.conf = /etc/krb5.conf   (top level or per cluster; default $KRB5_CONFIG, else /etc/krb5.conf)
+//	  yaml: sasl: {mechanism: GSSAPI, kerberos: {service_name, principal, keytab_file, config_file}}
+//	  Each connection logs in with the keytab and asks the KDC for a ticket
+//	  for <service_name>/<broker host>. useTicketCache is refused.
+//
+// Any other mechanism, login module, callback handler class or
+// sasl.login.class is an error that names it. Passwords, client secrets,
+// AWS secret keys and inline private keys are never shown: not in errors,
+// warnings, String or JSON output.
 //
 // # Precedence
 //
