@@ -2,7 +2,6 @@ package flows
 
 import (
 	"context"
-	"errors"
 	"reflect"
 	"strings"
 	"testing"
@@ -115,15 +114,15 @@ func sameClusters(t *testing.T, yamlSrc, propsSrc string) {
 	}
 	gy, gp := xy.Clusters["A"], xp.Clusters["A"]
 	if !reflect.DeepEqual(gy, gp) {
-		t.Errorf("YAML and properties differ:\nyaml:       %s\nproperties: %s", gy, gp)
+		t.Errorf("YAML and properties differ:\nyaml:       %s\nproperties: %s", describeCluster(gy), describeCluster(gp))
 	}
 	if len(fp.Warnings) > 0 {
 		t.Errorf("properties warnings: %q", fp.Warnings)
 	}
 }
 
-// String describes a cluster for test messages, secrets redacted.
-func (c *Cluster) String() string {
+// describeCluster describes a cluster for test messages, secrets redacted.
+func describeCluster(c *Cluster) string {
 	return strings.Join([]string{c.Alias, strings.Join(c.BootstrapServers, ","), c.SecurityProtocol, c.TLS.String(),
 		c.SASL.String(), strings.TrimPrefix(strings.TrimSuffix(strings.ReplaceAll(fmtMap(c.Properties), " ", ","), "]"), "map[")}, " ")
 }
@@ -237,11 +236,4 @@ flows: [{source: a, target: b}]
 			t.Errorf("Validate() does not report %q; got:\n%v", want, err)
 		}
 	}
-}
-
-// errAs is errors.As for tests.
-func errAs[T error](err error) (T, bool) {
-	var target T
-	ok := errors.As(err, &target)
-	return target, ok
 }
