@@ -132,28 +132,45 @@ func createTopicACLs(ctx context.Context, cl *kgo.Client, acls []topicACL) error
 // authorizer.
 func syncTopicACLs(ctx context.Context, src, dst *kgo.Client, p policy.ReplicationPolicy, sourceAlias string,
 	replicated func(name string, prefixed bool) bool) (created int, ok bool, err error) {
-	srcACLs, ok, err := describeTopicACLs(ctx, src)
+	want, _, ok, err := planTopicACLs(ctx, src, dst, p, sourceAlias, replicated)
 	if err != nil || !ok {
 		return 0, ok, err
-	}
-	dstACLs, ok, err := describeTopicACLs(ctx, dst)
-	if err != nil || !ok {
-		return 0, ok, err
-	}
-	have := make(map[topicACL]bool, len(dstACLs))
-	for _, a := range dstACLs {
-		have[a] = true
-	}
-	var want []topicACL
-	for _, a := range srcACLs {
-		m, copyIt := mapTopicACL(a, p, sourceAlias, replicated)
-		if copyIt && !have[m] {
-			have[m] = true
-			want = append(want, m)
-		}
 	}
 	if err := createTopicACLs(ctx, dst, want); err != nil {
 		return 0, true, err
 	}
 	return len(want), true, nil
+}
+
+// planTopicACLs maps the source's topic ACLs for replicated topics
+// (mapTopicACL) and returns those the target lacks (missing) and those it
+// has already (present). ok is false when either cluster has no authorizer.
+func planTopicACLs(ctx context.Context, src, dst *kgo.Client, p policy.ReplicationPolicy, sourceAlias string,
+	replicated func(name string, prefixed bool) bool) (missing, present []topicACL, ok bool, err error) {
+	srcACLs, ok, err := describeTopicACLs(ctx, src)
+	if err != nil || !ok {
+		return nil, nil, ok, err
+	}
+	dstACLs, ok, err := describeTopicACLs(ctx, dst)
+	if err != nil || !ok {
+		return nil, nil, ok, err
+	}
+	have := make(map[topicACL]bool, len(dstACLs))
+	for _, a := range dstACLs {
+		have[a] = true
+	}
+	seen := make(map[topicACL]bool)
+	for _, a := range srcACLs {
+		m, copyIt := mapTopicACL(a, p, sourceAlias, replicated)
+		if !copyIt || seen[m] {
+			continue
+		}
+		seen[m] = true
+		if have[m] {
+			present = append(present, m)
+		} else {
+			missing = append(missing, m)
+		}
+	}
+	return missing, present, true, nil
 }

@@ -34,6 +34,28 @@ type configSync struct {
 	log         hclog.Logger
 }
 
+// newConfigSync returns the config sync of a flow.
+func newConfigSync(cfg SourceConfig, src, dst *kadm.Client, log hclog.Logger) *configSync {
+	return &configSync{
+		src: src, dst: dst, policy: cfg.Policy, sourceAlias: cfg.SourceAlias,
+		exclude: cfg.ConfigProperties, keep: cfg.TargetKeep, carryMinISR: cfg.CarryMinISR, log: log,
+	}
+}
+
+// replicableConfigs keeps the topic's own overrides (not broker defaults,
+// not sensitive values) that the config-property filter lets through: the
+// configs of a new remote topic. MM2 also copies dynamic broker-level values
+// as topic overrides; mm2go leaves those to the target's brokers.
+func (c *configSync) replicableConfigs(cs []kadm.Config) map[string]*string {
+	out := make(map[string]*string)
+	for k, v := range overrides(cs) {
+		if c.copyable(k) {
+			out[k] = kadm.StringPtr(v)
+		}
+	}
+	return out
+}
+
 // copyable reports whether property name is copied to a new remote topic.
 func (c *configSync) copyable(name string) bool {
 	if name == "min.insync.replicas" && c.carryMinISR {
@@ -65,12 +87,26 @@ func overrides(cs []kadm.Config) map[string]string {
 // run compares every source topic with its remote topic and sets what
 // differs. It returns the number of properties set.
 func (c *configSync) run(ctx context.Context, sources []string) (int, error) {
+	alters, err := c.plan(ctx, sources)
+	if err != nil {
+		return 0, err
+	}
+	return c.apply(ctx, alters)
+}
+
+// configAlters are the properties to set on existing remote topics, by
+// remote topic, sorted by name.
+type configAlters map[string][]kadm.AlterConfig
+
+// plan compares every source topic with its remote topic and returns what
+// differs; remote topics that do not exist yet are left out.
+func (c *configSync) plan(ctx context.Context, sources []string) (configAlters, error) {
 	if len(sources) == 0 {
-		return 0, nil
+		return nil, nil
 	}
 	srcCfgs, err := c.src.DescribeTopicConfigs(ctx, sources...)
 	if err != nil {
-		return 0, fmt.Errorf("describe source topic configs: %w", err)
+		return nil, fmt.Errorf("describe source topic configs: %w", err)
 	}
 	remote := make(map[string]string, len(sources))
 	names := make([]string, 0, len(sources))
@@ -81,7 +117,7 @@ func (c *configSync) run(ctx context.Context, sources []string) (int, error) {
 	}
 	dstCfgs, err := c.dst.DescribeTopicConfigs(ctx, names...)
 	if err != nil {
-		return 0, fmt.Errorf("describe remote topic configs: %w", err)
+		return nil, fmt.Errorf("describe remote topic configs: %w", err)
 	}
 	current := make(map[string]map[string]string, len(dstCfgs))
 	for _, rc := range dstCfgs {
@@ -89,8 +125,7 @@ func (c *configSync) run(ctx context.Context, sources []string) (int, error) {
 			current[rc.Name] = overrides(rc.Configs)
 		}
 	}
-	set := 0
-	var errs []error
+	out := make(configAlters)
 	for _, rc := range srcCfgs {
 		if rc.Err != nil {
 			continue // deleted meanwhile; the refresh notices
@@ -114,6 +149,23 @@ func (c *configSync) run(ctx context.Context, sources []string) (int, error) {
 			continue
 		}
 		sort.Slice(alters, func(i, j int) bool { return alters[i].Name < alters[j].Name })
+		out[r] = alters
+	}
+	return out, nil
+}
+
+// apply sets planned properties on the remote topics, in sorted order of
+// topics. It returns the number of properties set.
+func (c *configSync) apply(ctx context.Context, planned configAlters) (int, error) {
+	topics := make([]string, 0, len(planned))
+	for r := range planned {
+		topics = append(topics, r)
+	}
+	sort.Strings(topics)
+	set := 0
+	var errs []error
+	for _, r := range topics {
+		alters := planned[r]
 		resps, err := c.dst.AlterTopicConfigs(ctx, alters, r)
 		if err == nil {
 			var resp kadm.AlterConfigsResponse

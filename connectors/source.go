@@ -13,7 +13,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/mm2go/mm2go/connect"
 	"github.com/mm2go/mm2go/connectors/policy"
@@ -97,10 +96,7 @@ func (m *MirrorSource) Start(ctx context.Context, cc *connect.ConnectorContext) 
 	if m.topicIDs == nil {
 		m.topicIDs, m.generations = make(map[string]kadm.TopicID), make(map[string]int)
 	}
-	m.configs = &configSync{
-		src: m.src, dst: m.tgt, policy: cfg.Policy, sourceAlias: cfg.SourceAlias,
-		exclude: cfg.ConfigProperties, keep: cfg.TargetKeep, carryMinISR: cfg.CarryMinISR, log: cc.Logger,
-	}
+	m.configs = newConfigSync(cfg, m.src, m.tgt, cc.Logger)
 	parts, err := m.sync(ctx)
 	if err != nil {
 		return err
@@ -308,24 +304,16 @@ func (m *MirrorSource) sync(ctx context.Context) ([]topicPartition, error) {
 	if err != nil {
 		return nil, connect.Retriable(fmt.Errorf("list topics on %s: %w", m.cc.Source, err))
 	}
-	var (
-		parts  []topicPartition
-		counts = make(map[string]int32)
-	)
+	var parts []topicPartition
+	counts, srcRF := m.cfg.replicatedTopics(details)
 	for _, d := range details.Sorted() {
-		if d.Err != nil || d.IsInternal {
+		n, ok := counts[d.Topic]
+		if !ok {
 			continue
 		}
-		if !policy.ShouldReplicate(m.cfg.Policy, m.cfg.Topics, d.Topic, m.cfg.TargetAlias, m.cfg.HeartbeatsReplication) {
-			continue
-		}
-		n := int32(len(d.Partitions))
-		counts[d.Topic] = n
 		m.noteTopicID(d.Topic, d.ID)
-		if m.cfg.RFFromSource && n > 0 {
-			if p0, ok := d.Partitions[0]; ok && len(p0.Replicas) > 0 {
-				m.srcRF[d.Topic] = int16(len(p0.Replicas))
-			}
+		if rf, ok := srcRF[d.Topic]; ok {
+			m.srcRF[d.Topic] = rf
 		}
 		for p := range n {
 			parts = append(parts, topicPartition{d.Topic, p})
@@ -414,7 +402,7 @@ func (m *MirrorSource) createRemoteTopics(ctx context.Context, sources []string,
 	byTopic := make(map[string]map[string]*string, len(configs))
 	for _, rc := range configs {
 		if rc.Err == nil {
-			byTopic[rc.Name] = m.replicableConfigs(rc.Configs)
+			byTopic[rc.Name] = m.configs.replicableConfigs(rc.Configs)
 		}
 	}
 	for _, t := range sources {
@@ -423,36 +411,54 @@ func (m *MirrorSource) createRemoteTopics(ctx context.Context, sources []string,
 		if srf, ok := m.srcRF[t]; ok {
 			rf = srf
 		}
-		resp, err := m.tgt.CreateTopic(ctx, counts[t], rf, byTopic[t], r)
-		if err == nil {
-			err = resp.Err
-		}
+		created, err := createRemoteTopic(ctx, m.tgt, r, counts[t], rf, byTopic[t])
 		switch {
-		case err == nil:
-			m.cc.Logger.Info("created remote topic", "topic", r, "source_topic", t, "partitions", counts[t])
-		case errors.Is(err, kerr.TopicAlreadyExists):
-		default:
+		case err != nil:
 			notReady[t] = fmt.Errorf("create remote topic %s on %s: %w", r, m.cc.Target, err)
+		case created:
+			m.cc.Logger.Info("created remote topic", "topic", r, "source_topic", t, "partitions", counts[t])
 		}
 	}
 }
 
-// replicableConfigs keeps the topic's own overrides (not broker defaults,
-// not sensitive values) that the config-property filter lets through. MM2
-// also copies dynamic broker-level values as topic overrides; mm2go leaves
-// those to the target's brokers.
-func (m *MirrorSource) replicableConfigs(cs []kadm.Config) map[string]*string {
-	out := make(map[string]*string)
-	for _, c := range cs {
-		if c.Source != kmsg.ConfigSourceDynamicTopicConfig || c.Sensitive || c.Value == nil {
-			continue
-		}
-		if !m.configs.copyable(c.Key) {
-			continue
-		}
-		out[c.Key] = c.Value
+// createRemoteTopic creates a remote topic; one that exists already is not
+// an error (created is false).
+func createRemoteTopic(ctx context.Context, tgt *kadm.Client, remote string, partitions int32, rf int16, configs map[string]*string) (created bool, err error) {
+	resp, err := tgt.CreateTopic(ctx, partitions, rf, configs, remote)
+	if err == nil {
+		err = resp.Err
 	}
-	return out
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, kerr.TopicAlreadyExists):
+		return false, nil
+	}
+	return false, err
+}
+
+// replicatedTopics returns, of the listed source topics, those the flow
+// replicates (the topic filter, MM2's rules for internal, heartbeats and
+// looping topics) with their partition counts, and with RFFromSource their
+// replication factors.
+func (c SourceConfig) replicatedTopics(details kadm.TopicDetails) (counts map[string]int32, rf map[string]int16) {
+	counts, rf = make(map[string]int32), make(map[string]int16)
+	for _, d := range details {
+		if d.Err != nil || d.IsInternal {
+			continue
+		}
+		if !policy.ShouldReplicate(c.Policy, c.Topics, d.Topic, c.TargetAlias, c.HeartbeatsReplication) {
+			continue
+		}
+		n := int32(len(d.Partitions))
+		counts[d.Topic] = n
+		if c.RFFromSource && n > 0 {
+			if p0, ok := d.Partitions[0]; ok && len(p0.Replicas) > 0 {
+				rf[d.Topic] = int16(len(p0.Replicas))
+			}
+		}
+	}
+	return counts, rf
 }
 
 // TaskConfigs implements connect.Connector: partitions are dealt round-robin

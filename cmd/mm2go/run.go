@@ -30,6 +30,7 @@ func commands() []command {
 		{"worker", "run the flows of a flow file until interrupted", runWorker},
 		{"validate", "check a flow file and print every problem", runValidate},
 		{"translate-offsets", "translate consumer group offsets to the target (and commit them with --apply)", runTranslate},
+		{"migrate", "plan a migration's topics, ACLs and groups on the target, and cut consumer groups over", runMigrate},
 		{"demo", "replicate between two embedded clusters and verify the copy", runDemo},
 		{"bench", "measure mm2go's throughput, latency and memory against a raw copy loop", runBench},
 		{"version", "print the mm2go version", runVersion},

@@ -17,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/mm2go/mm2go/connect"
 	"github.com/mm2go/mm2go/connectors/policy"
 	"github.com/mm2go/mm2go/flows"
 	"github.com/mm2go/mm2go/offsets"
@@ -414,6 +415,8 @@ type translateEnv struct {
 	policy         policy.ReplicationPolicy
 	// syncsOnTarget is offset-syncs.topic.location=target.
 	syncsOnTarget bool
+	// props are the flow's connector props, as the worker gets them.
+	props connect.Props
 }
 
 // loadSyncs reads the flow's MM2 offset syncs, the fallback for offsets
@@ -482,6 +485,7 @@ func openTranslateEnv(f *flows.File, path, source, target string) (*translateEnv
 				return nil, fmt.Errorf("flow %s->%s: %w", source, target, err)
 			}
 			env.syncsOnTarget = strings.EqualFold(strings.TrimSpace(fc.Props["offset-syncs.topic.location"]), "target")
+			env.props = connect.Props(fc.Props).Clone()
 		}
 	}
 	return env, nil
