@@ -544,7 +544,7 @@ func TestMigrateCutover_InterruptedResumedRefused(t *testing.T) {
 		return err == nil && o.Offset == 100
 	})
 	stopWorker() // a graceful stop commits: the index knows all 100
-	produce(50) // not copied: no worker runs
+	produce(50)  // not copied: no worker runs
 	var os kadm.Offsets
 	os.Add(kadm.Offset{Topic: "orders", Partition: 0, At: 120, LeaderEpoch: -1})
 	if err := admA.CommitAllOffsets(ctx, "billing", os); err != nil {
