@@ -134,8 +134,9 @@ func (t *MirrorCheckpointTask) Start(ctx context.Context, tc *connect.TaskContex
 	t.batches = make(chan []connect.SourceRecord)
 	lctx, cancel := context.WithCancel(context.Background())
 	t.stop = cancel
-	t.wg.Go(func() { t.loop(lctx) })
+	// Logged before the loop starts: the loop owns t.emitted from then on.
 	t.log.Info("checkpointing groups", "groups", len(groups), "loaded_checkpoints", len(t.emitted))
+	t.wg.Go(func() { t.loop(lctx) })
 	return nil
 }
 
