@@ -582,11 +582,17 @@ func TestMigrateCutover_InterruptedResumedRefused(t *testing.T) {
 	member.Close()
 	waitGroupState(t, admA, "billing", "Empty")
 
-	// The copy does not catch up (no worker): the wait times out.
-	code, out, errOut = cutover("--timeout", "3s")
+	// The copy does not catch up (no worker): the cut-over waits, and is
+	// interrupted (Ctrl-C) while it does.
+	ictx, interrupt := context.WithCancel(ctx)
+	defer interrupt()
+	stdout := &triggerWriter{on: "billing  caught-up  waiting", fire: interrupt}
+	var stderr bytes.Buffer
+	code = run(ictx, []string{"migrate", "cutover", "--config", path, "--flow", "a->b", "--group", "billing"}, stdout, &stderr)
+	out, errOut = stdout.String(), stderr.String()
 	if code != exitFailure || !strings.Contains(out, "billing  ready      done") ||
 		!regexp.MustCompile(`billing  caught-up  waiting  0 of 1 partition\(s\) exact; 50 record\(s\) still to copy, 0 copied but not yet in the index; waiting`).MatchString(out) ||
-		!strings.Contains(errOut, "interrupted while waiting for the copy (0 of 1 partition(s) exact): context deadline exceeded; run the cut-over again to resume") {
+		!strings.Contains(errOut, "interrupted while waiting for the copy (0 of 1 partition(s) exact): context canceled; run the cut-over again to resume") {
 		t.Fatalf("interrupted cut-over: exit %d\n%s%s", code, out, errOut)
 	}
 	if got, _ := newAdmin(t, b).FetchOffsets(ctx, "billing"); len(got) != 0 {
@@ -603,4 +609,21 @@ func TestMigrateCutover_InterruptedResumedRefused(t *testing.T) {
 	if o, _ := got.Lookup("a.orders", 0); err != nil || o.At != 120 {
 		t.Fatalf("billing on b: %+v, %v; want 120", o, err)
 	}
+}
+
+// triggerWriter collects output and calls fire once the output contains on.
+type triggerWriter struct {
+	syncBuffer
+	on    string
+	fire  func()
+	fired bool
+}
+
+func (w *triggerWriter) Write(p []byte) (int, error) {
+	n, err := w.syncBuffer.Write(p)
+	if !w.fired && strings.Contains(w.String(), w.on) {
+		w.fired = true
+		w.fire()
+	}
+	return n, err
 }
