@@ -31,6 +31,8 @@ func commands() []command {
 		{"validate", "check a flow file and print every problem", runValidate},
 		{"translate-offsets", "translate consumer group offsets to the target (and commit them with --apply)", runTranslate},
 		{"migrate", "plan a migration's topics, ACLs and groups on the target, and cut consumer groups over", runMigrate},
+		{"status", "show how far each flow's copy is: lag, RPO, lost records, group offsets (or wait until caught up)", runStatus},
+		{"verify", "compare the records on both clusters of a flow, record by record", runVerify},
 		{"demo", "replicate between two embedded clusters and verify the copy", runDemo},
 		{"bench", "measure mm2go's throughput, latency and memory against a raw copy loop", runBench},
 		{"version", "print the mm2go version", runVersion},

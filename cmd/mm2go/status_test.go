@@ -1,0 +1,372 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// statusSetup is two fake clusters a and b and a flow file with the flow
+// a->b. Topic orders on a has 2 partitions, with 10 and 6 records; group
+// billing committed 4 and 6.
+type statusSetup struct {
+	a, b *kfake.Cluster
+	path string
+	prod *kgo.Client
+}
+
+func newStatusSetup(t *testing.T) *statusSetup {
+	t.Helper()
+	s := &statusSetup{}
+	var err error
+	for _, c := range []struct {
+		dst **kfake.Cluster
+		id  string
+	}{{&s.a, "a"}, {&s.b, "b"}} {
+		if *c.dst, err = kfake.NewCluster(kfake.ClusterID(c.id), kfake.NumBrokers(1)); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup((*c.dst).Close)
+	}
+	ctx := context.Background()
+	s.prod = s.client(t, s.a, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if _, err := kadm.NewClient(s.prod).CreateTopic(ctx, 2, 1, nil, "orders"); err != nil {
+		t.Fatal(err)
+	}
+	s.produce(t, 0, 10)
+	s.produce(t, 1, 6)
+	var os_ kadm.Offsets
+	os_.Add(kadm.Offset{Topic: "orders", Partition: 0, At: 4, LeaderEpoch: -1})
+	os_.Add(kadm.Offset{Topic: "orders", Partition: 1, At: 6, LeaderEpoch: -1})
+	if err := kadm.NewClient(s.prod).CommitAllOffsets(ctx, "billing", os_); err != nil {
+		t.Fatal(err)
+	}
+	s.path = filepath.Join(t.TempDir(), "flows.yaml")
+	yaml := "clusters:\n" +
+		"  a:\n    bootstrap_servers: [" + strings.Join(s.a.ListenAddrs(), ",") + "]\n" +
+		"  b:\n    bootstrap_servers: [" + strings.Join(s.b.ListenAddrs(), ",") + "]\n" +
+		"settings:\n  refresh.topics.interval.seconds: 1\n  refresh.groups.interval.seconds: 1\n" +
+		"  emit.checkpoints.interval.seconds: 1\n  offset.flush.interval.ms: 200\n" +
+		"flows:\n  - source: a\n    target: b\n"
+	if err := os.WriteFile(s.path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func (s *statusSetup) client(t *testing.T, c *kfake.Cluster, opts ...kgo.Opt) *kgo.Client {
+	t.Helper()
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(c.ListenAddrs()...)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return cl
+}
+
+func (s *statusSetup) produce(t *testing.T, p int32, n int) {
+	t.Helper()
+	for i := range n {
+		r := &kgo.Record{Topic: "orders", Partition: p, Key: fmt.Appendf(nil, "k%d", i), Value: fmt.Appendf(nil, "v%d-%d", p, i)}
+		if err := s.prod.ProduceSync(context.Background(), r).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// startWorker runs `mm2go worker` with its REST API on a free loopback
+// port, and returns the API's URL and a function that stops the worker.
+func (s *statusSetup) startWorker(t *testing.T) (url string, stop func()) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	var werr bytes.Buffer
+	go func() {
+		done <- run(ctx, []string{"worker", "--config", s.path, "--http-addr", addr}, &bytes.Buffer{}, &werr)
+	}()
+	stopped := false
+	stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		select {
+		case code := <-done:
+			if code != exitOK {
+				t.Errorf("worker exited %d:\n%s", code, werr.String())
+			}
+		case <-time.After(60 * time.Second):
+			t.Fatal("worker did not stop")
+		}
+	}
+	t.Cleanup(stop)
+	return "http://" + addr, stop
+}
+
+func (s *statusSetup) status(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	return runCmd(t, context.Background(), append([]string{"status", "--config", s.path}, args...)...)
+}
+
+// TestStatus_WaitJSONAndTable runs a worker, waits for it to catch up,
+// checks the JSON and the table against what was written and copied, then
+// stops the worker and writes more: the wait times out and says which
+// partition is behind, by how much.
+func TestStatus_WaitJSONAndTable(t *testing.T) {
+	s := newStatusSetup(t)
+	url, stop := s.startWorker(t)
+	code, out, errOut := s.status(t, "--wait-caught-up", "--timeout", "60s", "--interval", "200ms", "--json")
+	if code != exitOK || !strings.Contains(errOut, "mm2go status: caught up: every partition within 0 record(s)") {
+		t.Fatalf("--wait-caught-up: exit %d\n%s%s", code, out, errOut)
+	}
+	var res struct {
+		CaughtUp *bool `json:"caught_up"`
+		Flows    []map[string]any
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil || res.CaughtUp == nil || !*res.CaughtUp || len(res.Flows) != 1 {
+		t.Fatalf("--wait-caught-up --json: %v\n%s", err, out)
+	}
+	checkKeys(t, "flow", res.Flows[0], "flow", "source", "target", "time", "state", "summary", "rpo", "partitions", "groups")
+	parts := res.Flows[0]["partitions"].([]any)
+	for i, want := range []map[string]any{
+		{"topic": "orders", "target_topic": "a.orders", "partition": 0.0, "source_start_offset": 0.0, "source_end_offset": 10.0,
+			"target_end_offset": 10.0, "committed_offset": 9.0, "records_behind": 0.0, "records_behind_exact": true,
+			"seconds_behind": 0.0, "lost_records": 0.0, "state": "caught_up"},
+		{"topic": "orders", "target_topic": "a.orders", "partition": 1.0, "source_start_offset": 0.0, "source_end_offset": 6.0,
+			"target_end_offset": 6.0, "committed_offset": 5.0, "records_behind": 0.0, "records_behind_exact": true,
+			"seconds_behind": 0.0, "lost_records": 0.0, "state": "caught_up"},
+	} {
+		got := parts[i].(map[string]any)
+		for k, v := range want {
+			if got[k] != v {
+				t.Errorf("partition %d: %s = %v, want %v", i, k, got[k], v)
+			}
+		}
+	}
+	checkKeys(t, "summary", res.Flows[0]["summary"].(map[string]any), "partitions", "caught_up", "records_behind", "max_seconds_behind", "lost_records", "worker_lost_records")
+	checkKeys(t, "rpo", res.Flows[0]["rpo"].(map[string]any), "records", "seconds")
+
+	// The worker's view and the group, once checkpointed.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		code, out, errOut = s.status(t, "--worker", url, "--json")
+		if code != exitOK {
+			t.Fatalf("status --worker: exit %d\n%s", code, errOut)
+		}
+		var r statusOutput
+		if err := json.Unmarshal([]byte(out), &r); err != nil {
+			t.Fatal(err)
+		}
+		if gs := r.Flows[0].Groups; len(gs) == 1 && gs[0].State == "checkpointed" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("billing never checkpointed:\n%s", out)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	var raw struct{ Flows []map[string]any }
+	if err := json.Unmarshal([]byte(out), &raw); err != nil {
+		t.Fatal(err)
+	}
+	w := raw.Flows[0]["worker"].(map[string]any)
+	checkKeys(t, "worker", w, "url", "state", "connectors")
+	if w["state"] != "running" || w["url"] != url {
+		t.Errorf("worker: %v", w)
+	}
+	g := raw.Flows[0]["groups"].([]any)[0].(map[string]any)
+	checkKeys(t, "group", g, "group", "state", "synced", "last_checkpoint", "checkpoint_age_seconds", "lag_on_target", "rpo", "partitions")
+	if g["group"] != "billing" || g["lag_on_target"] != 6.0 || g["synced"] != false {
+		t.Errorf("group: %v", g)
+	}
+	gp := g["partitions"].([]any)[0].(map[string]any)
+	checkKeys(t, "group partition", gp, "topic", "target_topic", "partition", "source_offset", "checkpoint", "translated_offset",
+		"target_offset", "synced", "checkpoint_behind", "lag_on_target")
+	if gp["source_offset"] != 4.0 || gp["translated_offset"] != 4.0 || gp["target_offset"] != -1.0 || gp["checkpoint_behind"] != 0.0 {
+		t.Errorf("group partition 0: %v", gp)
+	}
+
+	code, out, _ = s.status(t, "--worker", url, "--all")
+	for _, want := range []string{"flow a->b: caught_up\n", "2 of 2 partition(s) caught up; 0 record(s) behind; RPO 0 record(s), 0s",
+		"worker " + url + ": running", "orders  0          10          9          0       0s      0     caught_up",
+		"billing  checkpointed"} {
+		if code != exitOK || !strings.Contains(out, want) {
+			t.Errorf("table lacks %q: exit %d\n%s", want, code, out)
+		}
+	}
+
+	// Stopped, with 3 more records on partition 0.
+	stop()
+	s.produce(t, 0, 3)
+	code, out, errOut = s.status(t, "--wait-caught-up", "--timeout", "2s", "--interval", "200ms")
+	if code != exitFailure || !strings.Contains(errOut, "mm2go status: not caught up after 2s: 1 partition(s) more than 0 record(s) behind:\n") ||
+		!regexp.MustCompile(`\n  a->b orders\[0\]: 3 record\(s\) behind, oldest [0-9.]+m?s old \((behind|stalled)`).MatchString(errOut) ||
+		!strings.Contains(errOut, "waiting: 1 of 2 partition(s) behind, 3 record(s), oldest") {
+		t.Errorf("--wait-caught-up while stopped: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if !strings.Contains(out, "orders  0          13          9          3") {
+		t.Errorf("table after the timeout:\n%s", out)
+	}
+	if code, _, errOut := s.status(t, "--wait-caught-up", "--max-lag", "3", "--timeout", "10s"); code != exitOK {
+		t.Errorf("--max-lag 3: exit %d\n%s", code, errOut)
+	}
+	// The table without --all lists only what is behind.
+	code, out, _ = s.status(t, "--no-groups")
+	if code != exitOK || !strings.Contains(out, "flow a->b: behind") || strings.Contains(out, "caught_up\n") ||
+		!strings.Contains(out, "(1 partition(s) caught up not listed; --all lists them)") || strings.Contains(out, "GROUP") {
+		t.Errorf("table while behind: exit %d\n%s", code, out)
+	}
+	// A worker that is gone: the status still reads the clusters.
+	code, out, _ = s.status(t, "--worker", url, "--json", "--no-groups")
+	if code != exitOK || !strings.Contains(out, `"error": "ask worker `+url) || !strings.Contains(out, `"state": "unknown"`) {
+		t.Errorf("status with the worker gone: exit %d\n%s", code, out)
+	}
+}
+
+// checkKeys fails the test unless m has every key of keys.
+func checkKeys(t *testing.T, what string, m map[string]any, keys ...string) {
+	t.Helper()
+	for _, k := range keys {
+		if _, ok := m[k]; !ok {
+			t.Errorf("%s has no %q: %v", what, k, m)
+		}
+	}
+}
+
+// TestStatus_Watch prints a JSON line per look until interrupted.
+func TestStatus_Watch(t *testing.T) {
+	s := newStatusSetup(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	defer cancel()
+	code, out, errOut := runCmd(t, ctx, "status", "--config", s.path, "--watch", "--interval", "300ms", "--json", "--no-groups")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if code != exitOK || len(lines) < 2 {
+		t.Fatalf("--watch: exit %d, %d lines\n%s%s", code, len(lines), out, errOut)
+	}
+	for _, l := range lines {
+		var r statusOutput
+		if err := json.Unmarshal([]byte(l), &r); err != nil || len(r.Flows) != 1 || r.Flows[0].Summary.RecordsBehind != 16 ||
+			r.Flows[0].Partitions[0].State != "not_started" {
+			t.Errorf("--watch line: %v\n%s", err, l)
+		}
+	}
+}
+
+func TestStatus_Errors(t *testing.T) {
+	s := newStatusSetup(t)
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"no config", []string{"status"}, exitUsage, "--config is required"},
+		{"bad flow", []string{"status", "--config", s.path, "--flow", "a-b"}, exitUsage, `--flow "a-b": want source->target`},
+		{"unknown flow", []string{"status", "--config", s.path, "--flow", "b->a"}, exitUsage, "--flow b->a: the flow file has no flow b->a"},
+		{"unknown cluster", []string{"status", "--config", s.path, "--flow", "a->c"}, exitUsage, `cluster "c" is not in the flow file (its clusters: a, b)`},
+		{"bad topics", []string{"status", "--config", s.path, "--topics", "(x"}, exitUsage, "--topics: error parsing regexp"},
+		{"bad groups", []string{"status", "--config", s.path, "--groups", "[x"}, exitUsage, "--groups: error parsing regexp"},
+		{"watch and wait", []string{"status", "--config", s.path, "--watch", "--wait-caught-up"}, exitUsage, "do not go together"},
+		{"negative lag", []string{"status", "--config", s.path, "--max-lag", "-1"}, exitUsage, "--max-lag must not be negative"},
+		{"bad interval", []string{"status", "--config", s.path, "--interval", "0s"}, exitUsage, "--interval must be positive"},
+		{"bad worker", []string{"status", "--config", s.path, "--worker", "localhost:8083"}, exitUsage, "want a URL such as http://127.0.0.1:8083"},
+		{"missing file", []string{"status", "--config", filepath.Join(t.TempDir(), "none.yaml")}, exitUsage, "none.yaml"},
+		{"extra argument", []string{"status", "--config", s.path, "extra"}, exitUsage, `unexpected argument "extra"`},
+		{"verify without flow", []string{"verify", "--config", s.path}, exitUsage, "--flow is required"},
+		{"verify bad parallel", []string{"verify", "--config", s.path, "--flow", "a->b", "--parallel", "0"}, exitUsage, "--parallel must be at least 1"},
+		{"verify bad max", []string{"verify", "--config", s.path, "--flow", "a->b", "--max-differences", "0"}, exitUsage, "--max-differences must be at least 1"},
+		{"verify bad timeout", []string{"verify", "--config", s.path, "--flow", "a->b", "--timeout", "0s"}, exitUsage, "--timeout must be positive"},
+		{"verify bad topics", []string{"verify", "--config", s.path, "--flow", "a->b", "--topics", "(x"}, exitUsage, "--topics: error parsing regexp"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, errOut := runCmd(t, context.Background(), tc.args...)
+			if code != tc.code || !strings.Contains(errOut, tc.want) {
+				t.Errorf("exit %d, want %d; stderr does not say %q:\n%s%s", code, tc.code, tc.want, out, errOut)
+			}
+		})
+	}
+	// A cluster that cannot be reached: exit 1, naming the flow.
+	s.a.Close()
+	code, _, errOut := runCmd(t, context.Background(), "status", "--config", s.path, "--timeout", "2s")
+	if code != exitFailure || !strings.Contains(errOut, "mm2go status: flow a->b: list topics on a: ") {
+		t.Errorf("source gone: exit %d\n%s", code, errOut)
+	}
+	code, _, errOut = runCmd(t, context.Background(), "status", "--config", s.path, "--wait-caught-up", "--timeout", "1s", "--interval", "200ms")
+	if code != exitFailure || !strings.Contains(errOut, "waiting: look failed (flow a->b: list topics on a: ") ||
+		!strings.Contains(errOut, "mm2go status: after 1s: not caught up: flow a->b: list topics on a: ") {
+		t.Errorf("--wait-caught-up with the source gone: exit %d\n%s", code, errOut)
+	}
+}
+
+// TestVerify_CLI verifies a copy (clean, exit 0), then deletes two records
+// on the target: exit 1, and the table names them with their offsets.
+func TestVerify_CLI(t *testing.T) {
+	s := newStatusSetup(t)
+	_, stop := s.startWorker(t)
+	if code, _, errOut := s.status(t, "--wait-caught-up", "--timeout", "60s", "--interval", "200ms"); code != exitOK {
+		t.Fatalf("wait: exit %d\n%s", code, errOut)
+	}
+	stop()
+	code, out, errOut := runCmd(t, context.Background(), "verify", "--config", s.path, "--flow", "a->b", "--json")
+	var rep map[string]any
+	if err := json.Unmarshal([]byte(out), &rep); code != exitOK || err != nil || rep["clean"] != true {
+		t.Fatalf("verify: exit %d, %v\n%s%s", code, err, out, errOut)
+	}
+	checkKeys(t, "report", rep, "flow", "source", "target", "time", "clean", "totals", "partitions", "not_checked")
+	tot := rep["totals"].(map[string]any)
+	checkKeys(t, "totals", tot, "compared", "matched", "missing", "differing", "extra", "duplicates", "unchecked")
+	if tot["compared"] != 16.0 || tot["matched"] != 16.0 {
+		t.Errorf("totals: %v", tot)
+	}
+	p := rep["partitions"].([]any)[1].(map[string]any)
+	checkKeys(t, "partition", p, "topic", "target_topic", "partition", "source_start_offset", "source_end_offset",
+		"target_start_offset", "target_end_offset", "checked_from", "checked_to", "compared", "differences")
+	if p["checked_from"] != 0.0 || p["checked_to"] != 6.0 || p["compared"] != 6.0 {
+		t.Errorf("partition 1: %v", p)
+	}
+
+	var del kadm.Offsets
+	del.Add(kadm.Offset{Topic: "a.orders", Partition: 1, At: 2})
+	if resp, err := kadm.NewClient(s.client(t, s.b)).DeleteRecords(context.Background(), del); err != nil || resp.Error() != nil {
+		t.Fatalf("delete records: %v %v", err, resp.Error())
+	}
+	code, out, errOut = runCmd(t, context.Background(), "verify", "--config", s.path, "--flow", "a->b", "--topics", "ord.*")
+	for _, want := range []string{
+		"verify a->b: 2 partition(s)",
+		"orders  1          0..5             6         4        2        0          0      0",
+		"  missing   orders[1] source offset 0, target a.orders[1] offset 0: deleted from the target (its log starts at 2)\n",
+		"  missing   orders[1] source offset 1, target a.orders[1] offset 1: deleted from the target (its log starts at 2)\n",
+		"NOT CLEAN: 16 record(s) compared; 2 missing, 0 differing, 0 extra on the target",
+	} {
+		if code != exitFailure || !strings.Contains(out, want) {
+			t.Errorf("verify after deleting records lacks %q: exit %d\n%s%s", want, code, out, errOut)
+		}
+	}
+	if !strings.Contains(errOut, "verify: 100% 16/16 records, 2/2 partitions") {
+		t.Errorf("progress on stderr:\n%s", errOut)
+	}
+	// Topics that match nothing: nothing to compare, clean.
+	code, out, _ = runCmd(t, context.Background(), "verify", "--config", s.path, "--flow", "a->b", "--topics", "nothing")
+	if code != exitOK || !strings.Contains(out, "clean: 0 record(s) compared") {
+		t.Errorf("verify of no topic: exit %d\n%s", code, out)
+	}
+}

@@ -1,0 +1,145 @@
+package inspect_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/mm2go/mm2go/inspect"
+)
+
+// TestStatus_ExactNumbers copies a plain partition and a transactional one,
+// then stops the worker and writes more: the status counts exactly what was
+// written and not copied, without the transaction markers, and dates the
+// oldest uncopied record by its timestamp.
+func TestStatus_ExactNumbers(t *testing.T) {
+	e := newEnv(t, "", "")
+	e.createTopic(t, "orders", 2)
+	ctx := context.Background()
+	plain := e.client(t, e.a, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	txn := e.client(t, e.a, kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.TransactionalID("tx"))
+	produce(t, plain, "orders", 0, 10, time.Now(), "p0")
+	writeTxn := func(n int, ts time.Time, tag string) {
+		t.Helper()
+		if err := txn.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		produce(t, txn, "orders", 1, n, ts, tag)
+		if err := txn.EndTransaction(ctx, kgo.TryCommit); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeTxn(4, time.Now(), "t1") // offsets 0..3, marker 4
+	writeTxn(4, time.Now(), "t2") // offsets 5..8, marker 9
+	commit := func(group string, offs map[int32]int64) {
+		var os kadm.Offsets
+		for p, o := range offs {
+			os.Add(kadm.Offset{Topic: "orders", Partition: p, At: o, LeaderEpoch: -1})
+		}
+		if err := kadm.NewClient(e.client(t, e.a)).CommitAllOffsets(ctx, group, os); err != nil {
+			t.Fatal(err)
+		}
+	}
+	commit("billing", map[int32]int64{0: 6, 1: 10})
+
+	w := e.startWorker(t)
+	in := e.inspector(t)
+	sts := e.waitCaughtUp(t, in)
+	st := sts[0]
+	want := []struct {
+		committed, end, targetEnd int64
+	}{{9, 10, 10}, {8, 10, 8}}
+	if len(st.Partitions) != 2 {
+		t.Fatalf("partitions: %+v", st.Partitions)
+	}
+	for i, p := range st.Partitions {
+		if p.Topic != "orders" || p.TargetTopic != "a.orders" || p.Partition != int32(i) || p.Committed != want[i].committed ||
+			p.SourceEnd != want[i].end || p.TargetEnd != want[i].targetEnd || p.RecordsBehind != 0 || !p.RecordsBehindExact ||
+			p.SecondsBehind != 0 || p.State != inspect.StateCaughtUp || p.LostRecords != 0 {
+			t.Errorf("caught up, partition %d: %+v", i, p)
+		}
+	}
+	if st.State != inspect.StateCaughtUp || st.Summary.CaughtUp != 2 || st.RPO != (inspect.RPO{}) {
+		t.Errorf("caught up: state %s, summary %+v, rpo %+v", st.State, st.Summary, st.RPO)
+	}
+
+	// The checkpoints of billing arrive: checkpointed, not synced (group
+	// offset sync is off), 4 records to read on the target.
+	var g inspect.GroupStatus
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		st, err := in.Status(ctx, inspect.StatusOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(st.Groups) == 1 && st.Groups[0].State == inspect.GroupCheckpointed {
+			g = st.Groups[0]
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no checkpoints for billing: %+v", st.Groups)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if g.Group != "billing" || g.Synced || g.LagOnTarget != 4 || g.RPO != (inspect.RPO{}) || g.LastCheckpoint == nil || len(g.Partitions) != 2 {
+		t.Fatalf("group: %+v", g)
+	}
+	for i, wantOff := range []struct{ src, down, lag int64 }{{6, 6, 4}, {10, 8, 0}} {
+		p := g.Partitions[i]
+		if p.SourceOffset != wantOff.src || p.Checkpoint == nil || p.Checkpoint.UpstreamOffset != wantOff.src ||
+			p.Checkpoint.DownstreamOffset != wantOff.down || p.TranslatedOffset != wantOff.down || p.TargetOffset != -1 ||
+			p.Synced || p.CheckpointBehind != 0 || p.LagOnTarget != wantOff.lag {
+			t.Errorf("group partition %d: %+v %+v", i, p, p.Checkpoint)
+		}
+	}
+
+	// Stopped: 5 more plain records, dated 30s ago, and a transaction of 3.
+	if err := w.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-30 * time.Second).Truncate(time.Millisecond)
+	produce(t, plain, "orders", 0, 5, old, "late")
+	writeTxn(3, old.Add(time.Second), "t3") // offsets 10..12, marker 13
+	commit("billing", map[int32]int64{0: 12})
+	st, err := in.Status(ctx, inspect.StatusOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []struct {
+		behind int64
+		ts     time.Time
+	}{{5, old}, {3, old.Add(time.Second)}} {
+		p := st.Partitions[i]
+		if p.RecordsBehind != want.behind || !p.RecordsBehindExact || p.OldestUncopied == nil || p.OldestUncopied.Offset != 10 ||
+			!p.OldestUncopied.Timestamp.Equal(want.ts) || p.State != inspect.StateBehind {
+			t.Errorf("behind, partition %d: %+v %+v", i, p, p.OldestUncopied)
+		}
+		if age := st.Time.Sub(want.ts).Seconds(); p.SecondsBehind != age {
+			t.Errorf("partition %d: %v seconds behind, want %v", i, p.SecondsBehind, age)
+		}
+	}
+	if st.State != inspect.StateBehind || st.Summary.RecordsBehind != 8 || st.RPO.Records != 8 || st.RPO.Seconds != st.Partitions[0].SecondsBehind {
+		t.Errorf("behind: state %s, summary %+v, rpo %+v", st.State, st.Summary, st.RPO)
+	}
+	g = st.Groups[0]
+	if g.State != inspect.GroupBehind || g.RPO.Records != 6 || g.Partitions[0].CheckpointBehind != 6 || g.Partitions[0].TranslatedOffset != -1 {
+		t.Errorf("group behind its checkpoint: %+v %+v", g, g.Partitions[0])
+	}
+
+	// The same look 10s later: the committed offsets have not moved.
+	inspect.SetClock(in, func() time.Time { return time.Now().Add(10 * time.Second) })
+	st, err = in.Status(ctx, inspect.StatusOptions{NoGroups: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := st.Partitions[0]; p.State != inspect.StateStalled || !strings.Contains(p.Reason, "the committed source offset has not moved for 1") {
+		t.Errorf("stalled: %+v", p)
+	}
+	if st.Groups != nil || st.State != inspect.StateStalled {
+		t.Errorf("stalled flow: state %s, groups %v", st.State, st.Groups)
+	}
+}
