@@ -31,7 +31,7 @@ type env struct {
 
 // newEnv starts the clusters; extra is appended to the flow file (YAML),
 // clusterProps are the properties of cluster b.
-func newEnv(t *testing.T, settings string, targetProps string) *env {
+func newEnv(t testing.TB, settings string, targetProps string) *env {
 	t.Helper()
 	e := &env{}
 	var err error
@@ -62,7 +62,7 @@ func newEnv(t *testing.T, settings string, targetProps string) *env {
 	return e
 }
 
-func (e *env) client(t *testing.T, c *kfake.Cluster, opts ...kgo.Opt) *kgo.Client {
+func (e *env) client(t testing.TB, c *kfake.Cluster, opts ...kgo.Opt) *kgo.Client {
 	t.Helper()
 	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(c.ListenAddrs()...)}, opts...)...)
 	if err != nil {
@@ -72,7 +72,7 @@ func (e *env) client(t *testing.T, c *kfake.Cluster, opts ...kgo.Opt) *kgo.Clien
 	return cl
 }
 
-func (e *env) inspector(t *testing.T) *inspect.Inspector {
+func (e *env) inspector(t testing.TB) *inspect.Inspector {
 	t.Helper()
 	in, err := inspect.New(e.flow)
 	if err != nil {
@@ -82,7 +82,7 @@ func (e *env) inspector(t *testing.T) *inspect.Inspector {
 	return in
 }
 
-func (e *env) createTopic(t *testing.T, topic string, partitions int32) {
+func (e *env) createTopic(t testing.TB, topic string, partitions int32) {
 	t.Helper()
 	if _, err := kadm.NewClient(e.client(t, e.a)).CreateTopic(context.Background(), partitions, 1, nil, topic); err != nil {
 		t.Fatal(err)
@@ -156,7 +156,7 @@ func (e *env) waitCaughtUp(t *testing.T, in *inspect.Inspector) []*inspect.FlowS
 
 // produce writes n records to topic[partition] on cl with timestamps ts,
 // ts+1ms, ... and returns their offsets.
-func produce(t *testing.T, cl *kgo.Client, topic string, partition int32, n int, ts time.Time, tag string) []int64 {
+func produce(t testing.TB, cl *kgo.Client, topic string, partition int32, n int, ts time.Time, tag string) []int64 {
 	t.Helper()
 	var offs []int64
 	for i := range n {

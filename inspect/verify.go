@@ -229,14 +229,15 @@ func (in *Inspector) Verify(ctx context.Context, opts VerifyOptions) (*VerifyRep
 	seed := maphash.MakeSeed()
 	maxReported := cmp.Or(opts.MaxReported, 100)
 	var next atomic.Int64
-	var wg sync.WaitGroup
+	var wg, closers sync.WaitGroup
+	defer closers.Wait()
 	for range min(cmp.Or(opts.Parallel, 4), len(plans)) {
 		wg.Go(func() {
 			for i := int(next.Add(1) - 1); i < len(plans); i = int(next.Add(1) - 1) {
 				pl := plans[i]
 				if pl.pv.Error == "" && pl.pv.CheckedTo > pl.pv.CheckedFrom {
 					w := &partitionWalk{plan: pl, seed: seed, maxReported: maxReported, progress: opts.Progress,
-						srcOpts: fl.SourceOpts, tgtOpts: fl.TargetOpts}
+						srcOpts: fl.SourceOpts, tgtOpts: fl.TargetOpts, closers: &closers}
 					if err := w.run(ctx); err != nil {
 						pl.pv.Error = err.Error()
 					}
@@ -376,6 +377,7 @@ type partitionWalk struct {
 	maxReported      int
 	progress         *VerifyProgress
 	srcOpts, tgtOpts []kgo.Opt
+	closers          *sync.WaitGroup
 
 	src, tgt   *partReader
 	seg, runAt int // positions in plan.segs and plan.runs
@@ -419,11 +421,11 @@ func (w *partitionWalk) run(ctx context.Context) (err error) {
 	if w.src, err = newPartReader(w.srcOpts, pv.Topic, pv.Partition, pv.CheckedFrom, pv.CheckedTo); err != nil {
 		return fmt.Errorf("read %s[%d] on the source: %w", pv.Topic, pv.Partition, err)
 	}
-	defer w.src.close()
+	defer w.src.close(w.closers)
 	if w.tgt, err = newPartReader(w.tgtOpts, pv.TargetTopic, pv.Partition, w.plan.ds, w.plan.de); err != nil {
 		return fmt.Errorf("read %s[%d] on the target: %w", pv.TargetTopic, pv.Partition, err)
 	}
-	defer w.tgt.close()
+	defer w.tgt.close(w.closers)
 	w.loose = make(map[uint64][]pending)
 	var reported int64 = pv.CheckedFrom
 	for {
@@ -715,6 +717,9 @@ func newPartReader(opts []kgo.Opt, topic string, partition int32, from, end int6
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), // deleted meanwhile: what is left
 		kgo.FetchMaxBytes(8<<20),
 		kgo.FetchMaxPartitionBytes(8<<20),
+		// Reading stops at end, mostly the log's end, where the fetch kgo
+		// keeps in flight waits: a short wait ends it soon after Close.
+		kgo.FetchMaxWait(100*time.Millisecond),
 	)...)
 	if err != nil {
 		return nil, fmt.Errorf("new client: %w", err)
@@ -723,9 +728,12 @@ func newPartReader(opts []kgo.Opt, topic string, partition int32, from, end int6
 	return r, nil
 }
 
-func (r *partReader) close() {
+// close closes the reader's client on closers: a client that read to the
+// log's end closes only once its last fetch returns, which need not hold up
+// the next partition.
+func (r *partReader) close(closers *sync.WaitGroup) {
 	if r.cl != nil {
-		r.cl.Close()
+		closers.Go(r.cl.Close)
 	}
 }
 

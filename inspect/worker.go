@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // WorkerStatus is what a worker's REST API (mm2go worker --http-addr, or a
@@ -43,6 +44,10 @@ type TaskState struct {
 	// Restarts is how often the worker restarted the task after a
 	// failure; -1 when the worker does not say.
 	Restarts int64 `json:"restarts"`
+	// LastError is the error of the task's last failure, and NextRestart
+	// when a failed task is started again, when the worker says.
+	LastError   string     `json:"last_error,omitempty"`
+	NextRestart *time.Time `json:"next_restart,omitempty"`
 	// Blocked are partitions stopped at a record the target refuses, when
 	// the worker reports them.
 	Blocked []BlockedPartition `json:"blocked,omitempty"`
@@ -57,6 +62,10 @@ type BlockedPartition struct {
 	// worker does not say.
 	Offset int64  `json:"offset"`
 	Error  string `json:"error,omitempty"`
+	// Since is when the partition stopped at the record, and Retries how
+	// many times sending it again failed, when the worker says.
+	Since   *time.Time `json:"since,omitempty"`
+	Retries int64      `json:"retries"`
 }
 
 // FlowWorker is what the worker's REST status says of one flow.
@@ -164,11 +173,12 @@ func parseTask(f map[string]json.RawMessage) TaskState {
 	}
 	id, _ := num("id")
 	t.ID = int(id)
-	t.State, t.Trace = str("state"), str("trace")
+	t.State, t.Trace, t.LastError = str("state"), str("trace"), str("last_error")
 	t.RecordsLost, _ = num("records_lost")
 	if n, ok := num("restarts", "restart_count"); ok {
 		t.Restarts = n
 	}
+	t.NextRestart = timeField(f["next_restart"])
 	for _, name := range []string{"blocked", "blocked_partitions", "partitions"} {
 		var ps []map[string]json.RawMessage
 		if json.Unmarshal(f[name], &ps) != nil {
@@ -210,7 +220,22 @@ func parseBlocked(f map[string]json.RawMessage, onlyIfBlocked bool) (BlockedPart
 			break
 		}
 	}
+	b.Since = timeField(f["since"])
+	_ = json.Unmarshal(f["retries"], &b.Retries)
 	return b, true
+}
+
+// timeField parses an RFC 3339 time, nil when absent or not one.
+func timeField(raw json.RawMessage) *time.Time {
+	var s string
+	if json.Unmarshal(raw, &s) != nil {
+		return nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return nil
+	}
+	return &t
 }
 
 // flowWorkerView is what the worker's status means for one flow's
@@ -246,7 +271,6 @@ func (in *Inspector) applyWorker(st *FlowStatus, ws *WorkerStatus) *flowWorkerVi
 	st.Worker = fw
 	if ws.Err != nil {
 		fw.Error = ws.Err.Error()
-		st.Warnings = append(st.Warnings, "worker status unknown: "+fw.Error)
 		return v
 	}
 	prefix := st.Flow + "/"
@@ -272,7 +296,11 @@ func (in *Inspector) applyWorker(st *FlowStatus, ws *WorkerStatus) *flowWorkerVi
 				restarted = append(restarted, fmt.Sprintf("task %d restarted %d time(s)", t.ID, t.Restarts))
 			}
 		case "FAILED":
-			failed = append(failed, fmt.Sprintf("task %d failed: %s", t.ID, firstLine(t.Trace)))
+			s := fmt.Sprintf("task %d failed: %s", t.ID, firstLine(cmp.Or(t.Trace, t.LastError)))
+			if t.NextRestart != nil {
+				s += fmt.Sprintf(" (restart %d at %s)", max(t.Restarts, 0)+1, t.NextRestart.Format(time.RFC3339))
+			}
+			failed = append(failed, s)
 		default:
 			s := fmt.Sprintf("task %d is %s", t.ID, t.State)
 			if t.Restarts > 0 {
@@ -290,6 +318,12 @@ func (in *Inspector) applyWorker(st *FlowStatus, ws *WorkerStatus) *flowWorkerVi
 			why := "the target refuses the record"
 			if b.Offset >= 0 {
 				why += fmt.Sprintf(" at offset %d", b.Offset)
+			}
+			if b.Since != nil {
+				why += " since " + b.Since.Format(time.RFC3339)
+			}
+			if b.Retries > 0 {
+				why += fmt.Sprintf(" (%d retries)", b.Retries)
 			}
 			if b.Error != "" {
 				why += ": " + firstLine(b.Error)

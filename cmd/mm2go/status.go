@@ -286,13 +286,15 @@ func useColor(w io.Writer) bool {
 	return !noColor && isTerminal(w)
 }
 
-// seconds formats a number of seconds for a table: "-" for unknown.
+// seconds formats a number of seconds for a table: "?" for unknown.
 func seconds(s float64) string {
 	switch {
 	case s < 0:
 		return "?"
 	case s == 0:
 		return "0s"
+	case s < 1:
+		return strconv.Itoa(max(1, int(s*1000))) + "ms"
 	case s < 10:
 		return strconv.FormatFloat(s, 'f', 1, 64) + "s"
 	}
