@@ -311,6 +311,10 @@ func (in *Inspector) listPartitions(ctx context.Context, re *regexp.Regexp, hear
 // and how many offsets before it retention deleted before they were copied.
 func (in *Inspector) from(p *PartitionStatus) (from, lost int64) {
 	switch {
+	case wentBack(p):
+		// The source topic was deleted and re-created: the worker copies
+		// the new one from its start.
+		return p.SourceStart, 0
 	case p.Committed < 0 && in.flow.StartAtEnd:
 		// No commit: the copy starts at the end whenever it starts.
 		return p.SourceEnd, 0
@@ -321,6 +325,10 @@ func (in *Inspector) from(p *PartitionStatus) (from, lost int64) {
 	}
 	return p.Committed + 1, 0
 }
+
+// wentBack reports that p's committed offset is past the source's end: the
+// source topic was re-created since (offsets start over).
+func wentBack(p *PartitionStatus) bool { return p.Committed >= 0 && p.Committed >= p.SourceEnd }
 
 // tailRead is what readTails learned of one partition's uncopied tail.
 type tailRead struct {
@@ -480,6 +488,9 @@ func (in *Inspector) setStates(st *FlowStatus, w *flowWorkerView, now time.Time)
 		var reasons []string
 		if p.Reason != "" {
 			reasons = append(reasons, p.Reason)
+		}
+		if wentBack(p) {
+			reasons = append(reasons, fmt.Sprintf("the committed source offset %d is past the source's end %d: the topic was re-created, and is copied again from its start", p.Committed, p.SourceEnd))
 		}
 		if p.LostRecords > 0 {
 			first := p.Committed + 1

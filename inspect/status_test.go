@@ -143,3 +143,43 @@ func TestStatus_ExactNumbers(t *testing.T) {
 		t.Errorf("stalled flow: state %s, groups %v", st.State, st.Groups)
 	}
 }
+
+// TestStatus_TopicRecreated: the source topic was deleted and re-created
+// while no worker ran: its offsets start over, below the committed one. The
+// status counts the new topic's records as not copied and says why.
+func TestStatus_TopicRecreated(t *testing.T) {
+	e := newEnv(t, "", "")
+	e.createTopic(t, "orders", 1)
+	cl := e.client(t, e.a)
+	produce(t, cl, "orders", 0, 5, time.Now(), "old")
+	w := e.startWorker(t)
+	in := e.inspector(t)
+	e.waitCaughtUp(t, in)
+	if err := w.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	adm := kadm.NewClient(e.client(t, e.a))
+	if _, err := adm.DeleteTopics(ctx, "orders"); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := adm.CreateTopic(ctx, 1, 1, nil, "orders"); err == nil {
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	produce(t, e.client(t, e.a), "orders", 0, 2, time.Now(), "new") // a new client: cl knows the old topic id
+	st, err := in.Status(ctx, inspect.StatusOptions{NoGroups: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := st.Partitions[0]
+	if p.Committed != 4 || p.SourceEnd != 2 || p.RecordsBehind != 2 || p.OldestUncopied == nil || p.OldestUncopied.Offset != 0 ||
+		!strings.Contains(p.Reason, "the committed source offset 4 is past the source's end 2: the topic was re-created") {
+		t.Fatalf("re-created topic: %+v", p)
+	}
+}

@@ -192,6 +192,21 @@ func (in *Inspector) Verify(ctx context.Context, opts VerifyOptions) (*VerifyRep
 	if err != nil {
 		return nil, err
 	}
+	if len(parts) > 0 {
+		// Without the index nothing can be matched: say so, rather than
+		// report every partition unchecked and the copy clean.
+		details, err := in.tgtAdm.ListTopics(ctx, fl.IndexTopic)
+		if err != nil {
+			return nil, fmt.Errorf("look up the offset index %s on %s: %w", fl.IndexTopic, fl.Target, err)
+		}
+		switch d, ok := details[fl.IndexTopic]; {
+		case !ok || errors.Is(d.Err, kerr.UnknownTopicOrPartition):
+			return nil, fmt.Errorf("verify %s: the offset index %s is not on %s (%w): has an mm2go worker copied this flow?",
+				fl.Name(), fl.IndexTopic, fl.Target, offsets.ErrIndexNotFound)
+		case d.Err != nil:
+			return nil, fmt.Errorf("look up the offset index %s on %s: %w", fl.IndexTopic, fl.Target, d.Err)
+		}
+	}
 	if err := in.index.CatchUp(ctx); err != nil {
 		return nil, fmt.Errorf("read the offset index %s on %s: %w", fl.IndexTopic, fl.Target, err)
 	}

@@ -304,6 +304,11 @@ func TestStatus_Errors(t *testing.T) {
 			}
 		})
 	}
+	// Nothing copied yet: verify has no index to match records with.
+	if code, _, errOut := runCmd(t, context.Background(), "verify", "--config", s.path, "--flow", "a->b"); code != exitFailure ||
+		!strings.Contains(errOut, "mm2go verify: verify a->b: the offset index mm2go-offset-index.a.internal is not on b (offset index topic not found): has an mm2go worker copied this flow?") {
+		t.Errorf("verify before any copy: exit %d\n%s", code, errOut)
+	}
 	// A cluster that cannot be reached: exit 1, naming the flow.
 	s.a.Close()
 	code, _, errOut := runCmd(t, context.Background(), "status", "--config", s.path, "--timeout", "2s")
