@@ -237,10 +237,11 @@ func (in *Inspector) catchUpCommitted(ctx context.Context) error {
 }
 
 // listPartitions lists the source partitions the flow copies (of the topics
-// re matches; heartbeats topics only with heartbeats), sorted, with the log start and end offsets of both sides and
-// the committed source offsets: one metadata request, three ListOffsets
-// rounds of one request per broker each, and what was written to the
-// Connect offsets topic since the last call.
+// re matches; heartbeats topics only with heartbeats), sorted, with the log
+// start and end offsets of both sides and the committed source offsets: one
+// metadata request, three ListOffsets rounds of one request per broker
+// each, and what was written to the Connect offsets topic since the last
+// call.
 func (in *Inspector) listPartitions(ctx context.Context, re *regexp.Regexp, heartbeats bool) ([]PartitionStatus, error) {
 	fl := in.flow
 	details, err := in.srcAdm.ListTopics(ctx)
