@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -160,9 +161,13 @@ func (c *cluster) load(ctx context.Context, topic string, partitions int32, n in
 		}
 		acked.Add(1)
 	}
+	// The progress goroutine has exited when load returns: the caller's
+	// next progress line must not race with a late one.
+	var wg sync.WaitGroup
+	defer wg.Wait()
 	done := make(chan struct{})
 	defer close(done)
-	go func() {
+	wg.Go(func() {
 		t := time.NewTicker(time.Second)
 		defer t.Stop()
 		for {
@@ -173,7 +178,7 @@ func (c *cluster) load(ctx context.Context, topic string, partitions int32, n in
 				progress(acked.Load())
 			}
 		}
-	}()
+	})
 	for i := range n {
 		if failed.Load() != nil || ctx.Err() != nil {
 			break
