@@ -47,6 +47,12 @@ type clientFactory func(cluster string, role Role, opts ...kgo.Opt) (*kgo.Client
 // newClient returns a client for cluster with the cluster's options, the
 // role's options, then opts.
 func (c *WorkerConfig) newClient(cluster string, role Role, opts ...kgo.Opt) (*kgo.Client, error) {
+	return c.newClientDefaults(cluster, role, nil, opts...)
+}
+
+// newClientDefaults is newClient with defaults that the cluster's settings
+// override (a default client id).
+func (c *WorkerConfig) newClientDefaults(cluster string, role Role, defaults []kgo.Opt, opts ...kgo.Opt) (*kgo.Client, error) {
 	cc, ok := c.Clusters[cluster]
 	if !ok {
 		return nil, fmt.Errorf("cluster %q is not configured", cluster)
@@ -55,7 +61,7 @@ func (c *WorkerConfig) newClient(cluster string, role Role, opts ...kgo.Opt) (*k
 	// consumer waits at most 500ms for data, as Java's fetch.max.wait.ms
 	// does (kgo's default is 5s): a fetch in flight holds back partitions
 	// added to the assignment until it returns.
-	all := []kgo.Opt{kgo.FetchMaxWait(500 * time.Millisecond)}
+	all := append([]kgo.Opt{kgo.FetchMaxWait(500 * time.Millisecond)}, defaults...)
 	switch role {
 	case RoleConsumer:
 		// 8 MiB per fetch response (kgo and Java: 50 MiB). Fetched
@@ -125,6 +131,11 @@ type WorkerConfig struct {
 	// ShutdownTimeout bounds a graceful stop: flushing the producers and
 	// committing source offsets. Default 30s.
 	ShutdownTimeout time.Duration
+	// UnreachableAfter is how long a task's or connector's requests and
+	// connections to one of its clusters must have failed, with no answer
+	// in between, before its status says UNREACHABLE instead of RUNNING.
+	// Default 30s: longer than a broker restart or a leader election takes.
+	UnreachableAfter time.Duration
 	// RetryBackoffMax caps the backoff between retries of a connector start
 	// or a task poll that failed with a retriable error. Default 30s.
 	RetryBackoffMax time.Duration
@@ -167,6 +178,9 @@ func (c *WorkerConfig) setDefaults() {
 	}
 	if c.ShutdownTimeout <= 0 {
 		c.ShutdownTimeout = 30 * time.Second
+	}
+	if c.UnreachableAfter <= 0 {
+		c.UnreachableAfter = 30 * time.Second
 	}
 	if c.RetryBackoffMax <= 0 {
 		c.RetryBackoffMax = 30 * time.Second

@@ -18,7 +18,7 @@ func (w *Worker) runConnector(ctx context.Context, spec ConnectorSpec, store *of
 	reconf := make(chan struct{}, 1)
 	cc := &ConnectorContext{
 		Name: spec.Name, Source: spec.Source, Target: spec.Target,
-		Props: spec.Props.Clone(), Logger: log, newClient: w.newClient,
+		Props: spec.Props.Clone(), Logger: log, newClient: w.clientsOf(w.connectorReach(spec), spec, -1),
 		reconfigure: func() {
 			select {
 			case reconf <- struct{}{}:
@@ -173,13 +173,13 @@ func (w *Worker) failConnector(spec ConnectorSpec, log hclog.Logger, err error) 
 func (w *Worker) newTaskRunner(spec ConnectorSpec, id int, props Props, conn Connector, store *offsetStore, log hclog.Logger) *taskRunner {
 	tlog := log.With("task", id)
 	parts := newPartitionTable(store.get)
-	stats := &TaskStats{}
+	stats := &TaskStats{m: newTaskMetrics(parts)}
 	return &taskRunner{
 		cfg: &w.cfg, spec: spec, id: id, task: conn.NewTask(), store: store, log: tlog,
 		stats: stats, props: props, reconfig: make(chan Props), done: make(chan struct{}),
 		tc: &TaskContext{
 			Connector: spec.Name, ID: id, Source: spec.Source, Target: spec.Target,
-			Props: props.Clone(), Logger: tlog, newClient: w.newClient, offsets: store, parts: parts, stats: stats,
+			Props: props.Clone(), Logger: tlog, newClient: w.clientsOf(stats.m.reach, spec, id), offsets: store, parts: parts, stats: stats,
 		},
 	}
 }

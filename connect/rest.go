@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
@@ -18,12 +19,13 @@ import (
 //	GET /connectors?expand=status                  {"A->B/MirrorSourceConnector": {"status": {...}}}
 //	GET /{source}/{target}/connectors              ["MirrorSourceConnector", ...]
 //	GET /{source}/{target}/connectors/{name}/status    Connect's status object
-//	GET /metrics                                   Prometheus text format
+//	GET /metrics                                   Prometheus text format: Collector, Go runtime, process
 //
 // Aliases in paths are URL-encoded, as in MM2.
 func (w *Worker) Handler(version string) http.Handler {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(w.Collector())
+	reg.MustRegister(w.Collector(), collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /{$}", func(rw http.ResponseWriter, _ *http.Request) {
@@ -96,11 +98,8 @@ func writeJSON(rw http.ResponseWriter, code int, v any) {
 	_ = enc.Encode(v)
 }
 
-// Collector returns a Prometheus collector of the worker's task counters and
-// states. Values are read from Status at scrape time: nothing is added to
-// the hot path.
-func (w *Worker) Collector() prometheus.Collector { return &collector{w: w} }
-
+// collector exports the worker's task counters and states (mm2go_task_*),
+// read from Status at scrape time; see Collector.
 type collector struct{ w *Worker }
 
 var (

@@ -54,6 +54,8 @@ type TaskStats struct {
 	RecordsLost  atomic.Int64 // source records gone before they were copied
 	Cycles       atomic.Int64 // periodic cycles finished (ReportCycle)
 	LastCycle    atomic.Int64 // nanoseconds the last cycle took
+
+	m *taskMetrics // what the metrics read besides the counters above
 }
 
 func (r *taskRunner) run(ctx context.Context) (err error) {

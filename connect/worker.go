@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"sync"
 	"time"
 
@@ -19,9 +20,13 @@ type Worker struct {
 	reg *Registry
 	log hclog.Logger
 
-	mu     sync.Mutex // guards status and live
+	mu     sync.Mutex // guards status, live and reach
 	status map[string]*ConnectorStatus
 	live   map[string]map[int]*TaskStats // running tasks' counters, read live by Status
+	reach  map[string]*reachability      // connectors' view of their clusters, by connector id
+
+	clients clientRegistry // live clients, for the client metrics
+	clock   coarseClock    // the time of the per-record metrics
 }
 
 // Option configures a Worker with things a programmer injects.
@@ -56,7 +61,8 @@ func NewWorker(cfg WorkerConfig, opts ...Option) *Worker {
 	}
 	cfg.Clusters = clusters
 	w := &Worker{cfg: cfg, reg: NewRegistry(), log: hclog.NewNullLogger(),
-		status: make(map[string]*ConnectorStatus), live: make(map[string]map[int]*TaskStats)}
+		status: make(map[string]*ConnectorStatus), live: make(map[string]map[int]*TaskStats),
+		reach: make(map[string]*reachability)}
 	for _, o := range opts {
 		o(w)
 	}
@@ -72,6 +78,13 @@ const (
 	StateRunning    State = "RUNNING"
 	StateFailed     State = "FAILED" // stopped by a fatal error; see Error
 	StateStopped    State = "STOPPED"
+	// StateUnreachable is a running task or connector that has had no
+	// answer from one of its clusters for WorkerConfig.UnreachableAfter:
+	// every request and connection to it failed since (see
+	// TaskStatus.Unreachable). It goes back to RUNNING at the cluster's
+	// first answer. Kafka Connect has no such state; mm2go never says
+	// RUNNING for a task that cannot reach its clusters.
+	StateUnreachable State = "UNREACHABLE"
 )
 
 // ConnectorStatus is the state of one connector and its tasks.
@@ -81,14 +94,22 @@ type ConnectorStatus struct {
 	Target string
 	State  State
 	Error  string
-	Tasks  []TaskStatus
+	// Unreachable lists the clusters the connector's own clients (topic
+	// and group discovery) had no answer from for UnreachableAfter; the
+	// State is then UNREACHABLE.
+	Unreachable []Unreachable
+	Tasks       []TaskStatus
 }
 
 // TaskStatus is the state of one task.
 type TaskStatus struct {
-	ID           int
-	State        State
-	Error        string
+	ID    int
+	State State
+	Error string
+	// Unreachable lists the clusters the task had no answer from for
+	// WorkerConfig.UnreachableAfter; the State is then UNREACHABLE and
+	// Error says which and why.
+	Unreachable  []Unreachable
 	RecordsSent  int64
 	RecordsAcked int64
 	BytesAcked   int64
@@ -116,13 +137,20 @@ func (w *Worker) Status() []ConnectorStatus {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	out := make([]ConnectorStatus, 0, len(w.status))
+	now := time.Now()
 	for id, s := range w.status {
 		c := *s
 		c.Tasks = append([]TaskStatus(nil), s.Tasks...)
 		for i := range c.Tasks {
 			if st, ok := w.live[id][c.Tasks[i].ID]; ok {
 				c.Tasks[i].fill(st)
+				c.Tasks[i].Unreachable = st.m.unreachable(now, w.cfg.UnreachableAfter)
+				markUnreachable(&c.Tasks[i].State, &c.Tasks[i].Error, c.Tasks[i].Unreachable)
 			}
+		}
+		if c.State == StateRunning {
+			c.Unreachable, _ = w.reach[id].failing(now, w.cfg.UnreachableAfter)
+			markUnreachable(&c.State, &c.Error, c.Unreachable)
 		}
 		out = append(out, c)
 	}
@@ -148,9 +176,42 @@ func (w *Worker) setStatus(spec ConnectorSpec, fn func(*ConnectorStatus)) {
 	fn(s)
 }
 
-func (w *Worker) newClient(cluster string, role Role, opts ...kgo.Opt) (*kgo.Client, error) {
-	all := append([]kgo.Opt{kgo.WithLogger(KgoLogger(w.log.Named("kgo").With("cluster", cluster)))}, opts...)
-	return w.cfg.newClient(cluster, role, all...)
+// clientsOf returns the client factory of a connector (task < 0) or one of
+// its tasks: clients with the worker's settings, its logger, and the
+// metrics hook that also tells owner whether the cluster answers. A client
+// whose options and cluster settings name no client id gets one as MM2
+// forms them,
+// "<source>-><target>|<connector>[-<task>]|<side>-<role>" (side: source or
+// target), so that each client has its own series.
+func (w *Worker) clientsOf(owner *reachability, spec ConnectorSpec, task int) clientFactory {
+	entity := spec.Herder() + "|" + spec.Name
+	if task >= 0 {
+		entity += "-" + strconv.Itoa(task)
+	}
+	return func(cluster string, role Role, opts ...kgo.Opt) (*kgo.Client, error) {
+		side := cluster
+		switch cluster {
+		case spec.Source:
+			side = "source"
+		case spec.Target:
+			side = "target"
+		}
+		all := append([]kgo.Opt{kgo.WithLogger(KgoLogger(w.log.Named("kgo").With("cluster", cluster))),
+			w.hookClient(cluster, role, owner)}, opts...)
+		return w.cfg.newClientDefaults(cluster, role, []kgo.Opt{kgo.ClientID(entity + "|" + side + "-" + role.String())}, all...)
+	}
+}
+
+// connectorReach returns the reachability of a connector's clients.
+func (w *Worker) connectorReach(spec ConnectorSpec) *reachability {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	r, ok := w.reach[spec.id()]
+	if !ok {
+		r = &reachability{}
+		w.reach[spec.id()] = r
+	}
+	return r
 }
 
 // Run starts every connector in specs and their tasks, and returns when ctx
@@ -173,6 +234,8 @@ func (w *Worker) Run(ctx context.Context, specs []ConnectorSpec) error {
 		herders[s.Herder()] = append(herders[s.Herder()], s)
 		w.setStatus(s, func(*ConnectorStatus) {})
 	}
+	stopClock := w.clock.start()
+	defer stopClock()
 	var (
 		wg   sync.WaitGroup
 		mu   sync.Mutex

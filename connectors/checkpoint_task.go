@@ -64,9 +64,10 @@ type MirrorCheckpointTask struct {
 	cfg       CheckpointConfig
 	log       hclog.Logger
 	groups    []string
-	connector string                                    // the source-offsets namespace
-	partition func(key []byte) *connect.SourcePartition // tc.Partition
-	report    func(time.Duration)                       // tc.ReportCycle
+	connector string                                     // the source-offsets namespace
+	partition func(key []byte) *connect.SourcePartition  // tc.Partition
+	report    func(time.Duration)                        // tc.ReportCycle
+	groupsFn  func(time.Time, []connect.GroupCheckpoint) // tc.ReportGroups
 
 	src   *kadm.Client
 	tgt   *kgo.Client
@@ -94,7 +95,7 @@ func (t *MirrorCheckpointTask) Start(ctx context.Context, tc *connect.TaskContex
 		return err
 	}
 	t.cfg, t.groups, t.log = cfg, groups, tc.Logger
-	t.connector, t.partition, t.report = tc.Connector, tc.Partition, tc.ReportCycle
+	t.connector, t.partition, t.report, t.groupsFn = tc.Connector, tc.Partition, tc.ReportCycle, tc.ReportGroups
 	clientID := func(role string) kgo.Opt {
 		return kgo.ClientID(fmt.Sprintf("%s->%s|%s-%d|%s", tc.Source, tc.Target, tc.Connector, tc.ID, role))
 	}
@@ -227,6 +228,7 @@ func (t *MirrorCheckpointTask) loop(ctx context.Context) {
 					return
 				}
 			}
+			t.groupsFn(began, t.groupStates(byGroup))
 		}
 		if syncNow {
 			t.syncer.syncAll(cctx, t.groups, byGroup)
@@ -319,6 +321,32 @@ func (t *MirrorCheckpointTask) translate(ctx context.Context) (map[string][]offs
 		out[g] = ts
 	}
 	return out, nil
+}
+
+// groupStates says, per group of the task, how far its checkpoints trail
+// its committed offsets on the source after a cycle emitted checkpoints:
+// records consumed past the latest checkpoint of each partition, and the
+// partitions with no checkpoint at all.
+func (t *MirrorCheckpointTask) groupStates(byGroup map[string][]offsets.PartitionTranslation) []connect.GroupCheckpoint {
+	out := make([]connect.GroupCheckpoint, 0, len(byGroup))
+	for _, g := range t.groups {
+		ts, ok := byGroup[g]
+		if !ok {
+			continue // gone, or its offsets could not be fetched this cycle
+		}
+		gc := connect.GroupCheckpoint{Group: g}
+		for _, pt := range ts {
+			cp, ok := t.emitted[checkpointKey{g, pt.TargetTopic, pt.Partition}]
+			if !ok {
+				gc.Untranslated++
+				continue
+			}
+			gc.LagRecords += max(pt.SourceOffset-cp.UpstreamOffset, 0)
+		}
+		gc.UpToDate = gc.Untranslated == 0 && gc.LagRecords == 0
+		out = append(out, gc)
+	}
+	return out
 }
 
 // checkpoints returns the records of the checkpoints that are newer than the

@@ -278,8 +278,9 @@ func testTask(t *testing.T, groups ...string) (*MirrorCheckpointTask, map[string
 	handles := make(map[string]*connect.SourcePartition)
 	task := &MirrorCheckpointTask{
 		cfg: cfg, log: hclog.NewNullLogger(), groups: groups, connector: ClassMirrorCheckpoint,
-		emitted: make(map[checkpointKey]offsets.Checkpoint),
-		report:  func(time.Duration) {},
+		emitted:  make(map[checkpointKey]offsets.Checkpoint),
+		report:   func(time.Duration) {},
+		groupsFn: func(time.Time, []connect.GroupCheckpoint) {},
 		partition: func(key []byte) *connect.SourcePartition {
 			if handles[string(key)] == nil {
 				handles[string(key)] = &connect.SourcePartition{}
@@ -339,6 +340,44 @@ func TestMirrorCheckpointTask_Checkpoints(t *testing.T) {
 	recs := task.checkpoints(map[string][]offsets.PartitionTranslation{long: {{Group: long, TargetTopic: "A.t", TargetOffset: 1, Exact: true}}}, began)
 	if len(recs) != 0 {
 		t.Fatalf("checkpoint of a 40000-byte group name: %d records", len(recs))
+	}
+}
+
+// TestMirrorCheckpointTask_GroupStates checks what a cycle reports per
+// group: records consumed past each partition's latest checkpoint, and the
+// partitions with no checkpoint.
+func TestMirrorCheckpointTask_GroupStates(t *testing.T) {
+	task, _ := testTask(t, "g", "h", "gone")
+	pt := func(g string, p int32, up, down int64, err error) offsets.PartitionTranslation {
+		return offsets.PartitionTranslation{Group: g, SourceTopic: "t", TargetTopic: "A.t", Partition: p,
+			SourceOffset: up, TargetOffset: down, Exact: err == nil, Err: err}
+	}
+	began := time.UnixMilli(1_700_000_000_000)
+	byGroup := map[string][]offsets.PartitionTranslation{
+		"g": {pt("g", 0, 10, 10, nil), pt("g", 1, 20, 20, nil)},
+		"h": {pt("h", 0, 7, -1, offsets.ErrNoTranslation)},
+	}
+	task.checkpoints(byGroup, began)
+	got := task.groupStates(byGroup)
+	want := []connect.GroupCheckpoint{{Group: "g", UpToDate: true}, {Group: "h", Untranslated: 1}}
+	if !slices.Equal(got, want) {
+		t.Fatalf("after the first cycle: %+v, want %+v", got, want)
+	}
+	// g reads on: partition 0 to a target offset the index cannot place
+	// higher (no new checkpoint: 5 records of lag), partition 1 to one it
+	// can; a group reset back on the source is no lag. h becomes
+	// translatable.
+	byGroup = map[string][]offsets.PartitionTranslation{
+		"g": {pt("g", 0, 15, 10, nil), pt("g", 1, 25, 25, nil), pt("g", 2, 3, -1, offsets.ErrNoTranslation)},
+		"h": {pt("h", 0, 7, 7, nil)},
+	}
+	task.checkpoints(byGroup, began.Add(time.Second))
+	byGroup["g"] = append(byGroup["g"], pt("g", 3, 1, 1, nil))
+	task.emitted[checkpointKey{"g", "A.t", 3}] = offsets.Checkpoint{UpstreamOffset: 9} // reset back from 9 to 1
+	got = task.groupStates(byGroup)
+	want = []connect.GroupCheckpoint{{Group: "g", LagRecords: 5, Untranslated: 1}, {Group: "h", UpToDate: true}}
+	if !slices.Equal(got, want) {
+		t.Fatalf("after the second cycle: %+v, want %+v", got, want)
 	}
 }
 

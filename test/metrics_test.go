@@ -1,0 +1,309 @@
+package test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/mm2go/mm2go/connect"
+)
+
+// sample is one series of a scrape: its labels and value.
+type sample struct {
+	labels map[string]string
+	value  float64
+}
+
+// metrics is one scrape of /metrics, by metric name.
+type metrics map[string][]sample
+
+// scrape reads url's Prometheus text exposition.
+func scrape(t testing.TB, url string) metrics {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(resp.Body)
+		t.Fatalf("GET %s = %d: %s", url, resp.StatusCode, b)
+	}
+	p := expfmt.NewTextParser(model.LegacyValidation)
+	fams, err := p.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		t.Fatalf("parse %s: %v", url, err)
+	}
+	out := make(metrics)
+	for name, f := range fams {
+		for _, m := range f.GetMetric() {
+			s := sample{labels: make(map[string]string)}
+			for _, l := range m.GetLabel() {
+				s.labels[l.GetName()] = l.GetValue()
+			}
+			switch f.GetType() {
+			case dto.MetricType_COUNTER:
+				s.value = m.GetCounter().GetValue()
+			case dto.MetricType_GAUGE:
+				s.value = m.GetGauge().GetValue()
+			case dto.MetricType_UNTYPED:
+				s.value = m.GetUntyped().GetValue()
+			default:
+				s.value = math.NaN() // summaries and histograms: present, no single value
+			}
+			out[name] = append(out[name], s)
+		}
+	}
+	return out
+}
+
+// get returns the series of name whose labels include match.
+func (m metrics) get(name string, match map[string]string) []sample {
+	var out []sample
+	for _, s := range m[name] {
+		ok := true
+		for k, v := range match {
+			if s.labels[k] != v {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// value returns the value of the one series of name with labels match; ok
+// is false when there is none or more than one.
+func (m metrics) value(name string, match map[string]string) (float64, bool) {
+	ss := m.get(name, match)
+	if len(ss) != 1 {
+		return 0, false
+	}
+	return ss[0].value, true
+}
+
+// describe lists the series of name, for failure messages.
+func (m metrics) describe(name string) string {
+	var lines []string
+	for _, s := range m[name] {
+		lines = append(lines, fmt.Sprintf("%v %v", s.labels, s.value))
+	}
+	sort.Strings(lines)
+	return name + ": " + strings.Join(lines, "; ")
+}
+
+// TestMetrics_ConnectAndClientSeries copies known records between fake
+// clusters and reads the Connect worker and task series, the client series
+// and the checkpoint group series under the names Strimzi's rules give
+// Java's metrics, with exact values where they are exact.
+func TestMetrics_ConnectAndClientSeries(t *testing.T) {
+	src, dst := newCluster(t, "src"), newCluster(t, "dst")
+	if _, err := kadm.NewClient(client(t, src)).CreateTopic(context.Background(), 2, 1, nil, "t"); err != nil {
+		t.Fatal(err)
+	}
+	produceRecords(t, client(t, src, kgo.RecordPartitioner(kgo.ManualPartitioner())), "t", 2, 100, "t")
+	// Past the end of partition 0: the checkpoint is a lower bound whose
+	// upstream offset is 150, and a later commit it cannot follow (the
+	// target offset stays at the end) is lag.
+	commitSource(t, src, "g", "t", map[int32]int64{0: 150}, "")
+	rw := startWorker(t, connect.WorkerConfig{Clusters: clusterConfigs(map[string]*kfake.Cluster{"A": src, "B": dst})},
+		[]connect.ConnectorSpec{sourceSpec("A", "B", nil), checkpointSpec("A", "B", nil)})
+	srv := httptest.NewServer(rw.w.Handler("test"))
+	defer srv.Close()
+	url := srv.URL + "/metrics"
+
+	src0 := `"A->B.MirrorSourceConnector"`
+	cp0 := `"A->B.MirrorCheckpointConnector"`
+	var m metrics
+	waitFor(t, 30*time.Second, "200 records written and a checkpoint of g", func() bool {
+		m = scrape(t, url)
+		w, _ := m.value("kafka_connect_source_task_source_record_write_total", map[string]string{"connector": src0, "task": "0"})
+		lag, ok := m.value("mm2go_checkpoint_group_lag_records", map[string]string{"source": "A", "target": "B", "group": "g"})
+		untr, _ := m.value("mm2go_checkpoint_group_untranslated_partitions", map[string]string{"source": "A", "target": "B", "group": "g"})
+		return w == 200 && ok && lag == 0 && untr == 0
+	})
+	exact := []struct {
+		name   string
+		labels map[string]string
+		want   float64
+	}{
+		{"kafka_connect_worker_connector_count", nil, 2},
+		{"kafka_connect_worker_task_count", nil, 2},
+		{"kafka_connect_worker_rebalance_rebalancing", nil, 0},
+		{"kafka_connect_coordinator_assigned_connectors", map[string]string{"clientid": `"A->B"`}, 2},
+		{"kafka_connect_coordinator_assigned_tasks", map[string]string{"clientid": `"A->B"`}, 2},
+		{"kafka_connect_connector_status", map[string]string{"connector": src0, "task": "0", "status": "running"}, 1},
+		{"kafka_connect_connector_status", map[string]string{"connector": cp0, "task": "0", "status": "running"}, 1},
+		{"kafka_connect_worker_connector_running_task_count", map[string]string{"connector": src0}, 1},
+		{"kafka_connect_worker_connector_total_task_count", map[string]string{"connector": src0}, 1},
+		{"kafka_connect_worker_connector_failed_task_count", map[string]string{"connector": src0}, 0},
+		{"kafka_connect_source_task_source_record_poll_total", map[string]string{"connector": src0, "task": "0"}, 200},
+		{"kafka_connect_source_task_source_record_active_count", map[string]string{"connector": src0, "task": "0"}, 0},
+		{"kafka_consumer_fetch_manager_records_consumed_total", map[string]string{"clientid": `"A->B|MirrorSourceConnector-0|replication-consumer"`}, 200},
+		{"mm2go_checkpoint_group_untranslated_partitions", map[string]string{"source": "A", "target": "B", "group": "g"}, 0},
+	}
+	for _, c := range exact {
+		if v, ok := m.value(c.name, c.labels); !ok || v != c.want {
+			t.Errorf("%s%v = %v (found: %v), want %v\n%s", c.name, c.labels, v, ok, c.want, m.describe(c.name))
+		}
+	}
+	if v, ok := m.value("mm2go_checkpoint_group_age_seconds", map[string]string{"group": "g"}); !ok || v < 0 || v > 10 {
+		t.Errorf("checkpoint age of g = %v (found %v), want a few seconds at most", v, ok)
+	}
+	// Every client of the worker has its series, under its Java client id.
+	for _, c := range []struct{ name, clientid string }{
+		{"kafka_consumer_incoming_byte_total", `"A->B|MirrorSourceConnector-0|replication-consumer"`},
+		{"kafka_consumer_outgoing_byte_total", `"A->B|MirrorSourceConnector-0|replication-consumer"`},
+		{"kafka_consumer_fetch_manager_bytes_consumed_total", `"A->B|MirrorSourceConnector-0|replication-consumer"`},
+		{"kafka_admin_client_incoming_byte_total", `"A->B|MirrorSourceConnector|source-admin"`},
+		{"kafka_admin_client_incoming_byte_total", `"A->B|MirrorCheckpointConnector-0|checkpoint-source-admin"`},
+	} {
+		if v, ok := m.value(c.name, map[string]string{"clientid": c.clientid}); !ok || v <= 0 {
+			t.Errorf("%s{clientid=%s} = %v (found %v), want > 0\n%s", c.name, c.clientid, v, ok, m.describe(c.name))
+		}
+	}
+	for _, s := range m["kafka_producer_buffer_available_bytes"] {
+		total, ok := m.value("kafka_producer_buffer_total_bytes", s.labels)
+		if !ok || total != 16<<20 || s.value < 0 || s.value > total {
+			t.Errorf("producer %s: buffer available %v of %v (found %v), want within 16 MiB", s.labels["clientid"], s.value, total, ok)
+		}
+	}
+	if len(m["kafka_producer_buffer_available_bytes"]) < 2 {
+		t.Errorf("buffer series of %d producers, want the task producers'\n%s", len(m["kafka_producer_buffer_available_bytes"]), m.describe("kafka_producer_buffer_available_bytes"))
+	}
+	for _, name := range []string{"go_goroutines", "go_memstats_alloc_bytes", "process_resident_memory_bytes", "process_cpu_seconds_total"} {
+		if len(m[name]) == 0 {
+			t.Errorf("no %s: the Go and process collectors are not registered", name)
+		}
+	}
+
+	// The group reads on while its checkpoint cannot follow: 10 records of
+	// lag, and the group is no longer up to date.
+	commitSource(t, src, "g", "t", map[int32]int64{0: 160}, "")
+	waitFor(t, 20*time.Second, "a checkpoint lag of 10 records", func() bool {
+		m = scrape(t, url)
+		lag, _ := m.value("mm2go_checkpoint_group_lag_records", map[string]string{"group": "g"})
+		return lag == 10
+	})
+	age1, _ := m.value("mm2go_checkpoint_group_age_seconds", map[string]string{"group": "g"})
+	time.Sleep(time.Second)
+	m = scrape(t, url)
+	if age2, _ := m.value("mm2go_checkpoint_group_age_seconds", map[string]string{"group": "g"}); age2 < age1+0.9 {
+		t.Errorf("checkpoint age of a group that fell behind went from %v to %v in a second, want it to grow", age1, age2)
+	}
+}
+
+// TestMetrics_UnreachableSource takes the source cluster away: past the
+// threshold the task and the connector say UNREACHABLE, in the status, the
+// REST API and the metrics, naming the cluster; when it is back they say
+// RUNNING again.
+func TestMetrics_UnreachableSource(t *testing.T) {
+	dst := newCluster(t, "dst")
+	src := newRestartableCluster(t, "src", freePort(t))
+	src.start()
+	if _, err := kadm.NewClient(client(t, src.c)).CreateTopic(context.Background(), 1, 1, nil, "t"); err != nil {
+		t.Fatal(err)
+	}
+	produceRecords(t, client(t, src.c, kgo.RecordPartitioner(kgo.ManualPartitioner())), "t", 1, 50, "t")
+	cfg := connect.WorkerConfig{
+		Clusters: map[string]connect.ClusterConfig{
+			"A": {Alias: "A", Opts: []kgo.Opt{kgo.SeedBrokers(src.addr())}},
+			"B": {Alias: "B", Opts: []kgo.Opt{kgo.SeedBrokers(dst.ListenAddrs()...)}},
+		},
+		RetryBackoffMax:  500 * time.Millisecond,
+		UnreachableAfter: 2 * time.Second,
+	}
+	rw := startWorker(t, cfg, []connect.ConnectorSpec{sourceSpec("A", "B", nil)})
+	srv := httptest.NewServer(rw.w.Handler("test"))
+	defer srv.Close()
+	taskState := func() (connect.State, string, []connect.Unreachable) {
+		for _, cs := range rw.w.Status() {
+			if len(cs.Tasks) == 1 {
+				return cs.Tasks[0].State, cs.Tasks[0].Error, cs.Tasks[0].Unreachable
+			}
+		}
+		return "", "", nil
+	}
+	waitFor(t, 30*time.Second, "50 records copied", func() bool { return totalRecords(endOffsets(t, dst, "A.t")) == 50 })
+	if st, msg, _ := taskState(); st != connect.StateRunning {
+		t.Fatalf("task state with both clusters up = %s (%s), want RUNNING", st, msg)
+	}
+
+	src.stop()
+	stopped := time.Now()
+	waitFor(t, 30*time.Second, "the task UNREACHABLE", func() bool { st, _, _ := taskState(); return st == connect.StateUnreachable })
+	if d := time.Since(stopped); d < cfg.UnreachableAfter {
+		t.Errorf("UNREACHABLE %v after the cluster went away, before the %v threshold", d, cfg.UnreachableAfter)
+	}
+	_, msg, us := taskState()
+	if len(us) != 1 || us[0].Cluster != "A" || us[0].Error == "" || !strings.Contains(msg, "cannot reach cluster A") {
+		t.Errorf("unreachable = %+v, error %q; want cluster A with its error", us, msg)
+	}
+	// The connector's own clients (topic discovery) fail too.
+	waitFor(t, 30*time.Second, "the connector UNREACHABLE", func() bool {
+		st := rw.w.Status()
+		return len(st) == 1 && st[0].State == connect.StateUnreachable && len(st[0].Unreachable) == 1 && st[0].Unreachable[0].Cluster == "A"
+	})
+	resp, err := http.Get(srv.URL + "/A/B/connectors/MirrorSourceConnector/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rest struct {
+		Connector struct{ State, Trace string }
+		Tasks     []struct{ State, Trace string }
+	}
+	err = json.NewDecoder(resp.Body).Decode(&rest)
+	resp.Body.Close()
+	if err != nil || rest.Connector.State != "UNREACHABLE" || len(rest.Tasks) != 1 || rest.Tasks[0].State != "UNREACHABLE" ||
+		!strings.Contains(rest.Tasks[0].Trace, "cannot reach cluster A") {
+		t.Errorf("REST status = %+v (%v), want connector and task UNREACHABLE with the cause", rest, err)
+	}
+	m := scrape(t, srv.URL+"/metrics")
+	conn := `"A->B.MirrorSourceConnector"`
+	if v, ok := m.value("kafka_connect_connector_status", map[string]string{"connector": conn, "task": "0", "status": "unreachable"}); !ok || v != 1 {
+		t.Errorf("no unreachable task status series\n%s", m.describe("kafka_connect_connector_status"))
+	}
+	if v, ok := m.value("kafka_connect_worker_connector_running_task_count", map[string]string{"connector": conn}); !ok || v != 0 {
+		t.Errorf("running tasks = %v (%v), want 0 while the source is away", v, ok)
+	}
+	for _, task := range []string{"0", ""} {
+		if v, ok := m.value("mm2go_cluster_unreachable_seconds", map[string]string{"connector": "MirrorSourceConnector", "task": task, "cluster": "A"}); !ok || v < cfg.UnreachableAfter.Seconds() {
+			t.Errorf("mm2go_cluster_unreachable_seconds{task=%q,cluster=A} = %v (%v), want >= %v\n%s", task, v, ok,
+				cfg.UnreachableAfter.Seconds(), m.describe("mm2go_cluster_unreachable_seconds"))
+		}
+	}
+	if ss := m.get("mm2go_cluster_unreachable_seconds", map[string]string{"cluster": "B"}); len(ss) != 0 {
+		t.Errorf("the target is reported unreachable: %v", ss)
+	}
+	if v, ok := m.value("mm2go_task_running", map[string]string{"connector": "MirrorSourceConnector", "task": "0"}); !ok || v != 0 {
+		t.Errorf("mm2go_task_running = %v (%v), want 0 while the source is away", v, ok)
+	}
+
+	src.start()
+	waitFor(t, 30*time.Second, "the task RUNNING again", func() bool {
+		st := rw.w.Status()
+		return len(st) == 1 && st[0].State == connect.StateRunning && len(st[0].Tasks) == 1 && st[0].Tasks[0].State == connect.StateRunning
+	})
+	m = scrape(t, srv.URL+"/metrics")
+	if ss := m.get("mm2go_cluster_unreachable_seconds", nil); len(ss) != 0 {
+		t.Errorf("still unreachable after the cluster came back: %s", m.describe("mm2go_cluster_unreachable_seconds"))
+	}
+}
