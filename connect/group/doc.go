@@ -30,7 +30,12 @@
 //
 //	m, err := group.NewMember(group.Config{Client: cl, Group: p.ID, Worker: w, Fingerprint: f, Units: units})
 //	go func() { errc <- m.Run(ctx) }() // joins, heartbeats, rejoins; leaves when ctx ends
-//	for range m.Updates() {
+//	for {
+//		select {
+//		case <-m.Updates():
+//		case err := <-errc: // a *GroupError: the coordinator refused this worker
+//			return err
+//		}
 //		a := m.Assignment()
 //		// a.Err: nil, *ConfigMismatchError (run nothing, say why), or *LostError (rejoining).
 //		// 1. Revoked: stop each, flush its producer, commit its offsets while
