@@ -79,7 +79,7 @@ func capturingLogger(t testing.TB) (connect.Option, *logBuffer) {
 // takes an offset on the source that the copy does not have: source and
 // target offsets drift apart, which is what translation is for. Keys are
 // "<p>-<i>", unique per record. It returns the keys per partition in order.
-func produceTransactions(t testing.TB, c *kfake.Cluster, topic string, partitions int32, n, txnSize int) map[int32][]string {
+func produceTransactions(t testing.TB, c brokers, topic string, partitions int32, n, txnSize int) map[int32][]string {
 	t.Helper()
 	cl := client(t, c, kgo.TransactionalID("producer-"+topic), kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -110,7 +110,7 @@ func produceTransactions(t testing.TB, c *kfake.Cluster, topic string, partition
 // readPartition returns the records of one partition of topic on c, in
 // order, with their offsets, without transaction markers: a direct read, no
 // group.
-func readPartition(t testing.TB, c *kfake.Cluster, topic string, p int32) []*kgo.Record {
+func readPartition(t testing.TB, c brokers, topic string, p int32) []*kgo.Record {
 	t.Helper()
 	end := endOffsets(t, c, topic)[p]
 	cl := client(t, c, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {p: kgo.NewOffset().AtStart()}}), kgo.KeepControlRecords())
@@ -151,7 +151,7 @@ func expectedTranslation(src, dst []*kgo.Record, committed int64) int64 {
 
 // commitSource commits offsets of group on c as an admin commit with
 // metadata.
-func commitSource(t testing.TB, c *kfake.Cluster, group, topic string, offs map[int32]int64, metadata string) {
+func commitSource(t testing.TB, c brokers, group, topic string, offs map[int32]int64, metadata string) {
 	t.Helper()
 	var os kadm.Offsets
 	for p, o := range offs {
@@ -165,7 +165,7 @@ func commitSource(t testing.TB, c *kfake.Cluster, group, topic string, offs map[
 }
 
 // checkpointRecords reads every record of the checkpoints topic on c.
-func checkpointRecords(t testing.TB, c *kfake.Cluster, topic string) []*kgo.Record {
+func checkpointRecords(t testing.TB, c brokers, topic string) []*kgo.Record {
 	t.Helper()
 	return readPartition(t, c, topic, 0)
 }

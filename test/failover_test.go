@@ -21,7 +21,7 @@ import (
 // offsets (from the start where it has none) and stops once stop says so or
 // within passes; it commits the offsets of exactly the records it returns,
 // and leaves the group. It returns the keys read, in the order read.
-func consumeGroup(t testing.TB, c *kfake.Cluster, group, topic string, within time.Duration, stop func(read []string) bool) []string {
+func consumeGroup(t testing.TB, c brokers, group, topic string, within time.Duration, stop func(read []string) bool) []string {
 	t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic),
 		kgo.DisableAutoCommit(), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(100*time.Millisecond))
@@ -75,7 +75,7 @@ func untilCount(want int) func([]string) bool {
 }
 
 // groupOffsets returns group's committed offsets on topic on c.
-func groupOffsets(t testing.TB, c *kfake.Cluster, group, topic string) map[int32]int64 {
+func groupOffsets(t testing.TB, c brokers, group, topic string) map[int32]int64 {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -95,7 +95,7 @@ func groupOffsets(t testing.TB, c *kfake.Cluster, group, topic string) map[int32
 // exactTargetOffsets returns, for each partition where group has committed
 // on srcTopic on src, where it must resume on dstTopic on dst: the copy of
 // the first record at or after its committed offset.
-func exactTargetOffsets(t testing.TB, src, dst *kfake.Cluster, group, srcTopic, dstTopic string) map[int32]int64 {
+func exactTargetOffsets(t testing.TB, src, dst brokers, group, srcTopic, dstTopic string) map[int32]int64 {
 	t.Helper()
 	out := make(map[int32]int64)
 	for p, o := range groupOffsets(t, src, group, srcTopic) {

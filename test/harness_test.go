@@ -20,6 +20,10 @@ import (
 	"github.com/mm2go/mm2go/connectors"
 )
 
+// brokers is a cluster the helpers can reach: an in-process *kfake.Cluster,
+// or a broker running as its own process (brokerProcess).
+type brokers interface{ ListenAddrs() []string }
+
 // newCluster starts an in-process fake Kafka cluster with its own cluster id.
 func newCluster(t testing.TB, id string, opts ...kfake.Opt) *kfake.Cluster {
 	t.Helper()
@@ -41,7 +45,7 @@ func testLogger(t testing.TB) hclog.Logger {
 }
 
 // client returns a client of c with opts; closed at cleanup.
-func client(t testing.TB, c *kfake.Cluster, opts ...kgo.Opt) *kgo.Client {
+func client(t testing.TB, c brokers, opts ...kgo.Opt) *kgo.Client {
 	t.Helper()
 	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(c.ListenAddrs()...)}, opts...)...)
 	if err != nil {
@@ -174,7 +178,7 @@ func makeRecords(topic string, partitions int32, n int, seed string) (map[int32]
 
 // consumeAll reads every record of topic on c, per partition in order, until
 // it has want records in total or the deadline passes.
-func consumeAll(t testing.TB, c *kfake.Cluster, topic string, want int, within time.Duration) map[int32][]*kgo.Record {
+func consumeAll(t testing.TB, c brokers, topic string, want int, within time.Duration) map[int32][]*kgo.Record {
 	t.Helper()
 	cl := client(t, c, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	out := make(map[int32][]*kgo.Record)
@@ -206,7 +210,7 @@ func waitFor(t testing.TB, within time.Duration, what string, cond func() bool) 
 }
 
 // endOffsets returns the end offset of every partition of topic on c.
-func endOffsets(t testing.TB, c *kfake.Cluster, topic string) map[int32]int64 {
+func endOffsets(t testing.TB, c brokers, topic string) map[int32]int64 {
 	t.Helper()
 	adm := kadm.NewClient(client(t, c))
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
