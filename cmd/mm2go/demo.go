@@ -117,10 +117,15 @@ flows:
 	pctx, stopProducing := context.WithTimeout(ctx, *duration)
 	defer stopProducing()
 	var produced sync.Map // "topic/partition" -> *atomic.Int64
+	var producedOrders valueSet
 	var pwg sync.WaitGroup
 	prod := demoClient(src, kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)))
 	defer prod.Close()
-	pwg.Go(func() { demoProduce(pctx, prod, *rate, &produced) })
+	pwg.Go(func() { demoProduce(pctx, prod, *rate, &produced, &producedOrders) })
+	// A consumer group reads orders on the source for half the time; the
+	// demo moves it to the target at the end.
+	reader := startDemoReader(src, demoGroup, demoTopic)
+	var readOnSource []string
 
 	progress := newProgressPrinter(human, isTerminal(human))
 	tick := time.NewTicker(time.Second)
@@ -136,6 +141,9 @@ flows:
 		case <-tick.C:
 		}
 		phase := "producing"
+		if reader != nil && time.Since(start) >= *duration/2 {
+			readOnSource, reader = reader.finish(), nil
+		}
 		if pctx.Err() != nil {
 			if !draining {
 				pwg.Wait() // the producer has flushed: its records are on the source
@@ -156,12 +164,18 @@ flows:
 	}
 	stopProducing()
 	pwg.Wait()
+	if reader != nil {
+		readOnSource = reader.finish()
+	}
 	progress.finish()
 	stopWorker()
 	if err := <-werr; err != nil {
 		fmt.Fprintf(stderr, "mm2go demo: worker: %v\n", err)
 	}
 	sum := verifyDemo(adm, dst, &produced)
+	if ctx.Err() == nil { // not after Ctrl-C
+		sum.Cutover = runDemoCutover(ctx, human, src, dst, producedOrders.list(), readOnSource)
+	}
 	if *jsonOut {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -169,7 +183,7 @@ flows:
 	} else {
 		sum.print(stdout)
 	}
-	if sum.Missing != 0 || ctx.Err() != nil && sum.Missing != 0 {
+	if sum.Missing != 0 || sum.Cutover != nil && !sum.Cutover.ok() {
 		return exitFailure
 	}
 	return exitOK
@@ -192,7 +206,7 @@ func demoClient(c *kfake.Cluster, opts ...kgo.Opt) *kgo.Client {
 
 // demoProduce writes realistic keyed records with headers at about rate per
 // second until ctx is done, counting what the source acknowledged.
-func demoProduce(ctx context.Context, cl *kgo.Client, rate int, produced *sync.Map) {
+func demoProduce(ctx context.Context, cl *kgo.Client, rate int, produced *sync.Map, orders *valueSet) {
 	const tick = 20 * time.Millisecond
 	perTick := max(1, rate*int(tick)/int(time.Second))
 	t := time.NewTicker(tick)
@@ -221,6 +235,9 @@ func demoProduce(ctx context.Context, cl *kgo.Client, rate int, produced *sync.M
 			cl.Produce(context.Background(), r, func(r *kgo.Record, err error) {
 				if err != nil {
 					return
+				}
+				if r.Topic == demoTopic {
+					orders.add(string(r.Value))
 				}
 				key := fmt.Sprintf("%s/%d", r.Topic, r.Partition)
 				v, _ := produced.LoadOrStore(key, new(atomic.Int64))
@@ -327,6 +344,8 @@ type demoSummary struct {
 	OnTarget   int64              `json:"on_target"`
 	Missing    int64              `json:"missing"`
 	Partitions []demoPartitionSum `json:"partitions"`
+	// Cutover is the consumer group moved from the source to the target.
+	Cutover *demoCutover `json:"cutover"`
 }
 
 type demoPartitionSum struct {
@@ -367,5 +386,15 @@ func (s demoSummary) print(w io.Writer) {
 		fmt.Fprintf(w, "\nall %d records replicated: 0 missing\n", s.Produced)
 	} else {
 		fmt.Fprintf(w, "\n%d records missing on the target\n", s.Missing)
+	}
+	if c := s.Cutover; c != nil {
+		fmt.Fprintf(w, "\ncut-over of group %s (%s): %d records produced, %d read on the source, %d on the target after the cut-over\n",
+			c.Group, c.Topic, c.Produced, c.ReadOnSource, c.ReadOnTarget)
+		switch {
+		case c.Error != "":
+			fmt.Fprintf(w, "  not moved: %s\n", c.Error)
+		default:
+			fmt.Fprintf(w, "  read twice: %d, skipped: %d\n", c.ReadTwice, c.Skipped)
+		}
 	}
 }

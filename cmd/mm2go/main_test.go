@@ -156,4 +156,13 @@ func TestDemo_VerifiesTheCopy(t *testing.T) {
 	if sum.Produced == 0 || sum.Missing != 0 || sum.OnTarget != sum.Produced {
 		t.Errorf("demo summary %+v: want every produced record on the target", sum)
 	}
+	// The consumer group moved by the cut-over read every record of orders
+	// once: part on the source, the rest on the target.
+	if c := sum.Cutover; c == nil || c.Error != "" || c.ReadOnSource == 0 || c.ReadOnTarget == 0 ||
+		c.ReadOnSource+c.ReadOnTarget != c.Produced || c.ReadTwice != 0 || c.Skipped != 0 {
+		t.Errorf("demo cut-over %+v: want every record read once, on both sides", c)
+	}
+	if !strings.Contains(errOut, "demo-billing  committed  done") {
+		t.Errorf("demo --json: no cut-over progress on stderr:\n%s", errOut)
+	}
 }
