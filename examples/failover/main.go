@@ -1,16 +1,21 @@
 // Command failover moves a consumer group from a source cluster to its copy
-// on a target cluster, the way a Go service would at cut-over, with the
-// public API only:
+// on a target cluster, the way a Go service would at cut-over or in a
+// disaster, with the public API only:
 //
-//  1. translate the group's committed source offsets exactly with mm2go's
-//     offset index (offsets.TranslateGroup),
-//  2. commit them into the group on the target, which is refused while the
-//     group has members there (offsets.CommitTranslated),
-//  3. start consuming the copies on the target as that group: the first
-//     record read is the first one the group had not read on the source.
+//  1. ask the source whether it answers (offsets.ProbeCluster, bounded);
+//  2. translate the group's offsets exactly with mm2go's offset index
+//     (offsets.TranslateGroup): its committed offsets on the source, or,
+//     when the source is down, its last checkpoints on the target
+//     (TranslateRequest.FromTarget), which need nothing from the source;
+//  3. commit them into the group on the target, which is refused while the
+//     group has members there and never moves an offset back
+//     (offsets.CommitTranslated);
+//  4. start consuming the copies on the target as that group: the first
+//     record read is the first one the group had not read on the source
+//     (with the source down: since its last checkpoint).
 //
-// It needs no running worker, only the two clusters and the index topic a
-// worker wrote.
+// It needs no running worker, only the target cluster (and the source, if
+// it is up) and the index and checkpoints topics a worker wrote.
 //
 //	go run ./examples/failover --source localhost:9092 --target localhost:9093 \
 //	    --source-alias A --group billing
@@ -65,10 +70,20 @@ func run(ctx context.Context, sourceBrokers, targetBrokers []string, alias, grou
 
 	tctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	ts, err := offsets.TranslateGroup(tctx, offsets.TranslateRequest{
+	req := offsets.TranslateRequest{
 		Source: src, Target: tgt, SourceAlias: alias, Group: group,
 		RemoteTopic: policy.Default{}.FormatRemoteTopic, // the flow's replication policy
-	})
+	}
+	if err := offsets.ProbeCluster(tctx, src, 5*time.Second); err != nil {
+		// Disaster recovery: the group's last checkpoints on the target,
+		// translated again with the exact index.
+		fmt.Printf("source down (%v): translating from the checkpoints on the target\n", err)
+		req.FromTarget = true
+	}
+	ts, err := offsets.TranslateGroup(tctx, req)
+	if errors.Is(err, offsets.ErrNoCheckpoints) {
+		return fmt.Errorf("%w: the checkpoint connector never saw group %s commit, so there is nothing to resume it from", err, group)
+	}
 	if err != nil {
 		return err
 	}
@@ -77,6 +92,10 @@ func run(ctx context.Context, sourceBrokers, targetBrokers []string, alias, grou
 		switch {
 		case t.Err != nil:
 			fmt.Printf("%s[%d]: source offset %d not translated: %v\n", t.SourceTopic, t.Partition, t.SourceOffset, t.Err)
+		case t.Basis == offsets.BasisCheckpoints:
+			fmt.Printf("%s[%d] at %d (checkpoint of %s) -> %s[%d] at %d (exact %v)\n",
+				t.SourceTopic, t.Partition, t.SourceOffset, t.CheckpointTime.Format(time.RFC3339), t.TargetTopic, t.Partition, t.TargetOffset, t.Exact)
+			topics[t.TargetTopic] = true
 		default:
 			fmt.Printf("%s[%d] at %d -> %s[%d] at %d (exact %v, %d records left to replicate)\n",
 				t.SourceTopic, t.Partition, t.SourceOffset, t.TargetTopic, t.Partition, t.TargetOffset, t.Exact, t.Lag)
