@@ -29,6 +29,12 @@
 // record with a provenance header (ProvenanceHeader) listing the clusters it
 // came through, and never copies a record to a cluster on that list.
 //
+// PlanTarget plans what a flow needs on its target before any data moves
+// (remote topics with partitions, replication factor and configs, topic
+// ACLs, the groups a cut-over will move) with MirrorSource's own selection,
+// naming, config filtering and ACL mapping; TargetPlan.Apply creates it with
+// the calls MirrorSource makes. `mm2go migrate plan` prints and applies it.
+//
 // Register adds them to a connect.Registry. Each connector parses its
 // connect.Props (MM2 property names) once in Start into a typed config
 // (ParseSourceConfig).

@@ -39,6 +39,19 @@
 // checkpoint topics, upstream clusters, replication hops, latest
 // heartbeats), and [ReadCheckpoints] reads a group's MM2 checkpoints.
 //
+// Failover and migration build on those:
+//
+//   - With the source down, [TranslateRequest].FromTarget translates a
+//     group's last checkpoints ([CheckpointStore]) again with the index,
+//     from the target alone; [ProbeCluster] is the bounded check that tells
+//     whether the source answers. Each [PartitionTranslation] says its
+//     [Basis], the checkpoint's time and what is not known.
+//   - [TranslateGroupBack] (with [Index.TranslateBack]) is fail-back: a
+//     group's offsets on the flow's target, translated back to its source.
+//   - [Cutover] moves groups from the source to the target step by step
+//     (ready, caught-up, committed), recording each step in
+//     [CutoverTopic] on the target so that an interrupted cut-over resumes.
+//
 // # Encoding
 //
 // Keys and values use the Kafka protocol Struct encoding, not JSON or a
