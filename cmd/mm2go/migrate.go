@@ -6,11 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
+	"slices"
 	"strings"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kgo"
-
+	"github.com/mm2go/mm2go/flows"
+	"github.com/mm2go/mm2go/inspect"
 	"github.com/mm2go/mm2go/offsets"
 )
 
@@ -76,10 +78,45 @@ func parseFlow(s string) (source, target string, err error) {
 	return source, target, nil
 }
 
-// cutoverVerify, when set, is the verification a cut-over asks for before a
-// group is ready: `mm2go verify`'s comparison of the group's partitions on
-// both clusters. When nil, each cut-over says its copy was not verified.
-var cutoverVerify func(ctx context.Context, env *translateEnv, src, tgt *kgo.Client, group string, ts []offsets.PartitionTranslation) (summary string, err error)
+// verifyGroupTopics returns the verification a cut-over asks for before a
+// group is ready: `mm2go verify`'s comparison of the topics the group
+// consumes (every record on the source against its copy), which must be
+// clean. The lag is not a difference: records not copied yet are counted
+// apart, and the cut-over's wait covers them.
+func verifyGroupTopics(f *flows.File, source, target string) func(ctx context.Context, group string, ts []offsets.PartitionTranslation) (string, error) {
+	return func(ctx context.Context, group string, ts []offsets.PartitionTranslation) (string, error) {
+		var topics []string
+		for _, t := range ts {
+			if q := regexp.QuoteMeta(t.SourceTopic); !slices.Contains(topics, q) {
+				topics = append(topics, q)
+			}
+		}
+		fl, err := inspect.FlowFromFile(f, source, target)
+		if err != nil {
+			return "", err
+		}
+		in, err := inspect.New(fl)
+		if err != nil {
+			return "", err
+		}
+		defer in.Close()
+		expr := strings.Join(topics, "|")
+		re, err := inspect.WholeName(expr)
+		if err != nil {
+			return "", err
+		}
+		rep, err := in.Verify(ctx, inspect.VerifyOptions{Topics: re})
+		if err != nil {
+			return "", err
+		}
+		t := rep.Totals
+		if !rep.Clean {
+			return "", fmt.Errorf("the copy of group %s's topics differs: %d missing, %d differing, %d extra (mm2go verify --flow %s->%s --topics '%s' lists them; --no-verify skips this check)",
+				group, t.Missing, t.Differing, t.Extra, source, target, expr)
+		}
+		return fmt.Sprintf("%d record(s) of %d topic(s) compared, all equal", t.Compared, len(topics)), nil
+	}
+}
 
 // cutoverOutput is what `mm2go migrate cutover --json` prints.
 type cutoverOutput struct {
@@ -97,7 +134,7 @@ type cutoverGroup struct {
 	Steps []offsets.CutoverEvent `json:"steps"`
 }
 
-const cutoverSynopsis = "migrate cutover --config FILE --flow A->B --group G [--group G2 ...] [--max-lag 1000] [--dry-run] [--restart] [--json] [--timeout 10m]"
+const cutoverSynopsis = "migrate cutover --config FILE --flow A->B --group G [--group G2 ...] [--max-lag 1000] [--no-verify] [--dry-run] [--restart] [--json] [--timeout 10m]"
 
 func runMigrateCutover(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("migrate cutover", cutoverSynopsis, stdout)
@@ -108,6 +145,7 @@ func runMigrateCutover(ctx context.Context, args []string, stdout, stderr io.Wri
 	maxLag := fs.Int64("max-lag", 1000, "readiness: the most records of a group's partitions that may still be missing on TARGET when its cut-over begins")
 	dryRun := fs.Bool("dry-run", false, "check and print each step without recording, waiting or committing anything")
 	restart := fs.Bool("restart", false, "forget the steps earlier runs recorded for the groups and start over")
+	noVerify := fs.Bool("no-verify", false, "do not compare the groups' topics on both clusters before a cut-over (mm2go verify; it reads them whole)")
 	jsonOut := fs.Bool("json", false, "print the outcome as JSON (progress goes to stderr)")
 	timeout := fs.Duration("timeout", 10*time.Minute, "bound on the whole command, waits included; rerun to resume")
 	if code, ok := parseFlags(fs, args, stderr); !ok {
@@ -160,10 +198,8 @@ func runMigrateCutover(ctx context.Context, args []string, stdout, stderr io.Wri
 		Groups: groups, MaxLag: *maxLag, DryRun: *dryRun, Restart: *restart,
 		Progress: newCutoverPrinter(progressOut).print,
 	}
-	if cutoverVerify != nil {
-		req.Verify = func(ctx context.Context, group string, ts []offsets.PartitionTranslation) (string, error) {
-			return cutoverVerify(ctx, env, src, tgt, group, ts)
-		}
+	if !*noVerify {
+		req.Verify = verifyGroupTopics(f, source, target)
 	}
 	res, err := offsets.Cutover(ctx, req)
 	out := cutoverOutput{Source: source, Target: target, DryRun: *dryRun, Topic: offsets.CutoverTopic(source), Groups: []cutoverGroup{}}

@@ -434,7 +434,7 @@ func TestMigrateCutover_RunningProducerAndConsumer(t *testing.T) {
 		t.Fatalf("migrate cutover: exit %d\n%s%s", code, out, errOut)
 	}
 	for _, re := range []string{
-		`(?m)^billing  ready      done     no members on a; \d+ record\(s\) to copy \(at most 100000 allowed\); copy not verified`,
+		`(?m)^billing  ready      done     no members on a; \d+ record\(s\) to copy \(at most 100000 allowed\); verified: \d+ record\(s\) of 1 topic\(s\) compared, all equal$`,
 		`(?m)^billing  caught-up  done     all 3 partition\(s\) on b and known to the index: the translation is exact$`,
 		`(?m)^billing  committed  done     3 partition\(s\) committed on b, 0 already at or past the translation$`,
 		`(?m)^    orders\[0\] at \d+ -> orders\[0\] at \d+ \(exact\)$`,
@@ -626,4 +626,56 @@ func (w *triggerWriter) Write(p []byte) (int, error) {
 		w.fire()
 	}
 	return n, err
+}
+
+// TestMigrateCutover_VerifyRefuses: a copy that differs from its source is
+// not ready for a cut-over, unless --no-verify.
+func TestMigrateCutover_VerifyRefuses(t *testing.T) {
+	a, b, path := newMigrateClusters(t)
+	ctx := context.Background()
+	if _, err := newAdmin(t, a).CreateTopic(ctx, 1, 1, nil, "orders"); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		cluster *kfake.Cluster
+		topic   string
+		n       int
+	}{{a, "orders", 10}} {
+		cl, err := kgo.NewClient(kgo.SeedBrokers(c.cluster.ListenAddrs()...), kgo.DefaultProduceTopic(c.topic))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range c.n {
+			if err := cl.ProduceSync(ctx, &kgo.Record{Value: []byte(fmt.Sprint(i))}).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		cl.Close()
+	}
+	stopWorker := startWorkerCmd(t, path)
+	waitUntil(t, 30*time.Second, "the 10 records copied", func() bool {
+		ends, err := newAdmin(t, b).ListEndOffsets(ctx, "a.orders")
+		o, _ := ends.Lookup("a.orders", 0)
+		return err == nil && o.Offset == 10
+	})
+	stopWorker()
+	// Someone deleted the first 5 copies on b.
+	var del kadm.Offsets
+	del.Add(kadm.Offset{Topic: "a.orders", Partition: 0, At: 5})
+	if resp, err := newAdmin(t, b).DeleteRecords(ctx, del); err != nil || resp.Error() != nil {
+		t.Fatalf("delete records: %v, %v", err, resp.Error())
+	}
+	var os kadm.Offsets
+	os.Add(kadm.Offset{Topic: "orders", Partition: 0, At: 10, LeaderEpoch: -1})
+	if err := newAdmin(t, a).CommitAllOffsets(ctx, "billing", os); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runCmd(t, ctx, "migrate", "cutover", "--config", path, "--flow", "a->b", "--group", "billing")
+	if code != exitFailure || !strings.Contains(out, "not ready for cut-over: verify: the copy of group billing's topics differs: 5 missing, 0 differing, 0 extra") {
+		t.Fatalf("cut-over of a copy that differs: exit %d\n%s%s", code, out, errOut)
+	}
+	code, out, errOut = runCmd(t, ctx, "migrate", "cutover", "--config", path, "--flow", "a->b", "--group", "billing", "--no-verify")
+	if code != exitOK || !strings.Contains(out, "copy not verified (no verify check)") {
+		t.Fatalf("--no-verify: exit %d\n%s%s", code, out, errOut)
+	}
 }
