@@ -240,3 +240,37 @@ func TestTranslate_FailBack(t *testing.T) {
 		t.Errorf("fail-back with b down: exit %d\n%s", code, errOut)
 	}
 }
+
+// TestTranslationNotes: what the table says is not known.
+func TestTranslationNotes(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		t    offsets.PartitionTranslation
+		want string
+	}{
+		{"exact, index caught up", offsets.PartitionTranslation{Exact: true, Lag: 0}, ""},
+		{"exact, index behind: lag counted", offsets.PartitionTranslation{Exact: true, Lag: 0, IndexBehind: 7},
+			"lag counts 7 record(s) on the target the index does not know yet one for one"},
+		{"inexact, index behind", offsets.PartitionTranslation{Lag: 3, IndexBehind: 7},
+			"the index does not know the last 7 record(s) on the target yet (it learns at each source-offset commit, offset.flush.interval.ms): up to 7 may be read again"},
+		{"past the source's end", offsets.PartitionTranslation{SourceOffset: 150, PastSourceEnd: true, IndexBehind: 7},
+			"the group's offset 150 is past the end of the source partition (topic re-created or truncated, or the offset set by hand): it resumes after the last copied record"},
+		{"the checkpoint's own", offsets.PartitionTranslation{FromCheckpoint: true, Basis: offsets.BasisCheckpoints, Lag: -1},
+			"the checkpoint's own translation (records copied before mm2go's index): up to offset.lag.max records may be read again"},
+		{"markers or lost records", offsets.PartitionTranslation{Exact: true, Basis: offsets.BasisCheckpoints, Lag: -1, NotOnTarget: 2},
+			"2 offset(s) between the last copied record and the group's offset are not on the target: transaction markers, or records read on a that were never copied"},
+		{"fail-back past the copies", offsets.PartitionTranslation{SourceTopic: "a.t", Basis: offsets.BasisTargetCommits, Lag: -1},
+			"the group read records of a.t past the last one the index knows was copied (written on a after the failover, or copied after the index's last update): it resumes on b after the last copied record"},
+	} {
+		if got := strings.Join(translationNotes(tc.t, "a", "b"), "; "); got != tc.want {
+			t.Errorf("%s: notes %q\nwant %q", tc.name, got, tc.want)
+		}
+	}
+	var out strings.Builder
+	printTranslations(&out, translateOutput{Source: "a", Target: "b", Basis: "source-commits", Groups: []translateGroup{{Group: "g", Partitions: []translatePartition{
+		{SourceTopic: "t", TargetTopic: "a.t", SourceOffset: 5, TargetOffset: 5, Exact: true, Lag: 0, IndexBehind: 7},
+	}}}})
+	if !regexp.MustCompile(`\ng +t +0 +5 +a\.t +5 +yes +~0 `).MatchString(out.String()) {
+		t.Errorf("a lag counted past the index is not marked:\n%s", out.String())
+	}
+}
