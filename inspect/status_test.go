@@ -183,3 +183,53 @@ func TestStatus_TopicRecreated(t *testing.T) {
 		t.Fatalf("re-created topic: %+v", p)
 	}
 }
+
+// TestStatus_GroupSynced: with group offset sync on, the group's offsets on
+// the target become the exact translation of its source offsets: synced.
+// When the group moves on the source, it is behind until the next sync.
+func TestStatus_GroupSynced(t *testing.T) {
+	e := newEnv(t, "  sync.group.offsets.enabled: true\n  sync.group.offsets.interval.seconds: 1\n", "")
+	e.createTopic(t, "orders", 1)
+	produce(t, e.client(t, e.a), "orders", 0, 10, time.Now(), "x")
+	ctx := context.Background()
+	adm := kadm.NewClient(e.client(t, e.a))
+	commit := func(at int64) {
+		t.Helper()
+		var os kadm.Offsets
+		os.Add(kadm.Offset{Topic: "orders", Partition: 0, At: at, LeaderEpoch: -1})
+		if err := adm.CommitAllOffsets(ctx, "billing", os); err != nil {
+			t.Fatal(err)
+		}
+	}
+	commit(7)
+	e.startWorker(t)
+	in := e.inspector(t)
+	waitGroup := func(state string, cond func(inspect.GroupStatus) bool) inspect.GroupStatus {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			st, err := in.Status(ctx, inspect.StatusOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(st.Groups) == 1 && st.Groups[0].State == state && cond(st.Groups[0]) {
+				return st.Groups[0]
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("group never %s: %+v", state, st.Groups)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	g := waitGroup(inspect.GroupSynced, func(inspect.GroupStatus) bool { return true })
+	p := g.Partitions[0]
+	if !g.Synced || g.LagOnTarget != 3 || g.RPO != (inspect.RPO{}) || p.TargetOffset != 7 || p.TranslatedOffset != 7 || !p.Synced {
+		t.Fatalf("synced group: %+v %+v", g, p)
+	}
+	// The group moves on the source; the next sync follows it.
+	commit(9)
+	g = waitGroup(inspect.GroupSynced, func(g inspect.GroupStatus) bool { return g.Partitions[0].SourceOffset == 9 })
+	if p := g.Partitions[0]; p.TargetOffset != 9 || p.Checkpoint == nil || p.Checkpoint.UpstreamOffset != 9 || g.LagOnTarget != 1 {
+		t.Fatalf("synced again: %+v %+v", g, p)
+	}
+}

@@ -236,14 +236,14 @@ func TestMigrate_Errors(t *testing.T) {
 	}
 }
 
-// startWorkerCmd runs `mm2go worker` in a goroutine; stop cancels it and
-// checks it exited cleanly.
-func startWorkerCmd(t *testing.T, path string) (stop func()) {
+// startWorkerCmd runs `mm2go worker` in a goroutine, with args after the
+// flow file; stop cancels it and checks it exited cleanly.
+func startWorkerCmd(t *testing.T, path string, args ...string) (stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
 	var werr syncBuffer
-	go func() { done <- run(ctx, []string{"worker", "--config", path}, &syncBuffer{}, &werr) }()
+	go func() { done <- run(ctx, append([]string{"worker", "--config", path}, args...), &syncBuffer{}, &werr) }()
 	stopped := false
 	stop = func() {
 		if stopped {

@@ -1,12 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -30,16 +28,7 @@ type statusSetup struct {
 func newStatusSetup(t *testing.T) *statusSetup {
 	t.Helper()
 	s := &statusSetup{}
-	var err error
-	for _, c := range []struct {
-		dst **kfake.Cluster
-		id  string
-	}{{&s.a, "a"}, {&s.b, "b"}} {
-		if *c.dst, err = kfake.NewCluster(kfake.ClusterID(c.id), kfake.NumBrokers(1)); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup((*c.dst).Close)
-	}
+	s.a, s.b, s.path = newMigrateClusters(t)
 	ctx := context.Background()
 	s.prod = s.client(t, s.a, kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	if _, err := kadm.NewClient(s.prod).CreateTopic(ctx, 2, 1, nil, "orders"); err != nil {
@@ -47,20 +36,10 @@ func newStatusSetup(t *testing.T) *statusSetup {
 	}
 	s.produce(t, 0, 10)
 	s.produce(t, 1, 6)
-	var os_ kadm.Offsets
-	os_.Add(kadm.Offset{Topic: "orders", Partition: 0, At: 4, LeaderEpoch: -1})
-	os_.Add(kadm.Offset{Topic: "orders", Partition: 1, At: 6, LeaderEpoch: -1})
-	if err := kadm.NewClient(s.prod).CommitAllOffsets(ctx, "billing", os_); err != nil {
-		t.Fatal(err)
-	}
-	s.path = filepath.Join(t.TempDir(), "flows.yaml")
-	yaml := "clusters:\n" +
-		"  a:\n    bootstrap_servers: [" + strings.Join(s.a.ListenAddrs(), ",") + "]\n" +
-		"  b:\n    bootstrap_servers: [" + strings.Join(s.b.ListenAddrs(), ",") + "]\n" +
-		"settings:\n  refresh.topics.interval.seconds: 1\n  refresh.groups.interval.seconds: 1\n" +
-		"  emit.checkpoints.interval.seconds: 1\n  offset.flush.interval.ms: 200\n" +
-		"flows:\n  - source: a\n    target: b\n"
-	if err := os.WriteFile(s.path, []byte(yaml), 0o600); err != nil {
+	var offs kadm.Offsets
+	offs.Add(kadm.Offset{Topic: "orders", Partition: 0, At: 4, LeaderEpoch: -1})
+	offs.Add(kadm.Offset{Topic: "orders", Partition: 1, At: 6, LeaderEpoch: -1})
+	if err := kadm.NewClient(s.prod).CommitAllOffsets(ctx, "billing", offs); err != nil {
 		t.Fatal(err)
 	}
 	return s
@@ -96,30 +75,7 @@ func (s *statusSetup) startWorker(t *testing.T) (url string, stop func()) {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan int, 1)
-	var werr bytes.Buffer
-	go func() {
-		done <- run(ctx, []string{"worker", "--config", s.path, "--http-addr", addr}, &bytes.Buffer{}, &werr)
-	}()
-	stopped := false
-	stop = func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		cancel()
-		select {
-		case code := <-done:
-			if code != exitOK {
-				t.Errorf("worker exited %d:\n%s", code, werr.String())
-			}
-		case <-time.After(60 * time.Second):
-			t.Fatal("worker did not stop")
-		}
-	}
-	t.Cleanup(stop)
-	return "http://" + addr, stop
+	return "http://" + addr, startWorkerCmd(t, s.path, "--http-addr", addr)
 }
 
 func (s *statusSetup) status(t *testing.T, args ...string) (int, string, string) {
