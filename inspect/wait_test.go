@@ -75,7 +75,7 @@ func TestWaitCaughtUp_BlockedFlow(t *testing.T) {
 	produce(t, cl, "orders", 0, 3, time.Now(), "refused")
 
 	var looks atomic.Int64
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
 	defer cancel()
 	sts, err := inspect.WaitCaughtUp(ctx, []*inspect.Inspector{in}, inspect.WaitOptions{
 		Interval: 200 * time.Millisecond, WorkerURL: w.url,
@@ -123,7 +123,7 @@ func TestWaitCaughtUp_NoWorker(t *testing.T) {
 	e.createTopic(t, "orders", 2)
 	produce(t, e.client(t, e.a, kgo.RecordPartitioner(kgo.ManualPartitioner())), "orders", 1, 4, time.Now(), "x")
 	in := e.inspector(t)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	_, err := inspect.WaitCaughtUp(ctx, []*inspect.Inspector{in}, inspect.WaitOptions{Interval: 100 * time.Millisecond, MaxLag: 3})
 	var nc *inspect.NotCaughtUpError

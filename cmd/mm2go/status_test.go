@@ -173,8 +173,8 @@ func TestStatus_WaitJSONAndTable(t *testing.T) {
 	// Stopped, with 3 more records on partition 0.
 	stop()
 	s.produce(t, 0, 3)
-	code, out, errOut = s.status(t, "--wait-caught-up", "--timeout", "2s", "--interval", "200ms")
-	if code != exitFailure || !strings.Contains(errOut, "mm2go status: not caught up after 2s: 1 partition(s) more than 0 record(s) behind:\n") ||
+	code, out, errOut = s.status(t, "--wait-caught-up", "--timeout", "5s", "--interval", "200ms")
+	if code != exitFailure || !strings.Contains(errOut, "mm2go status: not caught up after 5s: 1 partition(s) more than 0 record(s) behind:\n") ||
 		!regexp.MustCompile(`\n  a->b orders\[0\]: 3 record\(s\) behind, oldest [0-9.]+m?s old \((behind|stalled)`).MatchString(errOut) ||
 		!strings.Contains(errOut, "waiting: 1 of 2 partition(s) behind, 3 record(s), oldest") {
 		t.Errorf("--wait-caught-up while stopped: exit %d\n%s\n%s", code, out, errOut)
@@ -208,15 +208,25 @@ func checkKeys(t *testing.T, what string, m map[string]any, keys ...string) {
 	}
 }
 
-// TestStatus_Watch prints a JSON line per look until interrupted.
+// TestStatus_Watch prints a JSON line per look until interrupted: here
+// after the third line.
 func TestStatus_Watch(t *testing.T) {
 	s := newStatusSetup(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	code, out, errOut := runCmd(t, ctx, "status", "--config", s.path, "--watch", "--interval", "300ms", "--json", "--no-groups")
-	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if code != exitOK || len(lines) < 2 {
-		t.Fatalf("--watch: exit %d, %d lines\n%s%s", code, len(lines), out, errOut)
+	out := &triggerWriter{on: "\n", fire: cancel}
+	out.fire = func() {
+		if strings.Count(out.String(), "\n") >= 3 {
+			cancel()
+		} else {
+			out.fired = false // look again at the next write
+		}
+	}
+	var errOut syncBuffer
+	code := run(ctx, []string{"status", "--config", s.path, "--watch", "--interval", "100ms", "--json", "--no-groups"}, out, &errOut)
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if code != exitOK || len(lines) < 3 {
+		t.Fatalf("--watch: exit %d, %d lines\n%s%s", code, len(lines), out.String(), errOut.String())
 	}
 	for _, l := range lines {
 		var r statusOutput
@@ -271,9 +281,9 @@ func TestStatus_Errors(t *testing.T) {
 	if code != exitFailure || !strings.Contains(errOut, "mm2go status: flow a->b: list topics on a: ") {
 		t.Errorf("source gone: exit %d\n%s", code, errOut)
 	}
-	code, _, errOut = runCmd(t, context.Background(), "status", "--config", s.path, "--wait-caught-up", "--timeout", "1s", "--interval", "200ms")
+	code, _, errOut = runCmd(t, context.Background(), "status", "--config", s.path, "--wait-caught-up", "--timeout", "3s", "--interval", "200ms")
 	if code != exitFailure || !strings.Contains(errOut, "waiting: look failed (flow a->b: list topics on a: ") ||
-		!strings.Contains(errOut, "mm2go status: after 1s: not caught up: flow a->b: list topics on a: ") {
+		!strings.Contains(errOut, "mm2go status: after 3s: not caught up: flow a->b: list topics on a: ") {
 		t.Errorf("--wait-caught-up with the source gone: exit %d\n%s", code, errOut)
 	}
 }
