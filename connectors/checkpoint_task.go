@@ -44,13 +44,16 @@ type checkpointKey struct {
 // the lower bound. A group behind the first copied record gets none, as in
 // MM2.
 //
-// A checkpoint is emitted only when its target offset is higher than that
-// of the last one of its group and partition, so checkpoints never go
-// backwards: not even when an operator resets the group on the source (MM2
-// follows such a reset; consumers that move then would re-read, and group
-// offset sync would refuse to rewind the target group anyway). The last ones
-// are loaded from the checkpoints topic at Start, so this holds across
-// restarts too.
+// A checkpoint is emitted, as in MM2 (spec §6.7), when it is the first of
+// its group and partition, when its target offset is higher than that of
+// the last one, or when the group's source offset went back: an operator
+// reset the group on the source to reprocess, and consumers that move to
+// the target must reprocess too. Otherwise it is not, so a checkpoint never
+// goes backwards because a translation came out lower while the group moved
+// forward (a lower bound after an exact offset, say). The last ones are
+// loaded from the checkpoints topic at Start, so this holds across restarts
+// too. Group offset sync into the target stays forward-only even after a
+// rewind (see groupsync.go): it never rewinds a group on the target.
 //
 // Every SyncInterval, when group offset sync is on, it commits the same
 // translations into the target's consumer groups that have no active
@@ -363,8 +366,8 @@ func (t *MirrorCheckpointTask) checkpoints(byGroup map[string][]offsets.Partitio
 				UpstreamOffset: pt.SourceOffset, DownstreamOffset: pt.TargetOffset, Metadata: pt.Metadata,
 			}
 			k := checkpointKey{g, pt.TargetTopic, pt.Partition}
-			if prev, ok := t.emitted[k]; ok && cp.DownstreamOffset <= prev.DownstreamOffset {
-				continue // never backwards, not even after a reset of the group on the source
+			if prev, ok := t.emitted[k]; ok && !newerCheckpoint(cp, prev) {
+				continue
 			}
 			key, err := cp.Key()
 			var value []byte
@@ -385,6 +388,15 @@ func (t *MirrorCheckpointTask) checkpoints(byGroup map[string][]offsets.Partitio
 		t.log.Debug("emitting checkpoints", "checkpoints", len(out))
 	}
 	return out
+}
+
+// newerCheckpoint reports whether cp replaces prev, the last checkpoint of
+// its group and partition: its target offset is higher, or the group's
+// source offset went back (a deliberate rewind on the source, which MM2
+// follows too). A lower target offset for a source offset that did not go
+// back is translation imprecision and never replaces prev.
+func newerCheckpoint(cp, prev offsets.Checkpoint) bool {
+	return cp.DownstreamOffset > prev.DownstreamOffset || cp.UpstreamOffset < prev.UpstreamOffset
 }
 
 // Poll implements connect.SourceTask: it returns the next batch of

@@ -312,8 +312,11 @@ func TestMirrorCheckpointTask_Checkpoints(t *testing.T) {
 		{"the lower bound becomes exact", []offsets.PartitionTranslation{pt(0, 10, 8, true, "m"), pt(1, 20, 18, true, "")}, []cp{{1, 20, 18}}},
 		{"upstream moves within a gap: same target offset", []offsets.PartitionTranslation{pt(0, 11, 8, true, "m")}, nil},
 		{"moves on", []offsets.PartitionTranslation{pt(0, 30, 27, true, "m2")}, []cp{{0, 30, 27}}},
-		{"the group was reset back on the source: no checkpoint goes backwards", []offsets.PartitionTranslation{pt(0, 5, 3, true, "")}, nil},
+		{"the group was reset back on the source: the checkpoint follows the rewind", []offsets.PartitionTranslation{pt(0, 5, 3, true, "")}, []cp{{0, 5, 3}}},
+		{"after the rewind it moves on from there", []offsets.PartitionTranslation{pt(0, 6, 4, true, "")}, []cp{{0, 6, 4}}},
 		{"and catches up past its last checkpoint", []offsets.PartitionTranslation{pt(0, 31, 28, true, "")}, []cp{{0, 31, 28}}},
+		{"the group moves on but the translation is lower (a lower bound): never backwards", []offsets.PartitionTranslation{pt(0, 33, 27, false, "")}, nil},
+		{"the group stays but the translation is lower: never backwards", []offsets.PartitionTranslation{pt(0, 31, 26, false, "")}, nil},
 		{"untranslated is skipped", []offsets.PartitionTranslation{{Group: "g", TargetTopic: "A.t", Partition: 2, TargetOffset: -1, Err: offsets.ErrNoTranslation}}, nil},
 	}
 	for _, st := range steps {

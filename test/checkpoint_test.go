@@ -462,3 +462,56 @@ func TestCheckpoint_ConnectorStartErrors(t *testing.T) {
 		waitFor(t, 30*time.Second, "checkpoints going on", func() bool { return endOffsets(t, b, "A.checkpoints.internal")[0] >= 2 })
 	})
 }
+
+// TestCheckpoint_FollowsRewindGroupSyncDoesNot: an operator resets a group
+// on the source to reprocess. The next checkpoint follows the rewind (as in
+// MM2: consumers that fail over must reprocess too), while group offset sync
+// leaves the target group where it was: it never rewinds a group on the
+// target.
+func TestCheckpoint_FollowsRewindGroupSyncDoesNot(t *testing.T) {
+	a, b := newCluster(t, "A"), newCluster(t, "B")
+	ctx := context.Background()
+	if _, err := kadm.NewClient(client(t, a)).CreateTopic(ctx, 1, 1, nil, "t"); err != nil {
+		t.Fatal(err)
+	}
+	produceTransactions(t, a, "t", 1, 100, 10)
+	commitSource(t, a, "g", "t", map[int32]int64{0: 80}, "")
+	cfg := connect.WorkerConfig{Clusters: clusterConfigs(map[string]*kfake.Cluster{"A": a, "B": b}), OffsetFlushInterval: 200 * time.Millisecond}
+	startWorker(t, cfg, []connect.ConnectorSpec{
+		sourceSpec("A", "B", nil),
+		checkpointSpec("A", "B", map[string]string{
+			connectors.KeySyncGroupOffsetsEnabled: "true",
+			connectors.KeySyncGroupOffsetsSeconds: "0.2",
+		}),
+	})
+	cpTopic := "A.checkpoints.internal"
+	lastCheckpoint := func() offsets.Checkpoint {
+		if endOffsets(t, b, cpTopic)[0] == 0 {
+			return offsets.Checkpoint{UpstreamOffset: -1}
+		}
+		recs := checkpointRecords(t, b, cpTopic)
+		c, err := offsets.DecodeCheckpoint(recs[len(recs)-1].Key, recs[len(recs)-1].Value)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	waitFor(t, 30*time.Second, "A.t copied", func() bool { return endOffsets(t, b, "A.t")[0] > 0 && len(readPartition(t, b, "A.t", 0)) == 100 })
+	src, dst := readPartition(t, a, "t", 0), readPartition(t, b, "A.t", 0)
+	at80, at20 := expectedTranslation(src, dst, 80), expectedTranslation(src, dst, 20)
+	waitFor(t, 30*time.Second, "the checkpoint and the target group at 80", func() bool {
+		c := lastCheckpoint()
+		return c.UpstreamOffset == 80 && c.DownstreamOffset == at80 && groupOffsets(t, b, "g", "A.t")[0] == at80
+	})
+
+	commitSource(t, a, "g", "t", map[int32]int64{0: 20}, "")
+	waitFor(t, 30*time.Second, "the checkpoint following the rewind to 20", func() bool {
+		c := lastCheckpoint()
+		return c.UpstreamOffset == 20 && c.DownstreamOffset == at20
+	})
+	// Several sync intervals later the target group is still at 80.
+	time.Sleep(time.Second)
+	if got := groupOffsets(t, b, "g", "A.t")[0]; got != at80 {
+		t.Errorf("target group g at %d after the rewind on the source, want it left at %d", got, at80)
+	}
+}
