@@ -20,6 +20,63 @@ type ClusterConfig struct {
 	ConsumerOpts, ProducerOpts, AdminOpts []kgo.Opt
 }
 
+// RoleOpts are client options by role.
+type RoleOpts struct {
+	Consumer, Producer, Admin []kgo.Opt
+}
+
+// of returns the options of role.
+func (o RoleOpts) of(role Role) []kgo.Opt {
+	switch role {
+	case RoleConsumer:
+		return o.Consumer
+	case RoleProducer:
+		return o.Producer
+	default:
+		return o.Admin
+	}
+}
+
+// ClientIDPrefix is kgo.ClientID for a client.id an operator set. A client
+// opened with a ClientLabel gets "<id>|<label>", as MM2 composes its client
+// ids; a client without a label gets id. The last ClientIDPrefix wins.
+func ClientIDPrefix(id string) kgo.Opt { return clientIDPrefix{kgo.ClientID(id), id} }
+
+// ClientLabel is kgo.ClientID for the id a connector or task gives one of
+// its clients ("A->B|MirrorSourceConnector-0|replication-consumer"): it is
+// prefixed with the operator's client.id when one is set (ClientIDPrefix).
+func ClientLabel(label string) kgo.Opt { return clientLabel{kgo.ClientID(label), label} }
+
+type clientIDPrefix struct {
+	kgo.Opt
+	id string
+}
+
+type clientLabel struct {
+	kgo.Opt
+	label string
+}
+
+// composeClientID replaces the last ClientLabel in opts by the client id
+// MM2 would use: "<prefix>|<label>" with the last ClientIDPrefix before
+// the end of opts, else the label.
+func composeClientID(opts []kgo.Opt) []kgo.Opt {
+	prefix, label := "", -1
+	for i, o := range opts {
+		switch o := o.(type) {
+		case clientIDPrefix:
+			prefix = o.id
+		case clientLabel:
+			label = i
+		}
+	}
+	if label < 0 || prefix == "" {
+		return opts
+	}
+	id := prefix + "|" + opts[label].(clientLabel).label
+	return append(opts, kgo.ClientID(id))
+}
+
 // Role says what a client is for, so it gets the cluster's settings for that
 // role.
 type Role int
@@ -82,16 +139,9 @@ func (c *WorkerConfig) newClientDefaults(cluster string, role Role, defaults []k
 		all = append(all, kgo.ProducerLinger(time.Millisecond), kgo.MaxBufferedBytes(16<<20))
 	}
 	all = append(all, cc.Opts...)
-	switch role {
-	case RoleConsumer:
-		all = append(all, cc.ConsumerOpts...)
-	case RoleProducer:
-		all = append(all, cc.ProducerOpts...)
-	default:
-		all = append(all, cc.AdminOpts...)
-	}
+	all = append(all, RoleOpts{cc.ConsumerOpts, cc.ProducerOpts, cc.AdminOpts}.of(role)...)
 	all = append(all, opts...)
-	cl, err := kgo.NewClient(all...)
+	cl, err := kgo.NewClient(composeClientID(all)...)
 	if err != nil {
 		return nil, fmt.Errorf("new %s client for cluster %s: %w", role, cluster, err)
 	}
@@ -111,6 +161,30 @@ type ConnectorSpec struct {
 	Source, Target string
 	// Props is the connector config, MM2 property names.
 	Props Props
+	// Clients are options for the clients the connector and its tasks open,
+	// by cluster alias, added after that cluster's options for the role:
+	// a flow's own client settings (MM2's <source>-><target>.consumer.*,
+	// .source.consumer.* and the like).
+	Clients map[string]RoleOpts
+	// RecordProducer are options for the worker's producer that writes the
+	// tasks' records to Target, added after the target cluster's producer
+	// options (Connect's producer.override.*).
+	RecordProducer []kgo.Opt
+}
+
+// clients returns the client factory for the connector of s and its tasks:
+// newClient with s.Clients added for the cluster and role.
+func (s ConnectorSpec) clients(newClient clientFactory) clientFactory {
+	if len(s.Clients) == 0 {
+		return newClient
+	}
+	return func(cluster string, role Role, opts ...kgo.Opt) (*kgo.Client, error) {
+		extra := s.Clients[cluster].of(role)
+		if len(extra) == 0 {
+			return newClient(cluster, role, opts...)
+		}
+		return newClient(cluster, role, append(append([]kgo.Opt(nil), extra...), opts...)...)
+	}
 }
 
 // Herder is the Source->Target pair a connector belongs to, as in MM2 where
@@ -145,16 +219,20 @@ type WorkerConfig struct {
 	OffsetsTopicPartitions  int32
 	OffsetsTopicReplication int16
 	// Herders overrides, per source->target pair ("A->B"), where that pair
-	// keeps its source offsets (MM2's offset.storage.* worker keys).
+	// keeps its source offsets and how often it commits them (MM2's
+	// offset.storage.* and offset.flush.interval.ms worker keys).
 	Herders map[string]HerderConfig
 }
 
-// HerderConfig is the Connect offsets topic of one source->target pair. Zero
-// fields take the WorkerConfig values.
+// HerderConfig is the Connect offsets topic of one source->target pair and
+// how often its tasks commit to it. Zero fields take the WorkerConfig
+// values.
 type HerderConfig struct {
 	OffsetsTopic            string // default mm2-offsets.<source>.internal
 	OffsetsTopicPartitions  int32
 	OffsetsTopicReplication int16
+	// OffsetFlushInterval is the pair's offset.flush.interval.ms.
+	OffsetFlushInterval time.Duration
 }
 
 // herder returns the offsets-topic settings of source->target.
@@ -168,6 +246,9 @@ func (c *WorkerConfig) herder(source, target string) HerderConfig {
 	}
 	if h.OffsetsTopicReplication == 0 {
 		h.OffsetsTopicReplication = c.OffsetsTopicReplication
+	}
+	if h.OffsetFlushInterval <= 0 {
+		h.OffsetFlushInterval = c.OffsetFlushInterval
 	}
 	return h
 }

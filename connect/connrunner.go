@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // runConnector starts one connector (retrying retriable start errors), runs
@@ -18,7 +19,7 @@ func (w *Worker) runConnector(ctx context.Context, spec ConnectorSpec, store *of
 	reconf := make(chan struct{}, 1)
 	cc := &ConnectorContext{
 		Name: spec.Name, Source: spec.Source, Target: spec.Target,
-		Props: spec.Props.Clone(), Logger: log, newClient: w.clientsOf(w.connectorReach(spec), spec, -1),
+		Props: spec.Props.Clone(), Logger: log, newClient: spec.clients(w.clientsOf(w.connectorReach(spec), spec, -1)),
 		reconfigure: func() {
 			select {
 			case reconf <- struct{}{}:
@@ -174,12 +175,17 @@ func (w *Worker) newTaskRunner(spec ConnectorSpec, id int, props Props, conn Con
 	tlog := log.With("task", id)
 	parts := newPartitionTable(store.get)
 	stats := &TaskStats{m: newTaskMetrics(parts)}
+	clients := w.clientsOf(stats.m.reach, spec, id)
 	return &taskRunner{
 		cfg: &w.cfg, spec: spec, id: id, task: conn.NewTask(), store: store, log: tlog,
 		stats: stats, props: props, reconfig: make(chan Props), done: make(chan struct{}),
+		flushInterval: w.cfg.herder(spec.Source, spec.Target).OffsetFlushInterval,
+		newProducer: func(opts ...kgo.Opt) (*kgo.Client, error) {
+			return clients(spec.Target, RoleProducer, append(append([]kgo.Opt(nil), spec.RecordProducer...), opts...)...)
+		},
 		tc: &TaskContext{
 			Connector: spec.Name, ID: id, Source: spec.Source, Target: spec.Target,
-			Props: props.Clone(), Logger: tlog, newClient: w.clientsOf(stats.m.reach, spec, id), offsets: store, parts: parts, stats: stats,
+			Props: props.Clone(), Logger: tlog, newClient: spec.clients(clients), offsets: store, parts: parts, stats: stats,
 		},
 	}
 }

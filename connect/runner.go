@@ -33,6 +33,11 @@ type taskRunner struct {
 	log   hclog.Logger
 	stats *TaskStats
 
+	// newProducer opens the producer of the task's records: the target's
+	// producer options, then ConnectorSpec.RecordProducer.
+	newProducer   func(opts ...kgo.Opt) (*kgo.Client, error)
+	flushInterval time.Duration // the herder's offset.flush.interval.ms
+
 	props    Props         // current props; connector goroutine only
 	reconfig chan Props    // new props for a Reconfigurable task
 	done     chan struct{} // closed after run returned and err is set
@@ -60,10 +65,10 @@ type TaskStats struct {
 
 func (r *taskRunner) run(ctx context.Context) (err error) {
 	bo := backoff{max: r.cfg.RetryBackoffMax}
-	r.prod, err = r.tc.newClient(r.spec.Target, RoleProducer,
+	r.prod, err = r.newProducer(
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
 		kgo.MetadataMinAge(250*time.Millisecond), // see awaitPartition
-		kgo.ClientID(fmt.Sprintf("%s|%s-%d|producer", r.spec.Herder(), r.spec.Name, r.id)),
+		ClientLabel(fmt.Sprintf("%s|%s-%d|producer", r.spec.Herder(), r.spec.Name, r.id)),
 	)
 	if err != nil {
 		return err
@@ -145,7 +150,7 @@ func (r *taskRunner) run(ctx context.Context) (err error) {
 		}
 		bo.reset()
 		r.send(pctx, recs)
-		if time.Since(r.lastFlush) >= r.cfg.OffsetFlushInterval {
+		if time.Since(r.lastFlush) >= r.flushInterval {
 			if err := r.commit(ctx); err != nil && ctx.Err() == nil {
 				r.log.Warn("source offset commit failed; will retry", "error", err)
 			}

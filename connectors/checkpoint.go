@@ -47,6 +47,9 @@ type CheckpointConfig struct {
 	// target's consumer groups; 0 when sync.group.offsets.enabled is false
 	// (the default, as in MM2) or the interval negative.
 	SyncInterval time.Duration
+	// PollTimeout is how long a task's Poll waits for checkpoints
+	// (consumer.poll.timeout.ms).
+	PollTimeout time.Duration
 }
 
 // ParseCheckpointConfig parses and checks MirrorCheckpoint's props:
@@ -87,6 +90,9 @@ func ParseCheckpointConfig(p connect.Props) (CheckpointConfig, error) {
 		if *iv.dst, err = parseInterval(p, iv.enabledKey, iv.secondsKey, iv.enabledDef, iv.def); err != nil {
 			return c, err
 		}
+	}
+	if c.PollTimeout, err = pollTimeoutOf(p); err != nil {
+		return c, err
 	}
 	if c.EmitInterval == 0 && c.SyncInterval == 0 {
 		return c, fmt.Errorf("%s and %s are both off: the checkpoint connector would have nothing to do (MM2 refuses this too; turn one of them on)",

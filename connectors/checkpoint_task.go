@@ -60,7 +60,7 @@ type checkpointKey struct {
 // members, never moving an offset backwards (see groupsync.go).
 //
 // The work runs on a goroutine of the task, so that Poll never waits for
-// the clusters longer than pollTimeout. Each checkpoint's source partition is
+// the clusters longer than consumer.poll.timeout.ms. Each checkpoint's source partition is
 // MM2's {"partition","topic","group"} map with offset 0, so the worker
 // stores {"offset":0} under connect.MirrorCheckpointOffsetKey, as MM2 does.
 type MirrorCheckpointTask struct {
@@ -100,7 +100,7 @@ func (t *MirrorCheckpointTask) Start(ctx context.Context, tc *connect.TaskContex
 	t.cfg, t.groups, t.log = cfg, groups, tc.Logger
 	t.connector, t.partition, t.report, t.groupsFn = tc.Connector, tc.Partition, tc.ReportCycle, tc.ReportGroups
 	clientID := func(role string) kgo.Opt {
-		return kgo.ClientID(fmt.Sprintf("%s->%s|%s-%d|%s", tc.Source, tc.Target, tc.Connector, tc.ID, role))
+		return connect.ClientLabel(fmt.Sprintf("%s->%s|%s-%d|%s", tc.Source, tc.Target, tc.Connector, tc.ID, role))
 	}
 	// The worker calls Start again after a retriable error and never calls
 	// Stop after a failed Start: leave nothing open on the way out.
@@ -400,9 +400,9 @@ func newerCheckpoint(cp, prev offsets.Checkpoint) bool {
 }
 
 // Poll implements connect.SourceTask: it returns the next batch of
-// checkpoints, or (nil, nil) after pollTimeout.
+// checkpoints, or (nil, nil) after consumer.poll.timeout.ms.
 func (t *MirrorCheckpointTask) Poll(ctx context.Context) ([]connect.SourceRecord, error) {
-	timer := time.NewTimer(pollTimeout)
+	timer := time.NewTimer(t.cfg.PollTimeout)
 	defer timer.Stop()
 	select {
 	case recs := <-t.batches:

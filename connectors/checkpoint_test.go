@@ -451,11 +451,15 @@ func TestMirrorCheckpointTask_StartConfigErrors(t *testing.T) {
 }
 
 // TestMirrorCheckpointTask_Poll: Poll hands over a batch as soon as the
-// loop has one, and otherwise returns nothing after a second at most, or at
-// once when ctx ends.
+// loop has one, and otherwise returns nothing after consumer.poll.timeout.ms
+// at most, or at once when ctx ends.
 func TestMirrorCheckpointTask_Poll(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		task := &MirrorCheckpointTask{batches: make(chan []connect.SourceRecord)}
+		cfg, err := ParseCheckpointConfig(connect.Props{KeySourceAlias: "A", KeyTargetAlias: "B", KeyPollTimeout: "700"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		task := &MirrorCheckpointTask{cfg: cfg, batches: make(chan []connect.SourceRecord)}
 		batch := []connect.SourceRecord{{Record: &kgo.Record{Value: []byte("x")}}}
 		time.AfterFunc(300*time.Millisecond, func() { task.batches <- batch })
 		began := time.Now()
@@ -464,8 +468,8 @@ func TestMirrorCheckpointTask_Poll(t *testing.T) {
 			t.Fatalf("Poll = %v, %v after %v; want the batch after 300ms", recs, err, time.Since(began))
 		}
 		began = time.Now()
-		if recs, err := task.Poll(context.Background()); recs != nil || err != nil || time.Since(began) != pollTimeout {
-			t.Fatalf("idle Poll = %v, %v after %v; want nothing after %v", recs, err, time.Since(began), pollTimeout)
+		if recs, err := task.Poll(context.Background()); recs != nil || err != nil || time.Since(began) != 700*time.Millisecond {
+			t.Fatalf("idle Poll = %v, %v after %v; want nothing after consumer.poll.timeout.ms (700ms)", recs, err, time.Since(began))
 		}
 		ctx, cancel := context.WithCancel(context.Background())
 		time.AfterFunc(100*time.Millisecond, cancel)

@@ -25,7 +25,10 @@ const (
 	KeyRefreshTopicsSeconds = "refresh.topics.interval.seconds"
 	KeyHeartbeatsReplicate  = "heartbeats.replication.enabled"
 	KeyOffsetReset          = "consumer.auto.offset.reset"
-	KeyAssignedPartitions   = "task.assigned.partitions"
+	// KeyPollTimeout bounds how long a task's Poll waits for records
+	// (consumer.poll.timeout.ms, MM2's default 1000).
+	KeyPollTimeout        = "consumer.poll.timeout.ms"
+	KeyAssignedPartitions = "task.assigned.partitions"
 	// KeyTopicGenerations (task-internal, mm2go) lists topic=generation for
 	// source topics that were deleted and re-created while the connector ran.
 	KeyTopicGenerations = "task.topic.generations"
@@ -67,6 +70,8 @@ type SourceConfig struct {
 	// StartAtEnd is true when consumer.auto.offset.reset=latest: partitions
 	// with no stored offset start at their end instead of their start.
 	StartAtEnd bool
+	// PollTimeout bounds one Poll (consumer.poll.timeout.ms).
+	PollTimeout time.Duration
 	// EmitOffsetSyncs is emit.offset-syncs.enabled: write MM2 offset syncs.
 	// mm2go's offset index is written either way.
 	EmitOffsetSyncs bool
@@ -94,6 +99,9 @@ type SourceConfig struct {
 	// RFFromSource creates remote topics with their source topic's
 	// replication factor instead of ReplicationFactor.
 	RFFromSource bool
+	// DefaultsFromSource is use.defaults.from=source: remote topics get the
+	// source topic's default values too, not only its overrides.
+	DefaultsFromSource bool
 	// FailOnDataLoss is on.data.loss=fail: a task fails when source records
 	// were deleted before it copied them, instead of reporting and going on.
 	FailOnDataLoss bool
@@ -142,6 +150,9 @@ func ParseSourceConfig(p connect.Props) (SourceConfig, error) {
 	default:
 		return c, fmt.Errorf("%s: %q is not earliest or latest", KeyOffsetReset, reset)
 	}
+	if c.PollTimeout, err = pollTimeoutOf(p); err != nil {
+		return c, err
+	}
 	if c.EmitOffsetSyncs, err = p.Bool(KeyEmitOffsetSyncs, true); err != nil {
 		return c, err
 	}
@@ -178,6 +189,13 @@ func ParseSourceConfig(p connect.Props) (SourceConfig, error) {
 		}
 		c.TargetKeep = f
 	}
+	switch v := strings.ToLower(strings.TrimSpace(p.Get(KeyUseDefaultsFrom, "target"))); v {
+	case "target":
+	case "source":
+		c.DefaultsFromSource = true
+	default:
+		return c, fmt.Errorf("%s: %q is not target or source", KeyUseDefaultsFrom, v)
+	}
 	switch v := strings.ToLower(strings.TrimSpace(p.Get(KeyOnDataLoss, "continue"))); v {
 	case "continue":
 	case "fail":
@@ -186,6 +204,19 @@ func ParseSourceConfig(p connect.Props) (SourceConfig, error) {
 		return c, fmt.Errorf("%s: %q is not continue or fail", KeyOnDataLoss, v)
 	}
 	return c, nil
+}
+
+// pollTimeoutOf reads consumer.poll.timeout.ms: a positive number of
+// milliseconds, 1000 by default.
+func pollTimeoutOf(p connect.Props) (time.Duration, error) {
+	ms, err := p.Int(KeyPollTimeout, int64(defaultPollTimeout/time.Millisecond))
+	if err != nil {
+		return 0, err
+	}
+	if ms <= 0 || ms > int64(time.Hour/time.Millisecond) {
+		return 0, fmt.Errorf("%s: %d is out of range: use 1 to 3600000 milliseconds", KeyPollTimeout, ms)
+	}
+	return time.Duration(ms) * time.Millisecond, nil
 }
 
 // parseFlow reads what every connector of a flow needs: the two aliases,
@@ -245,6 +276,9 @@ const (
 	KeyTargetKeep         = "config.properties.target.keep"
 	KeyRFFromSource       = "replication.factor.from.source"
 	KeyOnDataLoss         = "on.data.loss"
+	// KeyUseDefaultsFrom is MM2's use.defaults.from: target (the default)
+	// or source.
+	KeyUseDefaultsFrom = "use.defaults.from"
 
 	// DefaultSyncInterval is how often topic configs and ACLs are synced:
 	// 10s, not MM2's 10 minutes.

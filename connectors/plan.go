@@ -66,6 +66,9 @@ type TopicPlan struct {
 	// an existing topic's value of each, "" when unset.
 	Configs map[string]string `json:"configs,omitempty"`
 	Current map[string]string `json:"current,omitempty"`
+	// Remove are the overrides of an existing topic that are deleted: the
+	// source topic takes those properties from its defaults.
+	Remove []string `json:"remove,omitempty"`
 }
 
 // ACLPlan is a topic ACL of the plan, as it will be on the target.
@@ -237,8 +240,12 @@ func (p *TargetPlan) planTopics(ctx context.Context, sadm, tadm *kadm.Client, so
 				tp.Change = ChangeUpdate
 				tp.Configs, tp.Current = make(map[string]string), make(map[string]string)
 				for _, a := range as {
-					tp.Configs[a.Name] = *a.Value
 					tp.Current[a.Name] = current[r][a.Name]
+					if a.Op == kadm.DeleteConfig {
+						tp.Remove = append(tp.Remove, a.Name)
+						continue
+					}
+					tp.Configs[a.Name] = *a.Value
 				}
 			}
 		}
@@ -338,8 +345,9 @@ type ApplyResult struct {
 // Apply creates what the plan lists as missing and makes what it lists as
 // changed, on the target that tgt (an admin client) reaches, with the calls
 // MirrorSource makes: topics created with their partitions, replication
-// factor and configs; partitions added; configs set (never deleted, and
-// never those config.properties.target.keep names); ACLs created. A topic
+// factor and configs; partitions added; configs set, and overrides the
+// source no longer has removed (never those config.properties.target.keep
+// names); ACLs created. A topic
 // or ACL created meanwhile by someone else is not an error. Groups are not
 // touched. It stops at the first failure, which says what it was doing.
 func (p *TargetPlan) Apply(ctx context.Context, tgt *kgo.Client) (ApplyResult, error) {
@@ -374,6 +382,9 @@ func (p *TargetPlan) Apply(ctx context.Context, tgt *kgo.Client) (ApplyResult, e
 			}
 			for _, k := range slices.Sorted(maps.Keys(t.Configs)) {
 				alters[t.RemoteTopic] = append(alters[t.RemoteTopic], kadm.AlterConfig{Op: kadm.SetConfig, Name: k, Value: kadm.StringPtr(t.Configs[k])})
+			}
+			for _, k := range t.Remove {
+				alters[t.RemoteTopic] = append(alters[t.RemoteTopic], kadm.AlterConfig{Op: kadm.DeleteConfig, Name: k})
 			}
 		}
 	}

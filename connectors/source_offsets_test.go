@@ -3,6 +3,7 @@ package connectors
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mm2go/mm2go/connect"
 )
@@ -50,6 +51,8 @@ func TestParseSourceConfig_OffsetSyncs(t *testing.T) {
 		{name: "emit not a bool", props: base(KeyEmitOffsetSyncs, "yes"), wantErr: `emit.offset-syncs.enabled: "yes" is not true or false`},
 		{name: "factor zero", props: base(KeyOffsetSyncsReplicationFactor, "0"), wantErr: "offset-syncs.topic.replication.factor: 0 is not a replication factor"},
 		{name: "lag not a number", props: base(KeyOffsetLagMax, "1.5"), wantErr: `offset.lag.max: "1.5" is not an integer`},
+		{name: "poll timeout zero", props: base(KeyPollTimeout, "0"), wantErr: "consumer.poll.timeout.ms: 0 is out of range"},
+		{name: "reset none", props: base(KeyOffsetReset, "none"), wantErr: `consumer.auto.offset.reset: "none" is not earliest or latest`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -69,5 +72,26 @@ func TestParseSourceConfig_OffsetSyncs(t *testing.T) {
 				t.Fatalf("ParseSourceConfig = %+v, want %+v", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestParseSourceConfig_ConsumerKeys: consumer.auto.offset.reset picks where
+// partitions without a stored offset start, consumer.poll.timeout.ms how
+// long a Poll waits.
+func TestParseSourceConfig_ConsumerKeys(t *testing.T) {
+	for _, tc := range []struct {
+		props      connect.Props
+		startAtEnd bool
+		poll       time.Duration
+	}{
+		{connect.Props{}, false, time.Second},
+		{connect.Props{KeyOffsetReset: "earliest", KeyPollTimeout: "250"}, false, 250 * time.Millisecond},
+		{connect.Props{KeyOffsetReset: "latest"}, true, time.Second},
+	} {
+		tc.props[KeySourceAlias], tc.props[KeyTargetAlias] = "A", "B"
+		c, err := ParseSourceConfig(tc.props)
+		if err != nil || c.StartAtEnd != tc.startAtEnd || c.PollTimeout != tc.poll {
+			t.Errorf("ParseSourceConfig(%v) = start at end %v, poll %v, %v; want %v, %v", tc.props, c.StartAtEnd, c.PollTimeout, err, tc.startAtEnd, tc.poll)
+		}
 	}
 }

@@ -17,9 +17,13 @@ import (
 	"github.com/mm2go/mm2go/offsets"
 )
 
-// pollTimeout bounds one Poll, so the runner regularly gets to commit offsets
-// and apply reconfigurations even when the source is idle.
-const pollTimeout = time.Second
+// defaultPollTimeout bounds one Poll unless consumer.poll.timeout.ms says
+// otherwise, so the runner regularly gets to commit offsets and apply
+// reconfigurations even when the source is idle.
+const defaultPollTimeout = time.Second
+
+// pollTimeout is how long the heartbeat task sleeps at most in one Poll.
+const pollTimeout = defaultPollTimeout
 
 var (
 	_ connect.Committer      = (*MirrorSourceTask)(nil)
@@ -115,8 +119,15 @@ func (t *MirrorSourceTask) Start(ctx context.Context, tc *connect.TaskContext) e
 	}
 	t.cl, err = tc.NewClient(tc.Source, connect.RoleConsumer,
 		kgo.ConsumePartitions(start),
+		// consumer.auto.offset.reset picks where a partition without a
+		// stored offset starts (track). When a stored offset is out of
+		// range (retention deleted records before they were copied), the
+		// task goes on from the oldest record still there, never from the
+		// end as "latest" would: checkLoss then reports exactly what was
+		// lost, and nothing more is skipped.
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		freshMetadata, // partitions added by Reconfigure start within 250ms, not 5s
-		kgo.ClientID(fmt.Sprintf("%s->%s|%s-%d|replication-consumer", tc.Source, tc.Target, tc.Connector, tc.ID)),
+		connect.ClientLabel(fmt.Sprintf("%s->%s|%s-%d|replication-consumer", tc.Source, tc.Target, tc.Connector, tc.ID)),
 	)
 	if err != nil {
 		t.closeOffsetProducers()
@@ -147,7 +158,7 @@ func (t *MirrorSourceTask) openOffsetProducers() error {
 		// wait for the linger, so batches can take their time to fill.
 		kgo.ProducerBatchCompression(kgo.ZstdCompression(), kgo.SnappyCompression(), kgo.NoCompression()),
 		kgo.ProducerLinger(500*time.Millisecond),
-		kgo.ClientID(fmt.Sprintf("%s->%s|%s-%d|offset-index-producer", tc.Source, tc.Target, tc.Connector, tc.ID)),
+		connect.ClientLabel(fmt.Sprintf("%s->%s|%s-%d|offset-index-producer", tc.Source, tc.Target, tc.Connector, tc.ID)),
 	)
 	if err != nil {
 		return err
@@ -164,7 +175,7 @@ func (t *MirrorSourceTask) openOffsetProducers() error {
 	t.syncProd, err = tc.NewClient(cluster, connect.RoleProducer,
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
 		kgo.MaxBufferedRecords(offsetProducerBuffer),
-		kgo.ClientID(fmt.Sprintf("%s->%s|%s-%d|offset-syncs-source-producer", tc.Source, tc.Target, tc.Connector, tc.ID)),
+		connect.ClientLabel(fmt.Sprintf("%s->%s|%s-%d|offset-syncs-source-producer", tc.Source, tc.Target, tc.Connector, tc.ID)),
 	)
 	if err != nil {
 		t.closeOffsetProducers()
@@ -447,7 +458,7 @@ func (t *MirrorSourceTask) Poll(ctx context.Context) ([]connect.SourceRecord, er
 	if err := t.sendOffsets(ctx); err != nil {
 		return nil, err
 	}
-	pctx, cancel := context.WithTimeout(ctx, pollTimeout)
+	pctx, cancel := context.WithTimeout(ctx, t.cfg.PollTimeout)
 	fetches := t.cl.PollFetches(pctx)
 	cancel()
 	var fatal, retry error

@@ -6,11 +6,8 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"math"
 	"os"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -241,181 +238,34 @@ func loadKeyPair(certFile, keyFile, password string) (tls.Certificate, error) {
 	return cert, nil
 }
 
-// Client roles for properties.
-const (
-	roleConsumer = 1 << iota
-	roleProducer
-	roleAdmin
-	roleAll = roleConsumer | roleProducer | roleAdmin
-)
-
-var rolePrefixes = []struct {
-	prefix string
-	role   int
-}{{"consumer.", roleConsumer}, {"producer.", roleProducer}, {"admin.", roleAdmin}}
-
-// clientProp maps one Java client property onto kgo options.
-type clientProp struct {
-	roles int
-	opts  func(v string) ([]kgo.Opt, error)
-}
-
-// clientProps are the Java client properties mm2go maps; see ClientOpts.
-var clientProps = map[string]clientProp{
-	"client.id": {roleAll, func(v string) ([]kgo.Opt, error) {
-		if v == "" {
-			return nil, errors.New("empty client id")
-		}
-		return []kgo.Opt{kgo.ClientID(v)}, nil
-	}},
-	"request.timeout.ms": {roleAll, msOpt(100*time.Millisecond, 15*time.Minute, kgo.RequestTimeoutOverhead)},
-	"metadata.max.age.ms": {roleAll, func(v string) ([]kgo.Opt, error) {
-		d, err := parseMs(v, 10*time.Millisecond, time.Hour)
-		if err != nil {
-			return nil, err
-		}
-		opts := []kgo.Opt{kgo.MetadataMaxAge(d)}
-		if d < 5*time.Second { // kgo's default minimum age; it must not exceed the maximum
-			opts = append(opts, kgo.MetadataMinAge(d))
-		}
-		return opts, nil
-	}},
-	"connections.max.idle.ms":            {roleAll, msOpt(100*time.Millisecond, 15*time.Minute, kgo.ConnIdleTimeout)},
-	"socket.connection.setup.timeout.ms": {roleAll, msOpt(time.Millisecond, time.Duration(math.MaxInt32)*time.Millisecond, kgo.DialTimeout)},
-	"enable.metrics.push": {roleAll, func(v string) ([]kgo.Opt, error) {
-		switch strings.ToLower(v) {
-		case "true":
-			return nil, nil
-		case "false":
-			return []kgo.Opt{kgo.DisableClientMetrics()}, nil
-		}
-		return nil, fmt.Errorf("expected true or false, got %q", v)
-	}},
-
-	"fetch.max.bytes": {roleConsumer, func(v string) ([]kgo.Opt, error) {
-		n, err := parseInt(v, 1, 1<<30)
-		if err != nil {
-			return nil, err
-		}
-		opts := []kgo.Opt{kgo.FetchMaxBytes(int32(n))}
-		if n > 100<<20 { // kgo's default BrokerMaxReadBytes must not be below it
-			opts = append(opts, kgo.BrokerMaxReadBytes(int32(n)))
-		}
-		return opts, nil
-	}},
-	"max.partition.fetch.bytes": {roleConsumer, intOpt(1, math.MaxInt32, func(n int32) kgo.Opt { return kgo.FetchMaxPartitionBytes(n) })},
-	"fetch.min.bytes":           {roleConsumer, intOpt(0, math.MaxInt32, func(n int32) kgo.Opt { return kgo.FetchMinBytes(n) })},
-	"fetch.max.wait.ms": {roleConsumer, msOpt(10*time.Millisecond, time.Duration(math.MaxInt32)*time.Millisecond,
-		func(d time.Duration) kgo.Opt { return kgo.FetchMaxWait(d) })},
-	"isolation.level": {roleConsumer, enumOpt(map[string]kgo.Opt{
-		"read_committed":   kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		"read_uncommitted": kgo.FetchIsolationLevel(kgo.ReadUncommitted()),
-	})},
-	"auto.offset.reset": {roleConsumer, enumOpt(map[string]kgo.Opt{
-		"earliest": kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-		"latest":   kgo.ConsumeResetOffset(kgo.NewOffset().AtEnd()),
-		"none":     kgo.ConsumeResetOffset(kgo.NoResetOffset()),
-	})},
-
-	"linger.ms":  {roleProducer, msOpt(0, time.Minute, func(d time.Duration) kgo.Opt { return kgo.ProducerLinger(d) })},
-	"batch.size": {roleProducer, intOpt(512, 100<<20, func(n int32) kgo.Opt { return kgo.ProducerBatchMaxBytes(n) })},
-	"buffer.memory": {roleProducer, func(v string) ([]kgo.Opt, error) {
-		n, err := parseInt(v, 1, 64<<30)
-		if err != nil {
-			return nil, err
-		}
-		return []kgo.Opt{kgo.MaxBufferedBytes(int(n))}, nil
-	}},
-	"compression.type": {roleProducer, enumOpt(map[string]kgo.Opt{
-		"none":   kgo.ProducerBatchCompression(kgo.NoCompression()),
-		"gzip":   kgo.ProducerBatchCompression(kgo.GzipCompression()),
-		"snappy": kgo.ProducerBatchCompression(kgo.SnappyCompression()),
-		"lz4":    kgo.ProducerBatchCompression(kgo.Lz4Compression()),
-		"zstd":   kgo.ProducerBatchCompression(kgo.ZstdCompression()),
-	})},
-	"delivery.timeout.ms": {roleProducer, func(v string) ([]kgo.Opt, error) {
-		d, err := parseMs(v, 0, time.Duration(math.MaxInt32)*time.Millisecond)
-		if err != nil {
-			return nil, err
-		}
-		if d > 0 && d < time.Second {
-			return nil, fmt.Errorf("%s is below kgo's minimum of 1s (0 means no timeout)", d)
-		}
-		return []kgo.Opt{kgo.RecordDeliveryTimeout(d)}, nil
-	}},
-	"max.in.flight.requests.per.connection": {roleProducer, func(v string) ([]kgo.Opt, error) {
-		_, err := parseInt(v, 1, math.MaxInt32)
-		return nil, err
-	}},
-}
-
 // tlsProps are ssl.* properties TLSConfig reads.
 var tlsProps = map[string]bool{"ssl.endpoint.identification.algorithm": true}
 
-// propKind says what a cluster property is.
-func propKind(key string) (prop clientProp, role int, known bool, why string) {
-	if workerKeys[key] || tlsProps[key] || isSASLLoginProp(key) {
-		return clientProp{}, 0, true, ""
-	}
-	if _, ok := structuredKeys[key]; ok {
-		return clientProp{}, 0, true, "" // Validate reports it
-	}
-	name, role := key, roleAll
-	for _, p := range rolePrefixes {
-		if rest, ok := strings.CutPrefix(key, p.prefix); ok {
-			name, role = rest, p.role
-			break
-		}
-	}
-	prop, ok := clientProps[name]
-	if !ok {
-		return clientProp{}, 0, false, "Java client property not supported by mm2go"
-	}
-	if prop.roles&role == 0 {
-		return clientProp{}, 0, false, fmt.Sprintf("%s does not apply to %s clients", name, strings.TrimSuffix(key[:len(key)-len(name)], "."))
-	}
-	return prop, role, true, ""
-}
-
-// propOpts maps the cluster's properties onto options, without reading
-// files. Bare properties come first, so that prefixed ones win.
+// propOpts maps the cluster's Java client properties onto options for each
+// role (see clientprops.go), without reading files, and checks its worker
+// keys.
 func (c *Cluster) propOpts() (ClientOptions, []error) {
 	var o ClientOptions
 	var errs []error
-	keys := sortedKeys(c.Properties)
-	for pass := 0; pass < 2; pass++ {
-		for _, key := range keys {
-			prop, role, known, _ := propKind(key)
-			if !known || prop.opts == nil || (pass == 0) != (role == roleAll) {
-				continue
-			}
-			value := strings.TrimSpace(c.Properties[key])
-			opts, err := prop.opts(value)
-			if err != nil {
-				errs = append(errs, &FieldError{Path: c.at("properties." + key), Msg: err.Error()})
-				continue
-			}
-			roles := role
-			if role == roleAll {
-				roles = prop.roles
-			}
-			switch roles {
-			case roleAll:
-				o.Common = append(o.Common, opts...)
-			default:
-				if roles&roleConsumer != 0 {
-					o.Consumer = append(o.Consumer, opts...)
-				}
-				if roles&roleProducer != 0 {
-					o.Producer = append(o.Producer, opts...)
-				}
-				if roles&roleAdmin != 0 {
-					o.Admin = append(o.Admin, opts...)
-				}
+	seen := make(map[string]bool) // a bad bare property is reported once, not per role
+	for _, r := range roles {
+		opts, rerrs := roleOpts(c.clusterProps(r.role), r.role)
+		for _, e := range rerrs {
+			if !seen[e.Error()] {
+				seen[e.Error()] = true
+				errs = append(errs, e)
 			}
 		}
+		switch r.role {
+		case roleConsumer:
+			o.Consumer = opts
+		case roleProducer:
+			o.Producer = opts
+		default:
+			o.Admin = opts
+		}
 	}
-	for _, key := range keys {
+	for _, key := range sortedKeys(c.Properties) {
 		if workerKeys[key] {
 			if err := checkValue(knownKeys[key], c.Properties[key]); err != nil {
 				errs = append(errs, &FieldError{Path: c.at("properties." + key), Msg: err.Error()})
@@ -425,9 +275,11 @@ func (c *Cluster) propOpts() (ClientOptions, []error) {
 	return o, errs
 }
 
-// checkClientProps returns the errors in the cluster's properties.
+// checkClientProps returns the errors in the cluster's properties: values
+// mm2go cannot use, and properties it refuses or does not know.
 func checkClientProps(c *Cluster) []error {
 	_, errs := c.propOpts()
+	errs = append(errs, checkSASLLoginProps(c)...)
 	errs = append(errs, checkSASLLoginProps(c)...)
 	if alg, ok := c.Properties["ssl.endpoint.identification.algorithm"]; ok {
 		if a := strings.ToLower(strings.TrimSpace(alg)); a != "" && a != "https" {
@@ -435,66 +287,58 @@ func checkClientProps(c *Cluster) []error {
 				Msg: fmt.Sprintf("expected https or an empty value, got %q", alg)})
 		}
 	}
+	for _, key := range sortedKeys(c.Properties) {
+		if refuse, _ := clusterPropProblem(key, c.Properties[key]); refuse != "" {
+			errs = append(errs, &FieldError{Path: c.at("properties." + key), Msg: refuse})
+		}
+	}
 	return errs
 }
 
-// warnUnmappedProps adds a warning for each property of c that mm2go
-// ignores.
+// warnUnmappedProps adds a warning for each property of c that does not
+// matter for mm2go.
 func (f *File) warnUnmappedProps(c *Cluster) {
 	for _, key := range sortedKeys(c.Properties) {
-		if _, _, known, why := propKind(key); !known {
-			f.warnf("%s: ignored: %s", c.at("properties."+key), why)
+		if _, ignore := clusterPropProblem(key, c.Properties[key]); ignore != "" {
+			f.warnf("%s: ignored: %s", c.at("properties."+key), ignore)
 		}
 	}
 }
 
-func parseInt(v string, lo, hi int64) (int64, error) {
-	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("expected an integer, got %q", v)
-	}
-	if n < lo || n > hi {
-		return 0, fmt.Errorf("%d is out of range: use %d to %d", n, lo, hi)
-	}
-	return n, nil
-}
-
-func parseMs(v string, lo, hi time.Duration) (time.Duration, error) {
-	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("expected milliseconds, got %q", v)
-	}
-	if n < 0 || n > int64(hi/time.Millisecond) || time.Duration(n)*time.Millisecond < lo {
-		return 0, fmt.Errorf("%dms is out of range: use %d to %d", n, lo.Milliseconds(), hi.Milliseconds())
-	}
-	return time.Duration(n) * time.Millisecond, nil
-}
-
-func msOpt[O kgo.Opt](lo, hi time.Duration, opt func(time.Duration) O) func(string) ([]kgo.Opt, error) {
-	return func(v string) ([]kgo.Opt, error) {
-		d, err := parseMs(v, lo, hi)
-		if err != nil {
-			return nil, err
+// clusterPropProblem says what is wrong with a cluster property (key
+// without the alias), if anything: refuse is an error, ignore a warning.
+// Worker keys and mapped client properties are fine; connection settings
+// are the cluster's TLS and SASL (client.go and the loaders); Connect
+// worker keys go the way of the same top-level keys.
+func clusterPropProblem(key, value string) (refuse, ignore string) {
+	switch {
+	case workerKeys[key], tlsProps[key], isSASLLoginProp(key):
+		return "", ""
+	case isConnectionKey(key):
+		if _, ok := structuredKeys[key]; ok {
+			return "", "" // Validate says which field to use
 		}
-		return []kgo.Opt{opt(d)}, nil
+		return "", "Java client property not supported by mm2go"
 	}
-}
-
-func intOpt(lo, hi int64, opt func(int32) kgo.Opt) func(string) ([]kgo.Opt, error) {
-	return func(v string) ([]kgo.Opt, error) {
-		n, err := parseInt(v, lo, hi)
-		if err != nil {
-			return nil, err
+	if name, role, ok := clientKey(key); ok {
+		if isConnectionKey(name) {
+			return "connection settings belong to the cluster as a whole: set " + name + " without the role prefix", ""
 		}
-		return []kgo.Opt{opt(int32(n))}, nil
-	}
-}
-
-func enumOpt(values map[string]kgo.Opt) func(string) ([]kgo.Opt, error) {
-	return func(v string) ([]kgo.Opt, error) {
-		if o, ok := values[strings.ToLower(v)]; ok {
-			return []kgo.Opt{o}, nil
+		if role == 0 { // bare: judged for the first role that knows it
+			roles := clientProps[name].roles
+			role = roles & -roles
 		}
-		return nil, fmt.Errorf("expected one of %s, got %q", strings.Join(sortedKeys(values), ", "), v)
+		return clientPropProblem(name, role)
 	}
+	switch class, detail := classify(key, value); class {
+	case classIgnored:
+		return "", detail
+	case classRefused:
+		return detail, ""
+	case classHonoured:
+		return "", ""
+	case classKnown:
+		return "a flow setting, not a cluster property: set it at the top level or per flow", ""
+	}
+	return "unknown property" + didYouMean(suggest(key, clientPropNames())), ""
 }

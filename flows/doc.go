@@ -47,7 +47,8 @@
 //
 // tls and sasl are described under Security below. A flow has source,
 // target, enabled, topics, topics_exclude, groups, groups_exclude and
-// settings.
+// settings. config_providers defines config providers (see below): name:
+// {class, params}.
 //
 // # mm2.properties
 //
@@ -66,18 +67,27 @@
 //	primary->backup.enabled = true
 //	primary->backup.topics = orders\\..*, payments
 //
-// "<alias>.<key>" keys belong to a cluster ("<alias>.consumer.<key>",
-// ".producer.", ".admin." are client properties for one role); top-level
-// bootstrap.servers, security.protocol, ssl.* and sasl.* are a fallback for
-// every cluster. "<source>-><target>.<key>" keys belong to a flow, which is
-// disabled unless "<source>-><target>.enabled = true". Other top-level keys
-// are settings; the ssl.* and sasl.* keys are described under Security.
-// Keys of MM2's Java runtime (converters, config providers, metric
-// reporters, REST), keys MM2 itself drops (client properties at the top
-// level), unknown keys and the 3.x aliases topics.blacklist,
-// groups.blacklist and config.properties.blacklist (read as the *.exclude
-// keys) are accepted with a warning in [File.Warnings], since MM2 accepts
-// them too.
+// "<alias>.<key>" keys belong to a cluster: connection settings, Java client
+// properties (bare, or "<alias>.consumer.<key>", ".producer.", ".admin."
+// for one role) and worker keys ("<alias>.offset.storage.topic");
+// top-level bootstrap.servers, security.protocol, ssl.* and sasl.* are a
+// fallback for every cluster. "<source>-><target>.<key>" keys belong to a
+// flow, which is disabled unless "<source>-><target>.enabled = true". Other
+// top-level keys are settings; the ssl.* and sasl.* keys are described
+// under Security. The 3.x aliases topics.blacklist, groups.blacklist and
+// config.properties.blacklist are read as the *.exclude keys, with a
+// warning.
+//
+// # Honoured or refused
+//
+// Every key is honoured, or refused by Validate with an error that names
+// it: unknown keys, Java classes other than MM2's own defaults
+// (known_keys.go), Java client properties mm2go cannot honour
+// (clientprops.go), and values mm2go refuses (acks=1,
+// exactly.once.source.support=enabled). Only keys that do not matter for
+// mm2go (JVM and Connect worker tuning, settings of consumer groups its
+// consumers do not have) are accepted, with a warning in [File.Warnings]
+// that says why.
 //
 // # Security
 //
@@ -174,21 +184,48 @@
 //  4. source.cluster.alias = s and target.cluster.alias = t, unless the
 //     flow sets them, and enabled = true.
 //
-// MM2's defaults are not filled in: the connectors own them. Cluster
-// properties stay with the cluster and reach the clients through
-// [Cluster.ClientOpts]; a worker key set on a cluster
-// ("<t>.offset.flush.interval.ms") applies to the flows that target it.
+// MM2's defaults are not filled in: the connectors own them. The Java
+// client properties of each client of the flow follow MM2's precedence too
+// (clients.go, FlowConfig.Clients): the cluster's bare properties, the
+// top-level and then the flow's "<role>.<key>", the cluster's
+// "<role>.<key>", the top-level and then the flow's
+// "source.<role>.<key>"/"target.<role>.<key>"; the producer of the records
+// gets the target's producer properties, then "producer.override.<key>".
+// The herder's worker keys (offset.storage.*, offset.flush.interval.ms,
+// exactly.once.source.support) come from "<t>.<key>", where a top-level
+// offset.storage.* wins as in MM2, and from the flow; "name" names the
+// flow's source connector, the namespace of its stored offsets
+// (FlowConfig.Worker, Expanded.Plan).
+//
+// # Config providers
+//
+// ${provider:path:key} references in values are resolved when the file is
+// loaded, as Kafka's ConfigTransformer does, with Kafka's
+// FileConfigProvider, DirectoryConfigProvider and EnvVarConfigProvider
+// (providers.go): config.providers and config.providers.<name>.class and
+// .param.* in mm2.properties, config_providers in YAML. A resolved value
+// never appears in a warning or an error.
+//
+// # Limits
+//
+// A flow file is at most [MaxFileSize] (1 MiB), a key 1 KiB, a value 64
+// KiB, a pattern 4 KiB; control characters, direction overrides and bytes
+// that are not UTF-8 are errors; messages show what the file holds
+// escaped. Validate lists at most 1000 problems and counts the rest.
 //
 // # Use
 //
 //	f, err := flows.Load("flows.yaml") // or mm2.properties
 //	if err != nil {
-//		return err // unreadable file, bad YAML, unknown YAML keys
+//		return err // unreadable or too large file, YAML that does not parse
 //	}
 //	for _, w := range f.Warnings {
 //		log.Warn(w)
 //	}
-//	x, err := f.Expand() // validates first: every problem, by path
+//	if err := f.Check(); err != nil { // every problem, by path, TLS files read
+//		return err
+//	}
+//	x, err := f.Expand()
 //	if err != nil {
 //		return err
 //	}

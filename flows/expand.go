@@ -17,6 +17,13 @@ type Expanded struct {
 	Clusters map[string]*Cluster `json:"clusters"`
 	// Flows are the enabled flows, sorted by source, then target.
 	Flows []FlowConfig `json:"flows"`
+
+	// settings are the top-level settings, for the herders of reverse
+	// heartbeats, which have no flow of their own.
+	settings map[string]string
+	// secrets are what config providers resolved, kept out of Plan's
+	// errors.
+	secrets *secretSet
 }
 
 // FlowConfig is the connector config of one enabled flow.
@@ -30,8 +37,22 @@ type FlowConfig struct {
 	// unless the flow sets them; and "enabled" = "true". MM2 defaults are
 	// not filled in: the connectors own them. Values are canonical: trimmed,
 	// bools in lower case, lists joined with ",", replication.policy.class
-	// as the Java class name.
+	// as the Java class name. "consumer.auto.offset.reset" is the
+	// replication consumer's, after precedence (see Clients).
 	Props map[string]string `json:"props"`
+	// Clients are the Java client properties of each client of the flow,
+	// after MM2's precedence (see the README's table): "source.consumer"
+	// (the replication consumer), "source.producer", "source.admin",
+	// "target.consumer", "target.producer" and "target.admin" for the
+	// clients the connectors open, and "worker.producer" for the producer
+	// that writes the records, checkpoints and heartbeats to the target.
+	// Clients without properties are left out.
+	Clients map[string]map[string]string `json:"clients,omitempty"`
+	// Worker are the worker keys of the flow's herder, as MM2 reads them
+	// (see herderProps): offset.storage.topic, offset.storage.partitions,
+	// offset.storage.replication.factor, offset.flush.interval.ms and
+	// exactly.once.source.support, when set.
+	Worker map[string]string `json:"worker,omitempty"`
 }
 
 // Name returns "source->target".
@@ -43,7 +64,13 @@ func (f *File) Expand() (*Expanded, error) {
 	if err := f.Validate(); err != nil {
 		return nil, err
 	}
-	x := &Expanded{Clusters: make(map[string]*Cluster, len(f.Clusters)), Flows: []FlowConfig{}}
+	x := &Expanded{Clusters: make(map[string]*Cluster, len(f.Clusters)), Flows: []FlowConfig{}, secrets: f.secrets}
+	if len(f.Settings) > 0 {
+		x.settings = make(map[string]string, len(f.Settings))
+		for k, v := range f.Settings {
+			x.settings[k] = canonicalValue(k, v)
+		}
+	}
 	for alias, c := range f.Clusters {
 		x.Clusters[alias] = c.canonical()
 	}
@@ -78,7 +105,23 @@ func (f *File) Expand() (*Expanded, error) {
 			props["target.cluster.alias"] = fl.Target
 		}
 		props["enabled"] = "true"
-		x.Flows = append(x.Flows, FlowConfig{Source: fl.Source, Target: fl.Target, Props: props})
+		fc := FlowConfig{Source: fl.Source, Target: fl.Target, Props: props}
+		src, tgt := f.Clusters[fl.Source], f.Clusters[fl.Target]
+		at := func(field string) string { return where(fl.origin, fl.path, field) }
+		for name, set := range flowClients(src, tgt, f.topLayer(), fl.layer(at)) {
+			if len(set) == 0 {
+				continue
+			}
+			if fc.Clients == nil {
+				fc.Clients = make(map[string]map[string]string)
+			}
+			fc.Clients[name] = trimmed(set.values())
+		}
+		if reset, ok := fc.Clients[ClientSourceConsumer]["auto.offset.reset"]; ok {
+			props["consumer.auto.offset.reset"] = strings.ToLower(reset)
+		}
+		fc.Worker = herderProps(tgt.Properties, f.Settings, fl.Settings)
+		x.Flows = append(x.Flows, fc)
 	}
 	sort.Slice(x.Flows, func(i, j int) bool {
 		a, b := x.Flows[i], x.Flows[j]
@@ -88,6 +131,40 @@ func (f *File) Expand() (*Expanded, error) {
 		return a.Target < b.Target
 	})
 	return x, nil
+}
+
+// trimmed returns m with its values trimmed.
+func trimmed(m map[string]string) map[string]string {
+	for k, v := range m {
+		m[k] = strings.TrimSpace(v)
+	}
+	return m
+}
+
+// herderProps returns the worker keys of the herder of a flow to target
+// (target's properties), as MM2 reads them (MirrorMakerConfig.workerConfig):
+// "<target>.<key>", where a top-level offset.storage.* wins (MM2 gives
+// those top-level prefixes precedence over the cluster's). MM2 reads
+// offset.flush.interval.ms and exactly.once.source.support only per target;
+// mm2go also takes them from the top level, below the target's. mm2go also
+// takes every key per flow (flow, nil for none), above the rest.
+func herderProps(target, top, flow map[string]string) map[string]string {
+	var out map[string]string
+	for _, key := range sortedKeys(workerKeys) {
+		layers := []map[string]string{top, target, flow}
+		if strings.HasPrefix(key, "offset.storage.") {
+			layers = []map[string]string{target, top, flow}
+		}
+		for _, l := range layers {
+			if v, ok := l[key]; ok {
+				if out == nil {
+					out = make(map[string]string)
+				}
+				out[key] = canonicalValue(key, v)
+			}
+		}
+	}
+	return out
 }
 
 // canonical returns a normalised copy of c without its source locations.

@@ -241,7 +241,7 @@ settings:
 				"settings.emit.checkpoints.interval.seconds: ",
 			}},
 		{"yaml flow rules", FormatYAML, okClusters + `
-settings: {enabled: true, consumer.fetch.max.bytes: 1, topics.blacklist: x, bootstrap.servers: "x:1"}
+settings: {enabled: true, fetch.max.bytes: 1, topics.blacklist: x, bootstrap.servers: "x:1"}
 flows:
   - {source: primary, target: primary}
   - {source: primary, target: backup}
@@ -249,7 +249,7 @@ flows:
   - {target: backup}`,
 			[]string{
 				"settings.enabled: only valid per flow",
-				"settings.consumer.fetch.max.bytes: a Java client property",
+				"settings.fetch.max.bytes: a Java client property",
 				"settings.topics.blacklist: old name of topics.exclude (removed in Kafka 4.0); use topics.exclude",
 				"settings.bootstrap.servers: a connection setting",
 				`flows[0].target: same as the source "primary"`,
@@ -329,7 +329,7 @@ topics.exclude = (\\w+)\\1
 		{"properties missing bootstrap and clusters", FormatProperties, `
 A.bootstrap.servers = a:9092
 `,
-			[]string{"clusters: required: list the cluster aliases", "clusters: no clusters defined"}},
+			[]string{"clusters: required: list the cluster aliases"}},
 		{"properties missing bootstrap", FormatProperties, `
 clusters = A, B
 A.bootstrap.servers = a:9092
@@ -345,14 +345,14 @@ A->B.enabled = true
 A->B.sync.group.offsets.enabled = ja
 A->B.replication.policy.class = org.example.Custom
 A.consumer.fetch.max.wait.ms = 5
-B.producer.batch.size = 10
+B.producer.max.request.size = 10
 `,
 			[]string{
 				`replication.factor: expected an integer, got "3x"`,
 				`A->B.sync.group.offsets.enabled: expected true or false, got "ja"`,
 				`A->B.replication.policy.class: replication policy "org.example.Custom" is not supported`,
 				"A.consumer.fetch.max.wait.ms: 5ms is out of range",
-				"B.producer.batch.size: 10 is out of range: use 512 to 104857600",
+				"B.producer.max.request.size: 10 is out of range: use 512 to 1073741824",
 			}},
 		{"properties JKS store", FormatProperties, `
 clusters = A, B
@@ -407,7 +407,7 @@ ssl.keystore.location = ks.p12
 				"B.ssl.keystore.password: required by tls.keystore_file",
 			}},
 		{"properties bad escape", FormatProperties, "clusters = A\nA.bootstrap.servers = \\u00zz\n",
-			[]string{`parse properties: line 2: malformed \uxxxx escape "\u00zz"`}},
+			[]string{`A.bootstrap.servers: malformed \uxxxx escape "\u00zz" (line 2)`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := parseAndValidate(tc.src, tc.format)
@@ -502,7 +502,10 @@ func TestLoad(t *testing.T) {
 			if err := os.WriteFile(path, []byte(tc.content), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			_, err := Load(path)
+			f, err := Load(path)
+			if err == nil && strings.HasPrefix(tc.name, "bad") {
+				err = f.Validate() // unknown keys are reported with the other problems
+			}
 			if tc.wantErr == "" {
 				if err != nil {
 					t.Fatalf("Load(%s): %v", tc.name, err)
@@ -549,19 +552,85 @@ flows:
 	if got := f.Clusters["a"].protocol(); got != "SSL" {
 		t.Errorf("protocol implied by tls = %q, want SSL", got)
 	}
-	if f.Settings != nil {
-		t.Errorf("ignored settings kept: %v", f.Settings)
+	if len(f.Warnings) != 0 {
+		t.Errorf("warnings: %q", f.Warnings)
 	}
-	wantWarnings := []string{
-		"clusters.a.properties.enabled: ignored: Java client property not supported by mm2go",
-		"clusters.a.properties.fetch.min.bytes: ", // mapped: no warning
-		"settings.metric.reporters: ignored: mm2go exports Prometheus metrics",
-		"settings.topic.filter.class: ignored: custom Java class com.example.Filter cannot run in mm2go",
+	// Refused and unknown keys are errors, not warnings.
+	err = f.Validate()
+	for _, w := range []string{
+		"clusters.a.properties.enabled: a flow setting, not a cluster property",
+		"settings.metric.reporters: metric reporter com.example.Reporter cannot run in mm2go",
+		"settings.topic.filter.class: custom Java class com.example.Filter cannot run in mm2go, which implements only DefaultTopicFilter",
+	} {
+		if err == nil || !strings.Contains(err.Error(), w) {
+			t.Errorf("Validate() = %v; want a problem %q", err, w)
+		}
 	}
-	all := strings.Join(f.Warnings, "\n")
-	for i, w := range wantWarnings {
-		if got := strings.Contains(all, w); got != (i != 1) {
-			t.Errorf("warnings contain %q = %v; warnings:\n%s", w, got, all)
+	if err != nil && strings.Contains(err.Error(), "fetch.min.bytes") {
+		t.Errorf("fetch.min.bytes, which mm2go maps, refused: %v", err)
+	}
+}
+
+// TestCheck_EveryProblemInOnePass: one Check lists every problem of a file:
+// unknown YAML keys and malformed escapes no longer hide the rest, and the
+// problems only Plan used to find (a TLS file that cannot be read, worker
+// keys mm2go refuses) are among them.
+func TestCheck_EveryProblemInOnePass(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "no-such-ca.pem")
+	for _, tc := range []struct {
+		format Format
+		src    string
+		want   []string
+	}{
+		{FormatYAML, `
+clusters:
+  a:
+    bootstrap_servers: [a:9093]
+    bogus: 1
+    tls: {ca_file: ` + missing + `}
+    properties: {consumer.fetch.max.bytes: lots, offset.flush.interval.ms: 0}
+  b: {bootstrap_servers: [b:9092], properties: {exactly.once.source.support: enabled}}
+settings: {replication.factor: three}
+flows:
+  - {source: a, target: b, topicz: [x]}
+  - {source: a, target: c}
+`, []string{
+			"clusters.a.bogus: unknown key",
+			"clusters.a.tls.ca_file: read CA file: open " + missing,
+			`clusters.a.properties.consumer.fetch.max.bytes: expected an integer, got "lots"`,
+			"clusters.a.properties.offset.flush.interval.ms: 0 is too small; the minimum is 1",
+			"clusters.b.properties.exactly.once.source.support: mm2go does not copy exactly-once yet",
+			`settings.replication.factor: expected an integer, got "three"`,
+			"flows[0].topicz: unknown key (did you mean topics?)",
+			`flows[1].target: unknown cluster "c"`,
+		}},
+		{FormatProperties, `
+clusters = a, b
+a.bootstrap.servers = a:9093
+a.security.protocol = SSL
+a.ssl.truststore.location = ` + missing + `
+a.ssl.truststore.type = PEM
+a.client.id = \u00zz
+b.bootstrap.servers = b:9092
+a->b.enabled = true
+a->b.replication.factor = three
+a->b.topics = (x
+`, []string{
+			`a.client.id: malformed \uxxxx escape "\u00zz" (line 7)`,
+			"a.ssl.truststore.location: read CA file: open " + missing,
+			`a->b.replication.factor: expected an integer, got "three"`,
+			`a->b.topics: bad regex "(x"`,
+		}},
+	} {
+		f, err := Parse([]byte(tc.src), tc.format)
+		if err != nil {
+			t.Fatalf("%v: Parse: %v", tc.format, err)
+		}
+		err = f.Check()
+		for _, w := range tc.want {
+			if err == nil || !strings.Contains(err.Error(), w) {
+				t.Errorf("%v: Check() = %v\nwant a problem %q", tc.format, err, w)
+			}
 		}
 	}
 }

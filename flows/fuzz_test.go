@@ -23,9 +23,19 @@ func addSeeds(f *testing.F, ext string) {
 	}
 }
 
-// checkFile runs everything after parsing that must not panic.
+// checkFile runs everything after parsing that must not panic, and checks
+// that no warning or problem shows a control character raw.
 func checkFile(t *testing.T, file *File) {
-	_ = file.Validate()
+	for _, w := range file.Warnings {
+		if _, what, bad := badRune(w, false); bad {
+			t.Fatalf("warning %q holds %s", w, what)
+		}
+	}
+	for _, e := range flattenErrors(file.Check()) {
+		if _, what, bad := badRune(e.Error(), false); bad {
+			t.Fatalf("problem %q holds %s", e.Error(), what)
+		}
+	}
 	x, err := file.Expand()
 	if err != nil {
 		return
@@ -46,6 +56,13 @@ func FuzzParseProperties(f *testing.F) {
 		"k=\\u00e9\\uD83D\\uDE00 \\\n  next", "a\\\r\n b:c", "\\u12", "# c \\\n!x\n k v", "\xff\xfe=\x80",
 		"clusters=A,B\nA.bootstrap.servers=a:1\nB.bootstrap.servers=b:1\nA->B.enabled=true\nA->B.topics=(a",
 		"clusters=A\nA.security.protocol=SASL_SSL\nA.sasl.jaas.config=X required a=\"\\\\\";",
+		// Hostile input: NUL and terminal escapes, direction overrides,
+		// Latin-1 C1 bytes, a long value, provider references.
+		"clusters=A,B\nA.bootstrap.servers=a:1\nB.bootstrap.servers=b:1\nA->B.enabled=true\nA->B.topics=t\x00",
+		"clusters=A\nA.\x1b[2J=1\nA->\x1b]0;x\x07.enabled=true",
+		"clusters=A\nA.bootstrap.servers=a:1\u202e\nk=\x9b31m",
+		"clusters=A,B\nA->B.topics=" + strings.Repeat("(a|", 1500), // long inputs are in TestParse_LongKeysAndValues: minimizing them takes the fuzzer minutes
+		"config.providers=env,x\nconfig.providers.env.class=EnvVarConfigProvider\nclusters=A\nA.client.id=${env:HOME}${x:y:z}${env:/p:k}",
 	} {
 		f.Add([]byte(s))
 	}
@@ -74,6 +91,9 @@ func FuzzParseProperties(f *testing.F) {
 		}
 		file, err := Parse(data, FormatProperties)
 		if err != nil {
+			if len(data) > MaxFileSize {
+				return
+			}
 			t.Fatalf("Parse failed after parseProperties succeeded: %v", err)
 		}
 		checkFile(t, file)
@@ -116,6 +136,11 @@ func FuzzParseYAML(f *testing.F) {
 		"flows: [null, {}, {source: a}]\nclusters: null",
 		"clusters: {a: {tls: {ca_file: [x]}, sasl: 3, properties: {x: {y: z}}}}",
 		"? [a]\n: b",
+		// Hostile input.
+		"clusters: {a: {bootstrap_servers: [\"a:1\\0\"]}}\nflows: [{source: a, target: b, topics: [\"\\e[2J\"]}]",
+		"clusters: {\"a\\u202e\": {bootstrap_servers: [a:1]}}",
+		"config_providers: {env: {class: EnvVarConfigProvider}}\nclusters: {a: {properties: {client.id: \"${env:HOME}\"}}}",
+		"settings: {topics: \"" + strings.Repeat("a*", 2100) + "\"}",
 	} {
 		f.Add([]byte(s))
 	}

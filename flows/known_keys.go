@@ -4,6 +4,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // This file is the one list of the MM2 keys mm2go knows: the connector and
@@ -22,6 +23,7 @@ const (
 	kindRegexList         // comma-separated Java regexes, each matching a whole name
 	kindEnum              // one of values, any case
 	kindPolicy            // replication.policy.class
+	kindName              // a connector name
 )
 
 // keyInfo describes one MM2 key.
@@ -38,6 +40,9 @@ type keyInfo struct {
 	notZero bool
 	// flowOnly keys only make sense per flow, never at the top level.
 	flowOnly bool
+	// refuse are values (lower case) of a kindEnum key that MM2 accepts
+	// and mm2go refuses, with why.
+	refuse map[string]string
 }
 
 func longKey(def string) keyInfo   { return keyInfo{kind: kindLong, def: def} }
@@ -67,13 +72,15 @@ var knownKeys = map[string]keyInfo{
 	"offset-syncs.topic.location":                         enumKey("source", "source", "target"),
 	"emit.offset-syncs.enabled":                           boolKey("true"),
 	"consumer.poll.timeout.ms":                            longKey("1000"),
-	"exactly.once.support":                                enumKey("requested", "requested", "required"),
+	"exactly.once.support": {kind: kindEnum, def: "requested", values: []string{"requested", "required"},
+		refuse: map[string]string{"required": "mm2go does not copy exactly-once yet; remove the key or set it to requested"}},
+	"name": {kind: kindName, def: "MirrorSourceConnector"}, // the source connector's name: the namespace of its stored source offsets
 
 	// MirrorSourceConnector.
 	"topics":                                regexKey(".*"),
 	"topics.exclude":                        regexKey(`.*[\-\.]internal, .*\.replica, __.*`),
 	"config.properties.exclude":             regexKey(`follower\.replication\.throttled\.replicas, leader\.replication\.throttled\.replicas, message\.timestamp\.difference\.max\.ms, message\.timestamp\.type, unclean\.leader\.election\.enable, min\.insync\.replicas`),
-	"use.defaults.from":                     stringKey("target"),
+	"use.defaults.from":                     enumKey("target", "target", "source"),
 	"refresh.topics.enabled":                boolKey("true"),
 	"refresh.topics.interval.seconds":       longKey("600"),
 	"sync.topic.configs.enabled":            boolKey("true"),
@@ -109,11 +116,12 @@ var knownKeys = map[string]keyInfo{
 
 	// Worker keys mm2go honours at the top level, per flow and per target
 	// cluster (MM2 honours them only per target cluster, spec §8.9).
-	"offset.flush.interval.ms":          longKey("60000"),
+	"offset.flush.interval.ms":          {kind: kindLong, def: "60000", min: 1, hasMin: true},
 	"offset.storage.topic":              stringKey("mm2-offsets.<source>.internal"),
 	"offset.storage.partitions":         {kind: kindInt, def: "25", min: 1, hasMin: true},
 	"offset.storage.replication.factor": rfKey("3"),
-	"exactly.once.source.support":       enumKey("disabled", "disabled", "preparing", "enabled"),
+	"exactly.once.source.support": {kind: kindEnum, def: "disabled", values: []string{"disabled", "preparing", "enabled"},
+		refuse: map[string]string{"enabled": "mm2go does not copy exactly-once yet; remove the key or set it to disabled"}},
 }
 
 // workerKeys are the known keys that may also be set per cluster
@@ -157,67 +165,88 @@ var policyClasses = map[string]string{
 	identityPolicy:              identityPolicy,
 }
 
-// defaultClasses are Java class keys whose default value mm2go implements.
-// Any other value names Java code mm2go cannot run.
+// defaultClasses are Java class keys whose default value mm2go implements:
+// it is accepted (by its full or short name), and any other class is an
+// error that names the key, since mm2go cannot run Java code.
 var defaultClasses = map[string]string{
 	"topic.filter.class":           "org.apache.kafka.connect.mirror.DefaultTopicFilter",
 	"group.filter.class":           "org.apache.kafka.connect.mirror.DefaultGroupFilter",
 	"config.property.filter.class": "org.apache.kafka.connect.mirror.DefaultConfigPropertyFilter",
 	"forwarding.admin.class":       "org.apache.kafka.clients.admin.ForwardingAdmin",
+	"key.converter":                byteArrayConverter,
+	"value.converter":              byteArrayConverter,
+	"header.converter":             byteArrayConverter,
 }
 
-// ignoredKeys are keys MM2 knows that mm2go accepts and ignores, with why.
+// byteArrayConverter is what MM2 sets for the converters: records are
+// copied as bytes.
+const byteArrayConverter = "org.apache.kafka.connect.converters.ByteArrayConverter"
+
+// pluginListKeys are Connect keys that list Java plugins: empty is fine,
+// any plugin is an error that names the key.
+var pluginListKeys = map[string]string{
+	"transforms": "single message transforms are Java plugins mm2go cannot run; mm2go copies records unchanged, as MM2 does without transforms",
+	"predicates": "predicates belong to single message transforms, which are Java plugins mm2go cannot run",
+}
+
+// ignoredKeys are keys MM2 knows that do not matter for mm2go, with why:
+// each is accepted with a warning.
 var ignoredKeys = map[string]string{
-	"config.providers":                    "config providers are Java plugins; mm2go does not resolve ${provider:path:key} references",
-	"metric.reporters":                    "mm2go exports Prometheus metrics",
-	"add.source.alias.to.metrics":         "removed in Kafka 4.0; mm2go labels metrics with both aliases",
-	"use.incremental.alter.configs":       "removed in Kafka 4.0; mm2go always uses IncrementalAlterConfigs",
-	"dedicated.mode.enable.internal.rest": "mm2go workers coordinate through Kafka, without an internal REST API",
-	"listeners":                           "the REST listener is set on the mm2go command line",
-	"transforms":                          "single message transforms are Java plugins",
-	"predicates":                          "single message transforms are Java plugins",
-	"transaction.boundary":                "mm2go commits a transaction per produced batch in exactly-once mode",
-	"task.assigned.partitions":            "task-internal; the connector assigns partitions",
-	"task.assigned.groups":                "task-internal; the connector assigns groups",
-	"task.index":                          "task-internal",
-	"name":                                "mm2go names the connectors after MM2's classes",
-	"connector.class":                     "mm2go picks the connector classes itself",
-	"plugin.path":                         "mm2go has no Java plugins",
+	"add.source.alias.to.metrics":             "removed in Kafka 4.0; mm2go labels metrics with both aliases",
+	"dedicated.mode.enable.internal.rest":     "mm2go workers coordinate through Kafka, without an internal REST API",
+	"listeners":                               "the REST listener is set on the mm2go command line (mm2go worker --http-addr)",
+	"transaction.boundary":                    "used only with exactly.once.source.support=enabled, which mm2go does not offer yet",
+	"task.assigned.partitions":                "task-internal: the connector assigns partitions",
+	"task.assigned.groups":                    "task-internal: the connector assigns groups",
+	"task.index":                              "task-internal",
+	"plugin.path":                             "mm2go has no Java plugins",
+	"connector.client.config.override.policy": "mm2go always applies producer.override.* (Connect's default policy, All)",
 }
 
-// ignoredPrefixes are key prefixes MM2 knows that mm2go ignores, with why.
+// ignoredPrefixes are key prefixes MM2 knows that do not matter for mm2go,
+// with why.
 var ignoredPrefixes = []struct{ prefix, why string }{
-	{"config.providers.", "config providers are Java plugins; mm2go does not resolve ${provider:path:key} references"},
-	{"key.converter", "mm2go copies keys as bytes (ByteArrayConverter)"},
-	{"value.converter", "mm2go copies values as bytes (ByteArrayConverter)"},
-	{"header.converter", "mm2go copies headers as bytes (ByteArrayConverter)"},
-	{"internal.key.converter", "mm2go writes Connect's JSON offsets itself"},
-	{"internal.value.converter", "mm2go writes Connect's JSON offsets itself"},
+	{"key.converter.", "parameters of the key converter: mm2go copies keys as bytes (ByteArrayConverter)"},
+	{"value.converter.", "parameters of the value converter: mm2go copies values as bytes (ByteArrayConverter)"},
+	{"header.converter.", "parameters of the header converter: mm2go copies headers as bytes (ByteArrayConverter)"},
+	{"internal.key.converter", "removed in Kafka 3.0; mm2go writes Connect's JSON offsets itself"},
+	{"internal.value.converter", "removed in Kafka 3.0; mm2go writes Connect's JSON offsets itself"},
 	{"config.storage.", "mm2go does not use Connect's config topic"},
 	{"status.storage.", "mm2go does not use Connect's status topic"},
-	{"metrics.", "mm2go exports Prometheus metrics"},
-	{"rest.", "the REST listener is set on the mm2go command line"},
-	{"admin.listeners", "the REST listener is set on the mm2go command line"},
-	{"transforms.", "single message transforms are Java plugins"},
-	{"predicates.", "single message transforms are Java plugins"},
-	{"errors.", "Connect's error handling is for sink connectors and transforms"},
-	{"task.", "Connect task settings; mm2go runs tasks itself"},
+	{"metrics.", "mm2go exports Prometheus metrics (mm2go worker --http-addr, /metrics)"},
+	{"rest.", "the REST listener is set on the mm2go command line (mm2go worker --http-addr)"},
+	{"admin.listeners", "the REST listener is set on the mm2go command line (mm2go worker --http-addr)"},
+	{"transforms.", "parameters of single message transforms, which mm2go refuses (transforms)"},
+	{"predicates.", "parameters of predicates, which mm2go refuses (predicates)"},
+	{"errors.retry.", "Connect retries failed conversions and transforms; mm2go has neither, and retries produce errors itself"},
+	{"errors.log.", "mm2go always logs a record it cannot write, with its exact offset"},
+	{"errors.deadletterqueue.", "dead letter queues are for sink connectors"},
+	{"task.", "Connect task settings; mm2go runs tasks itself (mm2go worker --shutdown-timeout bounds a graceful stop)"},
 	{"worker.", "Connect worker settings; mm2go runs the worker itself"},
 	{"scheduled.rebalance.", "mm2go workers rebalance through the group protocol"},
 	{"connect.protocol", "mm2go workers rebalance through the group protocol"},
+	{"inter.worker.", "mm2go workers coordinate through Kafka, without an internal REST API"},
 	{"heartbeat.interval.ms", "Connect worker group setting; mm2go's worker group uses its own"},
 	{"session.timeout.ms", "Connect worker group setting; mm2go's worker group uses its own"},
 	{"rebalance.timeout.ms", "Connect worker group setting; mm2go's worker group uses its own"},
+	{"group.id", "Connect worker group id; mm2go's workers group themselves"},
 	{"offset.flush.timeout.ms", "mm2go waits for every produce before committing source offsets"},
+	{"offset.storage.file.", "standalone Connect only; mm2go keeps source offsets in Kafka, as MM2 does"},
+	{"topic.creation.", "Connect's topic creation for source connectors: MM2 and mm2go create remote topics themselves"},
 }
 
 // flowClientPrefixes are prefixes of Java client properties that MM2 passes
-// to the clients of one flow ("<s>-><t>.consumer.fetch.max.bytes").
-var flowClientPrefixes = []string{
-	"consumer.", "producer.", "admin.",
-	"source.consumer.", "source.producer.", "source.admin.",
-	"target.consumer.", "target.producer.", "target.admin.",
-	"source.cluster.", "target.cluster.",
+// to the clients of one flow ("<s>-><t>.consumer.fetch.max.bytes"), with
+// the role they apply to. "producer.override." is Connect's override of
+// the worker's producer, the one that writes the records.
+var flowClientPrefixes = []struct {
+	prefix string
+	role   int
+}{
+	{"producer.override.", roleProducer},
+	{"source.consumer.", roleConsumer}, {"source.producer.", roleProducer}, {"source.admin.", roleAdmin},
+	{"target.consumer.", roleConsumer}, {"target.producer.", roleProducer}, {"target.admin.", roleAdmin},
+	{"consumer.", roleConsumer}, {"producer.", roleProducer}, {"admin.", roleAdmin},
 }
 
 // structuredKeys are cluster keys the model holds in typed fields
@@ -251,26 +280,28 @@ var structuredKeys = map[string]string{
 
 // isClusterKey reports whether key is one of the client keys MM2 also
 // takes from the top level as a fallback for every cluster.
-func isClusterKey(key string) bool {
-	return key == "bootstrap.servers" || key == "security.protocol" || key == "java.security.krb5.conf" ||
-		strings.HasPrefix(key, "ssl.") || strings.HasPrefix(key, "sasl.")
-}
+func isClusterKey(key string) bool { return isConnectionKey(key) }
 
 // keyClass is what a settings key is.
 type keyClass int
 
 const (
-	classUnknown keyClass = iota
-	classKnown            // in knownKeys
-	classClient           // a flow-level client property (flowClientPrefixes)
-	classIgnored          // MM2 runtime key mm2go ignores; detail says why
-	classRenamed          // 3.x alias; detail is the new key
-	classCluster          // belongs to a cluster (isClusterKey)
+	classUnknown    keyClass = iota
+	classKnown               // in knownKeys
+	classClient              // a client property of a flow's clients (flowClientPrefixes)
+	classIgnored             // does not matter for mm2go; detail says why (a warning)
+	classRefused             // mm2go cannot do what it asks; detail says why (an error)
+	classHonoured            // its value is what mm2go does (a default class); nothing to keep
+	classRenamed             // 3.x alias; detail is the new key
+	classCluster             // a connection setting (isConnectionKey)
+	classBareClient          // a Java client property without a role prefix
+	classProvider            // config.providers and its parameters, used by the loader
 )
 
-// classify says what a settings key is. detail is the reason (ignored), the
-// new name (renamed), or a suggestion (unknown, may be empty).
+// classify says what a settings key is. detail is the reason (ignored,
+// refused) or the new name (renamed).
 func classify(key, value string) (class keyClass, detail string) {
+	v := strings.TrimSpace(value)
 	if _, ok := knownKeys[key]; ok {
 		return classKnown, ""
 	}
@@ -278,20 +309,61 @@ func classify(key, value string) (class keyClass, detail string) {
 		return classRenamed, newKey
 	}
 	if def, ok := defaultClasses[key]; ok {
-		if v := strings.TrimSpace(value); v == "" || v == def || v == shortName(def) {
-			return classIgnored, "mm2go implements the default " + shortName(def)
+		if v == "" || v == def || v == shortName(def) {
+			return classHonoured, ""
 		}
-		return classIgnored, "custom Java class " + strings.TrimSpace(value) +
-			" cannot run in mm2go; the built-in " + shortName(def) + " is used instead"
+		return classRefused, "custom Java class " + v + " cannot run in mm2go, which implements only " +
+			shortName(def) + ": remove the key or set it to " + def
+	}
+	if why, ok := pluginListKeys[key]; ok {
+		if len(splitList(v)) == 0 {
+			return classHonoured, ""
+		}
+		return classRefused, why + ": remove the key"
+	}
+	switch key {
+	case "metric.reporters":
+		if _, err := metricReporters(v, 0, nil); err != nil {
+			return classRefused, err.Error()
+		}
+		return classIgnored, "mm2go has no JMX; " + whyMetrics
+	case "connector.class":
+		return classRefused, "mm2go runs MirrorSourceConnector, MirrorCheckpointConnector and MirrorHeartbeatConnector for every enabled flow: remove the key"
+	case "errors.tolerance":
+		if strings.EqualFold(v, "none") || v == "" {
+			return classHonoured, ""
+		}
+		return classRefused, "errors.tolerance=" + v + " would skip records; mm2go never skips a record it cannot write (it stops that partition and says so): remove the key or set it to none"
+	case "use.incremental.alter.configs":
+		if strings.EqualFold(v, "never") {
+			return classRefused, "never (the legacy AlterConfigs API) is not supported; mm2go always uses IncrementalAlterConfigs: remove the key"
+		}
+		return classIgnored, "removed in Kafka 4.0; mm2go always uses IncrementalAlterConfigs"
+	case "config.providers":
+		return classProvider, ""
+	}
+	if strings.HasPrefix(key, "config.providers.") {
+		return classProvider, ""
 	}
 	if why, ok := ignoredKeys[key]; ok {
 		return classIgnored, why
 	}
-	if isClusterKey(key) {
+	if isConnectionKey(key) {
 		return classCluster, ""
 	}
+	for _, side := range []string{"source.cluster.", "target.cluster."} {
+		if rest, ok := strings.CutPrefix(key, side); ok && rest != "" {
+			if isConnectionKey(rest) {
+				return classRefused, "connection settings per flow are not supported: set them on the cluster (<alias>." + rest + ")"
+			}
+			return classRefused, "MM2 reads only connection settings from " + side + "*, so " + rest + " has no effect there: set it on the cluster (<alias>." + rest + ") or for a client role (" + strings.TrimSuffix(side, "cluster.") + "consumer." + rest + ")"
+		}
+	}
 	for _, p := range flowClientPrefixes {
-		if strings.HasPrefix(key, p) && len(key) > len(p) {
+		if name, ok := strings.CutPrefix(key, p.prefix); ok && name != "" {
+			if isConnectionKey(name) {
+				return classRefused, "connection settings per flow or role are not supported: set them on the cluster (<alias>." + name + ")"
+			}
 			return classClient, ""
 		}
 	}
@@ -300,7 +372,26 @@ func classify(key, value string) (class keyClass, detail string) {
 			return classIgnored, p.why
 		}
 	}
-	return classUnknown, suggest(key, settingNames())
+	for _, side := range []string{"consumer.override.", "admin.override."} {
+		if strings.HasPrefix(key, side) {
+			return classIgnored, "Connect applies " + side + "* to sink connectors and topic creation, which MM2 and mm2go do not use"
+		}
+	}
+	if _, ok := clientProps[key]; ok {
+		return classBareClient, ""
+	}
+	return classUnknown, "" // Validate suggests a key: see validator.setting
+}
+
+// flowClientRole returns the role of a client settings key and the Java
+// property name in it.
+func flowClientRole(key string) (name string, role int) {
+	for _, p := range flowClientPrefixes {
+		if name, ok := strings.CutPrefix(key, p.prefix); ok && name != "" {
+			return name, p.role
+		}
+	}
+	return "", 0
 }
 
 // shortName returns the last dotted element of a Java class name.
@@ -309,14 +400,14 @@ func shortName(class string) string {
 }
 
 // settingNames returns every key name a suggestion may point to.
-func settingNames() []string {
-	names := make([]string, 0, len(knownKeys)+len(renamedKeys))
+var settingNames = sync.OnceValue(func() []string {
+	names := make([]string, 0, len(knownKeys))
 	for k := range knownKeys {
 		names = append(names, k)
 	}
 	sort.Strings(names)
 	return names
-}
+})
 
 // suggest returns the candidate closest to s by edit distance, if it is
 // close enough to be a likely typo, else "".

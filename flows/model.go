@@ -2,7 +2,6 @@ package flows
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 )
@@ -36,6 +35,11 @@ type File struct {
 	problems []*FieldError
 	// warned holds the Warnings, to add each once.
 	warned map[string]bool
+	// moreWarnings counts warnings past maxWarnings.
+	moreWarnings int
+	// secrets are the values config providers resolved, kept out of every
+	// message.
+	secrets *secretSet
 }
 
 // Cluster says how to reach one Kafka cluster.
@@ -230,13 +234,15 @@ func FormatOf(path string) (Format, error) {
 }
 
 // Load reads the flow file at path, picking the loader by extension (see
-// [FormatOf]). The file is not validated: call [File.Validate].
+// [FormatOf]). It reads at most [MaxFileSize] bytes: a larger file (or a
+// device such as /dev/zero) is an error. The file is not validated: call
+// [File.Validate] or [File.Check].
 func Load(path string) (*File, error) {
 	format, err := FormatOf(path)
 	if err != nil {
 		return nil, err
 	}
-	data, err := os.ReadFile(path)
+	data, err := readSmall(path)
 	if err != nil {
 		return nil, fmt.Errorf("read flow file: %w", err)
 	}
@@ -247,19 +253,32 @@ func Load(path string) (*File, error) {
 	return f, nil
 }
 
-// Parse parses a flow file. A YAML file that is not well-formed or has keys
-// mm2go does not know is an error listing every such key by path; a
-// mm2.properties file fails only on a malformed \uXXXX escape, since MM2
-// accepts any key. The file is not validated: call [File.Validate].
+// Parse parses a flow file of at most [MaxFileSize] bytes and resolves its
+// config provider references. Only a file that cannot be parsed at all (YAML
+// that is not well-formed, a file too large) is an error here: every other
+// problem (unknown keys, bad values, characters that have no place in a
+// flow file) is kept for [File.Validate], which reports them all at once.
 func Parse(data []byte, format Format) (*File, error) {
+	if len(data) > MaxFileSize {
+		return nil, errTooLarge("the flow file")
+	}
+	var f *File
+	var err error
 	switch format {
 	case FormatYAML:
-		return parseYAML(data)
+		f, err = parseYAML(data)
 	case FormatProperties:
-		return parsePropertiesFile(data)
+		f, err = parsePropertiesFile(data)
 	default:
 		return nil, fmt.Errorf("parse flow file: unknown format %v", format)
 	}
+	if err != nil {
+		return nil, err
+	}
+	if f.moreWarnings > 0 {
+		f.Warnings = append(f.Warnings, fmt.Sprintf("and %d more warnings", f.moreWarnings))
+	}
+	return f, nil
 }
 
 // where returns origin[field] if set, else base + "." + field.
@@ -287,9 +306,9 @@ func (c *Cluster) at(field string) string { return where(c.origin, c.base(), fie
 // settingPath returns the path of a top-level setting in messages.
 func (f *File) settingPath(key string) string { return where(f.origin, "", "settings."+key) }
 
-// warnf adds a warning, once.
+// warnf adds a warning, once, cleaned of secrets and control characters.
 func (f *File) warnf(format string, args ...any) {
-	w := fmt.Sprintf(format, args...)
+	w := f.secrets.clean("", fmt.Sprintf(format, args...))
 	if f.warned[w] {
 		return
 	}
@@ -297,6 +316,10 @@ func (f *File) warnf(format string, args ...any) {
 		f.warned = make(map[string]bool)
 	}
 	f.warned[w] = true
+	if len(f.Warnings) >= maxWarnings {
+		f.moreWarnings++
+		return
+	}
 	f.Warnings = append(f.Warnings, w)
 }
 

@@ -43,11 +43,14 @@ flows:
 	if len(cfg.Clusters) != 2 || len(cfg.Clusters["A"].Opts) == 0 {
 		t.Errorf("clusters = %+v", cfg.Clusters)
 	}
-	if cfg.OffsetFlushInterval.Milliseconds() != 2000 {
-		t.Errorf("OffsetFlushInterval = %v, want 2s", cfg.OffsetFlushInterval)
-	}
-	if h := cfg.Herders["A->B"]; h.OffsetsTopic != "my-offsets" || h.OffsetsTopicPartitions != 5 || h.OffsetsTopicReplication != -1 {
+	if h := cfg.Herders["A->B"]; h.OffsetsTopic != "my-offsets" || h.OffsetsTopicPartitions != 5 || h.OffsetsTopicReplication != -1 ||
+		h.OffsetFlushInterval.Milliseconds() != 2000 {
 		t.Errorf("herder A->B = %+v", h)
+	}
+	// The reverse heartbeats' herder takes the top level's flush interval,
+	// not the flow's offsets topic.
+	if h := cfg.Herders["B->A"]; h.OffsetsTopic != "" || h.OffsetFlushInterval.Milliseconds() != 2000 {
+		t.Errorf("herder B->A = %+v", h)
 	}
 	var names []string
 	for _, s := range specs {
@@ -64,14 +67,29 @@ flows:
 	}
 }
 
-func TestPlan_RefusesWhatItCannotDo(t *testing.T) {
-	e := mustExpand(t, planClusters+`flows:
-  - source: A
-    target: B
-    settings: {exactly.once.source.support: enabled}
-`)
-	if _, _, err := e.Plan(); err == nil || !strings.Contains(err.Error(), "A->B: exactly.once.source.support=enabled") {
-		t.Errorf("Plan = %v, want an exactly-once refusal naming the flow", err)
+// TestValidate_RefusesExactlyOnce: exactly.once.source.support=enabled is
+// refused wherever MM2 or mm2go reads it (top level, the target cluster, the
+// flow), and exactly.once.support=required too, each with its path.
+func TestValidate_RefusesExactlyOnce(t *testing.T) {
+	for _, tc := range []struct{ src, want string }{
+		{"clusters = A, B\nA.bootstrap.servers = a:9092\nB.bootstrap.servers = b:9092\nA->B.enabled = true\n" +
+			"B.exactly.once.source.support = enabled\n", "B.exactly.once.source.support: mm2go does not copy exactly-once yet"},
+		{"clusters = A, B\nA.bootstrap.servers = a:9092\nB.bootstrap.servers = b:9092\nA->B.enabled = true\n" +
+			"exactly.once.source.support = enabled\n", "exactly.once.source.support: mm2go does not copy exactly-once yet"},
+		{"clusters = A, B\nA.bootstrap.servers = a:9092\nB.bootstrap.servers = b:9092\nA->B.enabled = true\n" +
+			"A->B.exactly.once.source.support = enabled\n", "A->B.exactly.once.source.support: mm2go does not copy exactly-once yet"},
+		{"clusters = A, B\nA.bootstrap.servers = a:9092\nB.bootstrap.servers = b:9092\nA->B.enabled = true\n" +
+			"A->B.exactly.once.support = required\n", "A->B.exactly.once.support: mm2go does not copy exactly-once yet"},
+	} {
+		if err := parseAndValidate(tc.src, FormatProperties); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Validate = %v, want %q", err, tc.want)
+		}
+	}
+	for _, ok := range []string{"preparing", "disabled"} {
+		src := "clusters = A, B\nA.bootstrap.servers = a:9092\nB.bootstrap.servers = b:9092\nA->B.enabled = true\nB.exactly.once.source.support = " + ok + "\n"
+		if err := parseAndValidate(src, FormatProperties); err != nil {
+			t.Errorf("exactly.once.source.support = %s: %v", ok, err)
+		}
 	}
 }
 

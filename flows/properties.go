@@ -1,8 +1,8 @@
 package flows
 
 import (
+	"errors"
 	"fmt"
-	"regexp"
 	"sort"
 	"strings"
 	"unicode/utf8"
@@ -23,6 +23,10 @@ type property struct {
 //
 // Input that is not valid UTF-8 is read as ISO-8859-1, which is what Java
 // uses for a byte stream; a UTF-8 byte order mark is skipped.
+//
+// An entry with a malformed \uXXXX escape is left out and reported: the
+// error is an errors.Join of *lineError, one per such entry, and the other
+// entries are returned.
 func parseProperties(data []byte) ([]property, error) {
 	var text string
 	if utf8.Valid(data) {
@@ -35,24 +39,36 @@ func parseProperties(data []byte) ([]property, error) {
 		text = string(r)
 	}
 	var out []property
+	var errs []error
 	lr := lineReader{s: text}
 	for {
 		logical, line, ok := lr.next()
 		if !ok {
-			return out, nil
+			return out, errors.Join(errs...)
 		}
 		keyEnd, valueStart := splitEntry(logical)
 		key, err := unescape(logical[:keyEnd])
 		if err != nil {
-			return nil, fmt.Errorf("parse properties: line %d: %w", line, err)
+			errs = append(errs, &lineError{line: line, err: err})
+			continue
 		}
 		value, err := unescape(logical[valueStart:])
 		if err != nil {
-			return nil, fmt.Errorf("parse properties: line %d: %w", line, err)
+			errs = append(errs, &lineError{line: line, key: key, err: err})
+			continue
 		}
 		out = append(out, property{key: key, value: value, line: line})
 	}
 }
+
+// lineError is an entry of a .properties file that cannot be read.
+type lineError struct {
+	line int
+	key  string // "" when the key itself is bad
+	err  error
+}
+
+func (e *lineError) Error() string { return fmt.Sprintf("line %d: %v", e.line, e.err) }
 
 // lineReader returns the logical lines of a .properties file: comments and
 // blank lines skipped, continuations joined, leading whitespace dropped.
@@ -229,21 +245,41 @@ func hexDigit(c byte) (byte, bool) {
 	return 0, false
 }
 
-// providerRef matches a config provider reference, ${provider:path:key}.
-var providerRef = regexp.MustCompile(`\$\{[^}:]*:[^}]*\}`)
-
 // parsePropertiesFile loads an mm2.properties file with MM2's key names and
-// precedence (spec §5.1-5.3).
+// precedence (spec §5.1-5.3). What is wrong in it is recorded for Validate,
+// so that every problem is reported at once.
 func parsePropertiesFile(data []byte) (*File, error) {
+	f := &File{Clusters: make(map[string]*Cluster), origin: make(map[string]string), secrets: &secretSet{}}
 	props, err := parseProperties(data)
 	if err != nil {
-		return nil, err
+		for _, e := range flattenErrors(err) {
+			le := e.(*lineError)
+			path := le.key
+			if path == "" {
+				path = fmt.Sprintf("line %d", le.line)
+			}
+			f.problem(path, "%v (line %d)", le.err, le.line)
+		}
 	}
-	f := &File{Clusters: make(map[string]*Cluster), origin: make(map[string]string)}
 	kv := make(map[string]string, len(props))
 	lines := make(map[string]int, len(props))
 	var order []string // keys in the order they first appear
 	for _, p := range props {
+		if len(p.key) > maxKeyLen {
+			f.problem(p.key[:64]+"...", "a key of %d bytes (line %d): keys are at most %d bytes", len(p.key), p.line, maxKeyLen)
+			continue
+		}
+		if len(p.value) > maxValueLen {
+			f.problem(p.key, "a value of %d bytes (line %d): values are at most %d bytes", len(p.value), p.line, maxValueLen)
+			p.value = ""
+		}
+		if _, what, bad := badRune(p.key, false); bad {
+			f.problem(p.key, "the key holds %s (line %d): remove it", what, p.line)
+			continue
+		}
+		if _, what, bad := badRune(p.value, true); bad {
+			f.problem(p.key, "the value holds %s (line %d): remove it", what, p.line)
+		}
 		if prev, dup := lines[p.key]; dup {
 			f.warnf("%s: set on line %d and again on line %d; the last value wins", p.key, prev, p.line)
 		} else {
@@ -251,10 +287,8 @@ func parsePropertiesFile(data []byte) (*File, error) {
 		}
 		kv[p.key] = p.value
 		lines[p.key] = p.line
-		if providerRef.MatchString(p.value) {
-			f.warnf("%s: the value has a config provider reference, which mm2go does not resolve; it is used as written", p.key)
-		}
 	}
+	f.resolvePropertyProviders(kv, order)
 
 	clustersValue, ok := kv["clusters"]
 	if !ok {
@@ -287,7 +321,7 @@ func parsePropertiesFile(data []byte) (*File, error) {
 		if source, rest, isFlow := strings.Cut(key, "->"); isFlow {
 			target, sub, ok := cutAlias(rest, byLength)
 			if !ok {
-				f.warnf("%s: ignored: a flow key is <source>-><target>.<key>", key)
+				f.problem(key, "not a flow key: a flow key is <source>-><target>.<key>, with a target listed in clusters")
 				continue
 			}
 			name := source + "->" + target
@@ -358,7 +392,7 @@ func parsePropertiesFile(data []byte) (*File, error) {
 				setFlowList(fl, newSub, key, value)
 			default:
 				if isClusterKey(sub) {
-					f.warnf("%s: ignored: mm2go takes connection settings per cluster; set %s.%s or %s.%s",
+					f.warnf("%s: ignored: connection settings have no effect per flow, in MM2 too; set %s.%s or %s.%s",
 						key, fk.source, sub, fk.target, sub)
 					continue
 				}
@@ -404,27 +438,24 @@ func setFlowList(fl *Flow, sub, key, value string) {
 	}
 }
 
-// addPropertySetting sorts one settings key of mm2.properties as MM2 would:
-// keys MM2 drops or mm2go ignores become warnings and 3.x aliases are
-// renamed. key is the key as written, sub the key without the flow prefix;
-// all holds the other keys at the same level.
+// addPropertySetting sorts one settings key of mm2.properties: keys that do
+// not matter for mm2go become warnings, keys whose value is what mm2go
+// does anyway (a default class) are dropped, 3.x aliases are renamed, and
+// every other key is kept for Validate, which reports the ones mm2go
+// refuses or does not know. key is the key as written, sub the key without
+// the flow prefix; all holds the other keys at the same level.
 func (f *File) addPropertySetting(dst, origin map[string]string, key, sub, value string, flowLevel bool, all map[string]string) {
 	class, detail := classify(sub, value)
 	switch class {
-	case classKnown:
-		if knownKeys[sub].flowOnly && !flowLevel {
-			f.warnf("%s: ignored at the top level; set it per flow (<source>-><target>.%s)", key, sub)
-			return
-		}
-	case classClient:
-		if !flowLevel {
-			f.warnf("%s: ignored at the top level, as MM2 does; set <alias>.%s for a cluster or <source>-><target>.%s for a flow",
-				key, sub, sub)
-			return
-		}
 	case classIgnored:
 		f.warnf("%s: ignored: %s", key, detail)
 		return
+	case classHonoured:
+		return
+	case classProvider:
+		if !flowLevel {
+			return // read by resolveProviders
+		}
 	case classRenamed:
 		if _, both := all[detail]; both {
 			f.warnf("%s: ignored: %s is set too and wins (%s is its old name)", key, detail, sub)
@@ -432,16 +463,8 @@ func (f *File) addPropertySetting(dst, origin map[string]string, key, sub, value
 		}
 		f.warnf("%s: old name of %s (removed in Kafka 4.0); read as %s", key, detail, detail)
 		sub = detail
-	case classCluster:
-		f.warnf("%s: ignored: mm2go takes connection settings per cluster", key)
-		return
-	default:
-		hint := didYouMean(detail)
-		if alias, ok := strings.CutSuffix(key, ".bootstrap.servers"); ok && !flowLevel {
-			hint = fmt.Sprintf(" (is cluster %q missing from clusters?)", alias)
-		}
-		f.warnf("%s: ignored: not an MM2 key mm2go knows%s", key, hint)
-		return
+	case classClient:
+		f.warnClientSetting(key, sub)
 	}
 	dst[sub] = value
 	origin["settings."+sub] = key
@@ -517,4 +540,58 @@ func (f *File) propertiesCluster(alias string, own, top map[string]string, topSe
 	}
 	f.warnUnmappedProps(c)
 	return c
+}
+
+// resolvePropertyProviders resolves the config provider references in kv,
+// the file's entries, in place: every value but those of clusters (MM2
+// reads the cluster list before it resolves anything) and of the provider
+// definitions themselves.
+func (f *File) resolvePropertyProviders(kv map[string]string, order []string) {
+	top := make(map[string]string)
+	for k, v := range kv {
+		if k == "config.providers" || strings.HasPrefix(k, "config.providers.") {
+			top[k] = v
+		}
+	}
+	defs, probs := propertyProviders(top)
+	f.problems = append(f.problems, probs...)
+	ps, probs := newProviders(defs)
+	f.problems = append(f.problems, probs...)
+	for _, k := range order {
+		if k == "config.providers" || strings.HasPrefix(k, "config.providers.") {
+			continue
+		}
+		v := kv[k]
+		if k == "clusters" {
+			if providerRef.MatchString(v) {
+				f.problem(k, "config provider references are not resolved in clusters (MM2 reads the list before it resolves anything): list the aliases")
+			}
+			continue
+		}
+		out, pieces, err := ps.resolve(v)
+		for _, piece := range pieces {
+			f.secrets.addValue(piece)
+		}
+		if err != nil {
+			f.problem(k, "%v", err)
+			continue
+		}
+		if len(pieces) == 0 {
+			continue
+		}
+		f.secrets.add(k, out)
+		if _, what, bad := badRune(out, true); bad {
+			f.problem(k, "the value a config provider gave holds %s", what)
+		}
+		kv[k] = out
+	}
+}
+
+// warnClientSetting warns about a client settings key (at path) whose Java
+// property does not matter for mm2go. Validate reports the refused ones.
+func (f *File) warnClientSetting(path, key string) {
+	name, role := flowClientRole(key)
+	if _, ignore := clientPropProblem(name, role); ignore != "" {
+		f.warnf("%s: ignored: %s", path, ignore)
+	}
 }

@@ -117,28 +117,20 @@ replication.factor = 2
 	if !reflect.DeepEqual(fl.GroupsExclude, []string{"new"}) {
 		t.Errorf("groups.exclude = %q, want the new key to win over groups.blacklist", fl.GroupsExclude)
 	}
-	if want := map[string]string{"producer.override.linger.ms": "5"}; !reflect.DeepEqual(fl.Settings, want) {
-		t.Errorf("flow settings = %v, want %v", fl.Settings, want)
+	if want := map[string]string{"producer.override.linger.ms": "5", "bogus": "1"}; !reflect.DeepEqual(fl.Settings, want) {
+		t.Errorf("flow settings = %v, want %v (unknown keys are kept for Validate)", fl.Settings, want)
 	}
 	if f.Flows[1].Enabled {
 		t.Error("flow without enabled is enabled; MM2's default is false")
 	}
-	if want := map[string]string{"replication.factor": "2"}; !reflect.DeepEqual(f.Settings, want) {
+	if want := map[string]string{"replication.factor": "2", "source.cluster.alias": "nope", "consumer.fetch.max.bytes": "1",
+		"other.bootstrap.servers": "x:1", "replication.factr": "3"}; !reflect.DeepEqual(f.Settings, want) {
 		t.Errorf("settings = %v, want %v", f.Settings, want)
 	}
 	all := strings.Join(f.Warnings, "\n")
 	for _, w := range []string{
 		"replication.factor: set on line 9 and again on line 23; the last value wins",
-		"source.cluster.alias: ignored at the top level; set it per flow",
-		"consumer.fetch.max.bytes: ignored at the top level, as MM2 does",
-		"config.providers: ignored: config providers are Java plugins",
-		"config.providers.file.class: ignored: config providers are Java plugins",
-		"us.west.sasl.jaas.config: the value has a config provider reference",
-		`other.bootstrap.servers: ignored: not an MM2 key mm2go knows (is cluster "other" missing from clusters?)`,
-		"replication.factr: ignored: not an MM2 key mm2go knows (did you mean replication.factor?)",
-		"us->us.west.security.protocol: ignored: mm2go takes connection settings per cluster",
-		"us->us.west.topic.filter.class: ignored: mm2go implements the default DefaultTopicFilter",
-		"us->us.west.bogus: ignored: not an MM2 key mm2go knows",
+		"us->us.west.security.protocol: ignored: connection settings have no effect per flow, in MM2 too",
 		"us->us.west.groups.blacklist: ignored: us->us.west.groups.exclude is set too and wins",
 		"us.west.sasl.jaas.config: ignored: us.west.security.protocol is PLAINTEXT",
 	} {
@@ -146,8 +138,26 @@ replication.factor = 2
 			t.Errorf("no warning %q; warnings:\n%s", w, all)
 		}
 	}
-	if err := f.Validate(); err != nil {
-		t.Errorf("Validate: %v", err)
+	if strings.Contains(all, "topic.filter.class") {
+		t.Errorf("a warning about the default topic filter, which mm2go implements:\n%s", all)
+	}
+	err = f.Validate()
+	if err == nil {
+		t.Fatal("Validate: no error")
+	}
+	for _, w := range []string{
+		"source.cluster.alias: only valid per flow",
+		`other.bootstrap.servers: unknown MM2 key (is cluster "other" missing from clusters?)`,
+		"replication.factr: unknown MM2 key (did you mean replication.factor?)",
+		"us->us.west.bogus: unknown MM2 key",
+		"us.west.sasl.jaas.config: resolve ${file:...}: read /etc/secret.properties: open /etc/secret.properties: no such file or directory",
+	} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("no problem %q; got:\n%v", w, err)
+		}
+	}
+	if strings.Contains(err.Error(), "consumer.fetch.max.bytes") {
+		t.Errorf("top-level consumer.fetch.max.bytes refused; mm2go applies it to every flow's consumers:\n%v", err)
 	}
 }
 

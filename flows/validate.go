@@ -7,6 +7,9 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode"
+
+	"github.com/mm2go/mm2go/connectors"
 )
 
 // Validate checks the file and reports every problem at once: the result
@@ -39,14 +42,77 @@ func (f *File) Validate() error {
 	for i, fl := range f.Flows {
 		v.flow(f, i, fl, known, seen)
 	}
-	return errors.Join(v.errs...)
+	return f.secrets.cleanError(errors.Join(v.dropConsequences(f).result()...))
 }
+
+// Check is Validate plus what needs the files the flow file names: it
+// reads every cluster's TLS files (see [Cluster.ClientOpts]) and checks
+// the worker settings [Expanded.Plan] applies. It reports every problem at
+// once; a file that passes Check expands and plans without error.
+func (f *File) Check() error {
+	errs := flattenErrors(f.Validate())
+	seen := make(map[string]bool, len(errs))
+	for _, e := range errs {
+		seen[e.Error()] = true
+	}
+	for _, alias := range sortedKeys(f.Clusters) {
+		c := f.Clusters[alias]
+		if c == nil {
+			continue
+		}
+		if _, err := c.TLSConfig(); err != nil {
+			for _, e := range flattenErrors(f.secrets.cleanError(err)) {
+				if !seen[e.Error()] {
+					seen[e.Error()] = true
+					errs = append(errs, e)
+				}
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// dropConsequences removes the validation errors at a path where the loader
+// already found a problem: a YAML value of the wrong type was not decoded,
+// and "required" there would only repeat it.
+func (v *validator) dropConsequences(f *File) *validator {
+	loaded := make(map[string]bool, len(f.problems))
+	for _, p := range f.problems {
+		loaded[p.Path] = true
+	}
+	out := &validator{more: v.more}
+	for _, e := range v.errs {
+		var fe *FieldError
+		if errors.As(e, &fe) && loaded[fe.Path] && !f.isProblem(fe) {
+			continue
+		}
+		out.addErr(e)
+	}
+	return out
+}
+
+// isProblem reports whether fe is one of the loader's problems.
+func (f *File) isProblem(fe *FieldError) bool {
+	for _, p := range f.problems {
+		if p == fe {
+			return true
+		}
+	}
+	return false
+}
+
+// maxProblems is how many problems Validate lists; the rest are counted.
+const maxProblems = 1000
 
 // validator collects FieldErrors.
 type validator struct {
 	errs []error
 	seen map[string]bool // messages of errs
+	more int             // problems past maxProblems
 }
+
+// full reports whether the validator lists no more problems.
+func (v *validator) full() bool { return len(v.errs) >= maxProblems }
 
 func (v *validator) add(path, format string, args ...any) {
 	v.addErr(&FieldError{Path: path, Msg: fmt.Sprintf(format, args...)})
@@ -63,7 +129,20 @@ func (v *validator) addErr(err error) {
 		v.seen = make(map[string]bool)
 	}
 	v.seen[msg] = true
+	if v.full() {
+		v.more++
+		return
+	}
 	v.errs = append(v.errs, err)
+}
+
+// result returns the problems as one error: the first maxProblems, then a
+// count of the rest.
+func (v *validator) result() []error {
+	if v.more == 0 {
+		return v.errs
+	}
+	return append(v.errs[:len(v.errs):len(v.errs)], fmt.Errorf("and %d more problems", v.more))
 }
 
 // validAlias matches the characters Kafka allows in topic names: an alias
@@ -239,6 +318,36 @@ func (v *validator) flow(f *File, i int, fl *Flow, known []string, seen map[stri
 	for _, key := range sortedKeys(fl.Settings) {
 		v.setting(at("settings."+key), key, fl.Settings[key], base)
 	}
+
+	src, tgt := f.Clusters[fl.Source], f.Clusters[fl.Target]
+	if src == nil || tgt == nil || fl.Source == fl.Target {
+		return
+	}
+	// The values each client of the flow gets, after precedence: some
+	// only fail together (compression.type and its level), and a cluster's
+	// value may meet a flow's.
+	sets := flowClients(src, tgt, f.topLayer(), fl.layer(at))
+	for _, name := range sortedKeys(sets) {
+		_, role := sideCluster(name, fl.Source, fl.Target)
+		_, errs := roleOpts(sets[name], role)
+		for _, e := range errs {
+			v.addErr(e)
+		}
+	}
+	if reset, ok := sets[ClientSourceConsumer]["auto.offset.reset"]; ok && strings.EqualFold(strings.TrimSpace(reset.value), "none") {
+		v.add(reset.path, "none is refused for the replication consumer of %s: its partitions without stored offsets would fail; use earliest or latest", fl.Name())
+	}
+}
+
+// topLayer returns the top-level settings as a layer of client settings.
+func (f *File) topLayer() settingsLayer {
+	return settingsLayer{settings: f.Settings, path: f.settingPath}
+}
+
+// layer returns the flow's settings as a layer of client settings; at
+// gives the path of a field of the flow.
+func (fl *Flow) layer(at func(string) string) settingsLayer {
+	return settingsLayer{settings: fl.Settings, path: func(key string) string { return at("settings." + key) }}
 }
 
 // listSome joins up to ten names for a message.
@@ -278,16 +387,31 @@ func (v *validator) setting(path, key, value, flowBase string) {
 			v.add(path, "%v", err)
 		}
 	case classClient:
-		if flowBase == "" {
-			v.add(path, "a Java client property: set it per cluster (clusters.<alias>.properties) or per flow (flows[i].settings)")
+		name, role := flowClientRole(key)
+		if refuse, _ := clientPropProblem(name, role); refuse != "" {
+			v.add(path, "%s", refuse)
 		}
-	case classIgnored:
+	case classIgnored, classHonoured:
+	case classRefused:
+		v.add(path, "%s", detail)
 	case classRenamed:
 		v.add(path, "old name of %s (removed in Kafka 4.0); use %s", detail, detail)
 	case classCluster:
-		v.add(path, "a connection setting: set it per cluster (clusters.<alias>)")
+		v.add(path, "a connection setting: set it on the cluster (<alias>.%s in mm2.properties; bootstrap_servers, security_protocol, tls or sasl in YAML)", key)
+	case classBareClient:
+		v.add(path, "a Java client property: set it on a cluster (<alias>.%s in mm2.properties, properties in YAML), "+
+			"or for one role of the flows' clients (consumer.%s, producer.%s or admin.%s)", key, key, key, key)
+	case classProvider:
+		v.add(path, "config providers are set once, at the top level (config.providers in mm2.properties, config_providers in YAML)")
 	default:
-		v.add(path, "unknown MM2 key%s", didYouMean(detail))
+		var hint string
+		if !v.full() { // past the cap a problem is only counted
+			hint = didYouMean(suggest(key, settingNames()))
+		}
+		if alias, ok := strings.CutSuffix(key, ".bootstrap.servers"); ok && flowBase == "" {
+			hint = fmt.Sprintf(" (is cluster %q missing from clusters?)", alias)
+		}
+		v.add(path, "unknown MM2 key%s", hint)
 	}
 }
 
@@ -320,10 +444,27 @@ func checkValue(info keyInfo, value string) error {
 	case kindEnum:
 		for _, ok := range info.values {
 			if strings.EqualFold(v, ok) {
+				if why, refused := info.refuse[strings.ToLower(v)]; refused {
+					return errors.New(why)
+				}
 				return nil
 			}
 		}
 		return fmt.Errorf("expected one of %s, got %q", strings.Join(info.values, ", "), value)
+	case kindName:
+		switch {
+		case v == "":
+			return errors.New("empty connector name")
+		case v == connectors.ClassMirrorCheckpoint || v == connectors.ClassMirrorHeartbeat:
+			return fmt.Errorf("%s is the name of the flow's %s; the source connector needs its own", v, v)
+		case len(v) > 249:
+			return fmt.Errorf("a connector name of %d bytes is too long (at most 249)", len(v))
+		}
+		for _, r := range v {
+			if unicode.IsControl(r) {
+				return errors.New("a connector name cannot hold control characters")
+			}
+		}
 	case kindPolicy:
 		if _, ok := policyClasses[v]; !ok {
 			return fmt.Errorf("replication policy %q is not supported: use DefaultReplicationPolicy or "+
@@ -344,10 +485,11 @@ func checkValue(info keyInfo, value string) error {
 // checkRegex checks that pattern compiles as a Go regexp matching whole
 // names, as MM2's Java filters match them.
 func checkRegex(pattern string) error {
-	_, err := regexp.Compile(pattern)
-	if err == nil {
-		_, err = regexp.Compile("^(?:" + pattern + ")$")
+	if len(pattern) > maxPatternLen {
+		return fmt.Errorf("a pattern of %d bytes is too long (at most %d): list several patterns instead", len(pattern), maxPatternLen)
 	}
+	// Anchoring what compiles cannot make it fail, so one compile tells.
+	_, err := regexp.Compile(pattern)
 	if err == nil {
 		return nil
 	}
@@ -357,6 +499,10 @@ func checkRegex(pattern string) error {
 	}
 	return errors.New(msg)
 }
+
+// maxPatternLen bounds one topic or group pattern: a Kafka name is at most
+// 249 bytes, and compiling a pattern costs time in its length.
+const maxPatternLen = 4 << 10
 
 // javaOnlyRegex spots Java regex syntax RE2 lacks: look-around,
 // backreferences, atomic groups and possessive quantifiers.

@@ -11,7 +11,6 @@ import (
 
 	"github.com/go-viper/mapstructure/v2"
 	koanfyaml "github.com/knadh/koanf/parsers/yaml"
-	"github.com/knadh/koanf/providers/rawbytes"
 	"github.com/knadh/koanf/v2"
 )
 
@@ -21,6 +20,15 @@ type yamlFile struct {
 	Clusters map[string]*yamlCluster `koanf:"clusters"`
 	Settings map[string]settingValue `koanf:"settings"`
 	Flows    []*yamlFlow             `koanf:"flows"`
+	// ConfigProviders is read before the rest (parseYAML), since its
+	// providers resolve the rest's values.
+	ConfigProviders map[string]*yamlProvider `koanf:"config_providers"`
+}
+
+// yamlProvider is a config provider: config_providers.<name>.
+type yamlProvider struct {
+	Class  string            `koanf:"class"`
+	Params map[string]string `koanf:"params"`
 }
 
 type yamlCluster struct {
@@ -73,34 +81,157 @@ func (s *settingValue) UnmarshalMapstructure(v any) error {
 const koanfDelim = "::"
 
 // parseYAML loads a YAML flow file strictly: every key that is not part of
-// the schema is an error with its path.
+// the schema is a problem with its path, which Validate reports with the
+// others. Only YAML that does not parse is an error here.
 func parseYAML(data []byte) (*File, error) {
+	m, err := yamlParser{}.Unmarshal(data)
+	if err != nil {
+		return nil, fmt.Errorf("parse yaml: %s", printable(err.Error()))
+	}
+	f := &File{secrets: &secretSet{}}
+	defs := f.yamlProviders(m["config_providers"])
+	delete(m, "config_providers")
+	ps, probs := newProviders(defs)
+	f.problems = append(f.problems, probs...)
+	for _, key := range sortedKeys(m) {
+		m[key] = f.checkYAML(m[key], key, ps)
+	}
 	k := koanf.New(koanfDelim)
-	if err := k.Load(rawbytes.Provider(data), yamlParser{}); err != nil {
+	if err := k.Load(mapProvider(m), nil); err != nil {
 		return nil, fmt.Errorf("parse yaml: %w", err)
 	}
 	var y yamlFile
-	err := k.UnmarshalWithConf("", &y, koanf.UnmarshalConf{
-		Tag: "koanf",
-		DecoderConfig: &mapstructure.DecoderConfig{
-			DecodeHook:  yamlScalarHook,
-			ErrorUnused: true,
-			// Keys match field tags exactly; mapstructure's default also
-			// accepts any case.
-			MatchName: func(mapKey, fieldName string) bool { return mapKey == fieldName },
-			TagName:   "koanf",
-			Result:    &y,
-		},
-	})
-	if err != nil {
-		return nil, decodeErrors(err, reflect.TypeOf(y))
+	if err := decodeStrict(k, &y); err != nil {
+		f.problems = append(f.problems, decodeErrors(err, reflect.TypeOf(y))...)
 	}
-	return y.file(), nil
+	y.fill(f)
+	return f, nil
 }
 
-// file converts the decoded YAML into the model.
-func (y *yamlFile) file() *File {
-	f := &File{Clusters: make(map[string]*Cluster, len(y.Clusters))}
+// decodeStrict decodes k into out: keys match field tags exactly, and keys
+// without a field are errors. mapstructure leaves out a map entry or list
+// item in which it found an error, so out is filled by a second, lenient
+// pass: an unknown key in a cluster must not make the whole cluster
+// unknown.
+func decodeStrict(k *koanf.Koanf, out any) error {
+	decode := func(strict bool, out any) error {
+		return k.UnmarshalWithConf("", out, koanf.UnmarshalConf{
+			Tag: "koanf",
+			DecoderConfig: &mapstructure.DecoderConfig{
+				DecodeHook:  yamlScalarHook,
+				ErrorUnused: strict,
+				// mapstructure's default also accepts any case.
+				MatchName: func(mapKey, fieldName string) bool { return mapKey == fieldName },
+				TagName:   "koanf",
+				Result:    out,
+			},
+		})
+	}
+	err := decode(true, reflect.New(reflect.TypeOf(out).Elem()).Interface())
+	if err != nil {
+		_ = decode(false, out) // its errors are among err's
+	} else {
+		err = decode(true, out)
+	}
+	return err
+}
+
+// mapProvider is a koanf provider of an already parsed map.
+type mapProvider map[string]any
+
+func (m mapProvider) ReadBytes() ([]byte, error)    { return nil, errors.New("mapProvider has no bytes") }
+func (m mapProvider) Read() (map[string]any, error) { return m, nil }
+
+// yamlProviders reads config_providers.
+func (f *File) yamlProviders(raw any) []providerDef {
+	if raw == nil {
+		return nil
+	}
+	k := koanf.New(koanfDelim)
+	if err := k.Load(mapProvider{"config_providers": raw}, nil); err != nil {
+		f.problem("config_providers", "%v", err)
+		return nil
+	}
+	var y struct {
+		ConfigProviders map[string]*yamlProvider `koanf:"config_providers"`
+	}
+	if err := decodeStrict(k, &y); err != nil {
+		f.problems = append(f.problems, decodeErrors(err, reflect.TypeOf(yamlFile{}))...)
+	}
+	var defs []providerDef
+	for _, name := range sortedKeys(y.ConfigProviders) {
+		yp := y.ConfigProviders[name]
+		if yp == nil {
+			yp = &yamlProvider{}
+		}
+		base := "config_providers." + name
+		defs = append(defs, providerDef{name: name, class: yp.Class, params: yp.Params, path: func(param string) string {
+			if param == "" {
+				return base + ".class"
+			}
+			return base + ".params." + param
+		}})
+	}
+	return defs
+}
+
+// checkYAML checks every key and string of a parsed YAML value at path for
+// characters that have no place in a flow file, and resolves config
+// provider references in strings. It returns the value with references
+// resolved.
+func (f *File) checkYAML(v any, path string, ps providers) any {
+	switch v := v.(type) {
+	case map[string]any:
+		for _, key := range sortedKeys(v) {
+			if len(key) > maxKeyLen {
+				f.problem(joinPath(path, key[:64]+"..."), "a key of %d bytes: keys are at most %d bytes", len(key), maxKeyLen)
+				delete(v, key)
+				continue
+			}
+			p := joinPath(path, key)
+			if _, what, bad := badRune(key, false); bad {
+				f.problem(p, "the key holds %s: remove it", what)
+			}
+			v[key] = f.checkYAML(v[key], p, ps)
+		}
+		return v
+	case []any:
+		for i := range v {
+			v[i] = f.checkYAML(v[i], fmt.Sprintf("%s[%d]", path, i), ps)
+		}
+		return v
+	case string:
+		if len(v) > maxValueLen {
+			f.problem(path, "a value of %d bytes: values are at most %d bytes", len(v), maxValueLen)
+			return ""
+		}
+		if _, what, bad := badRune(v, true); bad {
+			f.problem(path, "the value holds %s: remove it", what)
+			return v
+		}
+		out, pieces, err := ps.resolve(v)
+		for _, piece := range pieces {
+			f.secrets.addValue(piece)
+		}
+		if err != nil {
+			f.problem(path, "%v", err)
+			return v
+		}
+		if len(pieces) == 0 {
+			return v
+		}
+		f.secrets.add(path, out)
+		if _, what, bad := badRune(out, true); bad {
+			f.problem(path, "the value a config provider gave holds %s", what)
+		}
+		return out
+	}
+	return v
+}
+
+// fill puts the decoded YAML into f.
+func (y *yamlFile) fill(f *File) {
+	f.Clusters = make(map[string]*Cluster, len(y.Clusters))
 	for _, alias := range sortedKeys(y.Clusters) {
 		yc := y.Clusters[alias]
 		c := &Cluster{Alias: alias, path: "clusters." + alias}
@@ -142,11 +273,12 @@ func (y *yamlFile) file() *File {
 		}
 		f.Flows = append(f.Flows, fl)
 	}
-	return f
 }
 
-// keepSettings returns the settings Validate should see: keys mm2go ignores
-// become warnings; unknown keys stay, so that Validate reports them.
+// keepSettings returns the settings Validate should see: keys that do not
+// matter for mm2go become warnings, keys whose value is what mm2go does
+// anyway are dropped; the others stay, so that Validate reports the ones
+// mm2go refuses or does not know.
 func (f *File) keepSettings(in map[string]settingValue, prefix string) map[string]string {
 	if len(in) == 0 {
 		return nil
@@ -154,9 +286,14 @@ func (f *File) keepSettings(in map[string]settingValue, prefix string) map[strin
 	out := make(map[string]string, len(in))
 	for _, key := range sortedKeys(in) {
 		value := string(in[key])
-		if class, why := classify(key, value); class == classIgnored {
+		switch class, why := classify(key, value); class {
+		case classIgnored:
 			f.warnf("%s%s: ignored: %s", prefix, key, why)
 			continue
+		case classHonoured:
+			continue
+		case classClient:
+			f.warnClientSetting(prefix+key, key)
 		}
 		out[key] = value
 	}
@@ -268,7 +405,7 @@ func scalarString(v any) (string, bool) {
 // decodeErrors turns mapstructure's errors into FieldErrors with YAML
 // paths ("clusters.primary.tls.ca_file", "flows[0].topics[1]"), sorted by
 // path.
-func decodeErrors(err error, root reflect.Type) error {
+func decodeErrors(err error, root reflect.Type) []*FieldError {
 	var out []*FieldError
 	var walk func(err error)
 	walk = func(err error) {
@@ -297,11 +434,7 @@ func decodeErrors(err error, root reflect.Type) error {
 	}
 	walk(err)
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Path < out[j].Path })
-	errs := make([]error, len(out))
-	for i, e := range out {
-		errs[i] = e
-	}
-	return errors.Join(errs...)
+	return out
 }
 
 // decodeError converts the error mapstructure reported at path, whose Go

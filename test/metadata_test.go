@@ -87,6 +87,95 @@ func TestConfigSync_CopiesChangesNotExcluded(t *testing.T) {
 	}
 }
 
+// deleteTopicConfig removes an override of topic on c.
+func deleteTopicConfig(t *testing.T, c *kfake.Cluster, topic, key string) {
+	t.Helper()
+	resps, err := kadm.NewClient(client(t, c)).AlterTopicConfigs(context.Background(),
+		[]kadm.AlterConfig{{Op: kadm.DeleteConfig, Name: key}}, topic)
+	if err == nil {
+		var r kadm.AlterConfigsResponse
+		if r, err = resps.On(topic, nil); err == nil {
+			err = r.Err
+		}
+	}
+	if err != nil {
+		t.Fatalf("delete %s on %s: %v", key, topic, err)
+	}
+}
+
+// TestConfigSync_RemovesWhatTheSourceRemoved: an override removed on the
+// source is removed on the target too, and so is one set on the target by
+// hand; a property kept on the target (config.properties.target.keep) or
+// excluded from replication (config.properties.exclude) is left alone.
+//
+// kfake note: kfake describes a topic's property once per source (default,
+// dynamic broker, topic) where a broker describes it once; mm2go takes the
+// entry of the highest precedence either way.
+func TestConfigSync_RemovesWhatTheSourceRemoved(t *testing.T) {
+	src, dst := newCluster(t, "src"), newCluster(t, "dst")
+	produceTopic(t, src, "orders", 1, 10, "o")
+	setTopicConfig(t, src, "orders", "retention.ms", "3600000")
+	startWorker(t, connect.WorkerConfig{Clusters: clusterConfigs(map[string]*kfake.Cluster{"A": src, "B": dst})},
+		[]connect.ConnectorSpec{sourceSpec("A", "B", map[string]string{
+			connectors.KeySyncConfigsSeconds: "1",
+			connectors.KeyTargetKeep:         "segment\\.bytes",
+		})})
+	waitFor(t, 10*time.Second, "retention.ms on the target", func() bool {
+		v, ok := topicConfig(t, dst, "A.orders", "retention.ms")
+		return ok && v == "3600000"
+	})
+	setTopicConfig(t, dst, "A.orders", "segment.bytes", "2000000")             // kept
+	setTopicConfig(t, dst, "A.orders", "message.timestamp.type", "CreateTime") // excluded by MM2's defaults
+	setTopicConfig(t, dst, "A.orders", "max.message.bytes", "999999")          // set by hand, not kept
+
+	deleteTopicConfig(t, src, "orders", "retention.ms")
+	waitFor(t, 10*time.Second, "the removed and the hand-set overrides gone from the target", func() bool {
+		_, retention := topicConfig(t, dst, "A.orders", "retention.ms")
+		_, maxBytes := topicConfig(t, dst, "A.orders", "max.message.bytes")
+		return !retention && !maxBytes
+	})
+	if v, _ := topicConfig(t, dst, "A.orders", "segment.bytes"); v != "2000000" {
+		t.Errorf("kept segment.bytes = %q, want 2000000", v)
+	}
+	if v, _ := topicConfig(t, dst, "A.orders", "message.timestamp.type"); v != "CreateTime" {
+		t.Errorf("excluded message.timestamp.type = %q, want it left as set on the target", v)
+	}
+}
+
+// TestConfigSync_DefaultsFromSource: with use.defaults.from=source the
+// remote topic gets the source topic's defaults as overrides, so it behaves
+// as the source topic whatever the target's defaults.
+func TestConfigSync_DefaultsFromSource(t *testing.T) {
+	src, dst := newCluster(t, "src"), newCluster(t, "dst")
+	produceTopic(t, src, "orders", 1, 10, "o")
+	var def string
+	rcs, err := kadm.NewClient(client(t, src)).DescribeTopicConfigs(context.Background(), "orders")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, _ := rcs.On("orders", nil)
+	for _, c := range rc.Configs {
+		if c.Key == "retention.ms" && c.Source == kmsg.ConfigSourceDefaultConfig {
+			def = c.MaybeValue()
+		}
+	}
+	if def == "" {
+		t.Fatal("kfake reports no default retention.ms")
+	}
+	startWorker(t, connect.WorkerConfig{Clusters: clusterConfigs(map[string]*kfake.Cluster{"A": src, "B": dst})},
+		[]connect.ConnectorSpec{sourceSpec("A", "B", map[string]string{
+			connectors.KeySyncConfigsSeconds: "1",
+			connectors.KeyUseDefaultsFrom:    "source",
+		})})
+	waitFor(t, 10*time.Second, "the source's default retention.ms set on the remote topic", func() bool {
+		v, ok := topicConfig(t, dst, "A.orders", "retention.ms")
+		return ok && v == def
+	})
+	if v, ok := topicConfig(t, dst, "A.orders", "message.timestamp.type"); ok {
+		t.Errorf("excluded message.timestamp.type set on the target: %q", v)
+	}
+}
+
 // TestACLSync_NeverWidens puts the matrix ALLOW/DENY x READ/WRITE/ALL x
 // LITERAL/PREFIXED on the source and checks the target gets exactly the
 // mapped ACLs and nothing wider.

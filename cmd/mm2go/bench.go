@@ -124,7 +124,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 func flowFileWorker(path string, log hclog.Logger) (*connect.Worker, []connect.ConnectorSpec, error) {
 	f, err := flows.Load(path)
 	if err == nil {
-		err = f.Validate()
+		err = f.Check()
 	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("flow file %s: %w", path, err)

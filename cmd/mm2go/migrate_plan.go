@@ -122,6 +122,9 @@ func printPlan(w io.Writer, p *connectors.TargetPlan, applied *connectors.ApplyR
 				}
 				fmt.Fprintf(w, "      %s = %s -> %q\n", k, from, t.Configs[k])
 			}
+			for _, k := range t.Remove {
+				fmt.Fprintf(w, "      %s = %q -> (removed: the source topic has no override)\n", k, t.Current[k])
+			}
 		default:
 			fmt.Fprintf(w, "  = %s (from %s): %d partition(s), replication factor %d\n", t.RemoteTopic, t.SourceTopic, t.CurrentPartitions, t.CurrentReplicationFactor)
 		}

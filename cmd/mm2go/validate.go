@@ -39,7 +39,7 @@ func runValidate(_ context.Context, args []string, stdout, stderr io.Writer) int
 	f, err := flows.Load(*config)
 	if err == nil {
 		res.Warnings = append(res.Warnings, f.Warnings...)
-		err = f.Validate()
+		err = f.Check() // every problem at once, the TLS files' too
 	}
 	if err == nil {
 		var e *flows.Expanded

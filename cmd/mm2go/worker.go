@@ -74,7 +74,7 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) int
 func loadFlowFile(path string, stderr io.Writer, cmd string) (*flows.File, int) {
 	f, err := flows.Load(path)
 	if err == nil {
-		err = f.Validate()
+		err = f.Check()
 	}
 	if err != nil {
 		printProblems(stderr, cmd, path, err)
