@@ -3,6 +3,9 @@ package test
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -15,10 +18,9 @@ import (
 	"github.com/mm2go/mm2go/flows"
 )
 
-// startProperties runs one worker for an mm2.properties file, with the
-// bootstrap servers of the clusters in cs added, the way `mm2go worker`
-// does.
-func startProperties(t *testing.T, cs map[string]*kfake.Cluster, text string) *runningWorker {
+// planProperties builds the worker of an mm2.properties file, with the
+// bootstrap servers of the clusters in cs added.
+func planProperties(t *testing.T, cs map[string]*kfake.Cluster, text string) (connect.WorkerConfig, []connect.ConnectorSpec, *flows.File) {
 	t.Helper()
 	var b strings.Builder
 	var aliases []string
@@ -42,6 +44,15 @@ func startProperties(t *testing.T, cs map[string]*kfake.Cluster, text string) *r
 	if err != nil {
 		t.Fatal(err)
 	}
+	return cfg, specs, f
+}
+
+// startProperties runs one worker for an mm2.properties file, with the
+// bootstrap servers of the clusters in cs added, the way `mm2go worker`
+// does.
+func startProperties(t *testing.T, cs map[string]*kfake.Cluster, text string) *runningWorker {
+	t.Helper()
+	cfg, specs, _ := planProperties(t, cs, text)
 	return startWorker(t, cfg, specs)
 }
 
@@ -256,6 +267,62 @@ refresh.topics.interval.seconds = 1
 	for _, v := range got {
 		if strings.Contains(v, "early") {
 			t.Fatalf("A.t holds %q, written before the flow started with auto.offset.reset=latest", v)
+		}
+	}
+}
+
+// TestConfig_ProviderSecretNotShownByWorker runs a worker whose SASL
+// password comes from an environment variable through
+// EnvVarConfigProvider, and is wrong: the authentication failures show in
+// the worker's log; the password shows in none of the log, the status and
+// the REST API.
+func TestConfig_ProviderSecretNotShownByWorker(t *testing.T) {
+	const secret = "Wrong-Provider-Secret-91"
+	t.Setenv("MM2GO_TEST_SASL_PASSWORD", secret)
+	sasl := []kfake.Opt{kfake.EnableSASL(), kfake.Superuser("PLAIN", "mm2", "right-password")}
+	a, b := newCluster(t, "A", sasl...), newCluster(t, "B", sasl...)
+	cfg, specs, f := planProperties(t, map[string]*kfake.Cluster{"A": a, "B": b}, `
+config.providers = env
+config.providers.env.class = org.apache.kafka.common.config.provider.EnvVarConfigProvider
+config.providers.env.param.allowlist.pattern = MM2GO_TEST_.*
+security.protocol = SASL_PLAINTEXT
+sasl.mechanism = PLAIN
+sasl.jaas.config = org.apache.kafka.common.security.plain.PlainLoginModule required username="mm2" password="${env:MM2GO_TEST_SASL_PASSWORD}";
+A.admin.retries = 0
+B.admin.retries = 0
+A->B.enabled = true
+`)
+	logOpt, logs := capturingLogger(t)
+	rw := launchWorker(t, cfg, specs, logOpt)
+	t.Cleanup(func() { _ = rw.stop() }) // the flow cannot start: Run fails
+	srv := httptest.NewServer(rw.w.Handler("test"))
+	defer srv.Close()
+	rest := func() string {
+		resp, err := http.Get(srv.URL + "/connectors?expand=status")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return string(body)
+	}
+	status := func() string {
+		var out strings.Builder
+		for _, cs := range rw.w.Status() {
+			fmt.Fprintf(&out, "%s %s %s\n", cs.Name, cs.State, cs.Error)
+		}
+		return out.String()
+	}
+	// kfake closes the connection of a failed authentication: the worker
+	// sees EOF and retries.
+	waitFor(t, 30*time.Second, "the failures reported", func() bool {
+		return len(logs.lines("opening source offsets failed")) > 0 && strings.Contains(rest(), "MirrorSourceConnector")
+	})
+	_ = rw.stop()
+	shown := map[string]string{"log": strings.Join(logs.lines(), "\n"), "status": status(), "REST": rest(), "warnings": strings.Join(f.Warnings, "\n")}
+	for where, text := range shown {
+		if strings.Contains(text, secret) {
+			t.Errorf("the %s shows the password a config provider resolved:\n%s", where, text)
 		}
 	}
 }
