@@ -1,0 +1,133 @@
+package harness
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/mm2go/mm2go/connect"
+)
+
+// CommittedOffsets reads the MirrorSource offsets that workers of flows
+// from source committed to the Connect offsets topic on the target (opts
+// reach the target): by source topic and partition, the offset of the last
+// record copied (the next worker resumes after it). A partition without a
+// committed offset is absent.
+func CommittedOffsets(ctx context.Context, opts []kgo.Opt, source string) (map[string]map[int32]int64, error) {
+	topic := connect.OffsetsTopic(source)
+	out := make(map[string]map[int32]int64)
+	log, err := readRaw(ctx, opts, topic)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range log {
+		ns, fields, err := connect.ParseOffsetKey(r.Key)
+		if err != nil || ns != "MirrorSourceConnector" {
+			continue
+		}
+		var t string
+		var p int64 = -1
+		for _, f := range fields {
+			switch f.Name {
+			case "topic":
+				t = f.Str
+			case "partition":
+				p = f.Int
+			}
+		}
+		if t == "" || p < 0 {
+			continue
+		}
+		off, ok, err := connect.ParseOffsetValue(r.Value)
+		if err != nil {
+			return nil, fmt.Errorf("%s: unparseable source offset %q for %s[%d]: %w", topic, r.Value, t, p, err)
+		}
+		if !ok { // a tombstone: the offset was removed
+			delete(out[t], int32(p))
+			continue
+		}
+		if out[t] == nil {
+			out[t] = make(map[int32]int64)
+		}
+		out[t][int32(p)] = off
+	}
+	return out, nil
+}
+
+// readRaw reads every record of topic up to its end offsets at the call,
+// in offset order per partition, partitions one after the other.
+func readRaw(ctx context.Context, opts []kgo.Opt, topic string) ([]*kgo.Record, error) {
+	adm, err := kgo.NewClient(opts...)
+	if err != nil {
+		return nil, err
+	}
+	defer adm.Close()
+	ends, err := kadm.NewClient(adm).ListEndOffsets(ctx, topic)
+	if err != nil {
+		return nil, fmt.Errorf("end offsets of %s: %w", topic, err)
+	}
+	want := make(map[int32]int64)
+	ends.Each(func(o kadm.ListedOffset) {
+		if o.Err == nil && o.Offset > 0 {
+			want[o.Partition] = o.Offset
+		}
+	})
+	if len(want) == 0 {
+		return nil, nil
+	}
+	start := make(map[int32]kgo.Offset)
+	for p := range want {
+		start[p] = kgo.NewOffset().AtStart()
+	}
+	cl, err := kgo.NewClient(append(append([]kgo.Opt(nil), opts...),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: start}))...)
+	if err != nil {
+		return nil, err
+	}
+	defer cl.Close()
+	byPart := make(map[int32][]*kgo.Record)
+	for len(want) > 0 {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("read %s: %w", topic, ctx.Err())
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			end, ok := want[r.Partition]
+			if !ok || r.Offset >= end {
+				return
+			}
+			byPart[r.Partition] = append(byPart[r.Partition], r)
+			if r.Offset == end-1 {
+				delete(want, r.Partition)
+			}
+		})
+	}
+	var out []*kgo.Record
+	for _, rs := range byPart {
+		out = append(out, rs...)
+	}
+	return out, nil
+}
+
+// EndOffsets returns the end offset of every partition of topic; an error
+// if the topic does not exist.
+func EndOffsets(ctx context.Context, cl *kgo.Client, topic string) (map[int32]int64, error) {
+	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, topic)
+	if err != nil {
+		return nil, err
+	}
+	if err := ends.Error(); err != nil {
+		return nil, err
+	}
+	out := make(map[int32]int64)
+	ends.Each(func(o kadm.ListedOffset) { out[o.Partition] = o.Offset })
+	return out, nil
+}
+
+// timeout is a context for one read or admin call of a check.
+func timeout(d time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), d)
+}
