@@ -1,16 +1,12 @@
 package test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -19,71 +15,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/mm2go/mm2go/connect"
+	"github.com/mm2go/mm2go/test/internal/harness"
 )
-
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
-
-// mm2goBinary builds cmd/mm2go once per test run.
-func mm2goBinary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "mm2go-bin")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "mm2go")
-		out, err := exec.Command("go", "build", "-o", binPath, "../cmd/mm2go").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binPath
-}
-
-// workerProcess is `mm2go worker` running as its own process.
-type workerProcess struct {
-	cmd *exec.Cmd
-	mu  sync.Mutex // guards out, written by the process's output copier
-	out bytes.Buffer
-}
-
-func (wp *workerProcess) Write(p []byte) (int, error) {
-	wp.mu.Lock()
-	defer wp.mu.Unlock()
-	return wp.out.Write(p)
-}
-
-func (wp *workerProcess) output() string {
-	wp.mu.Lock()
-	defer wp.mu.Unlock()
-	return wp.out.String()
-}
-
-func startWorkerProcess(t *testing.T, config string) *workerProcess {
-	t.Helper()
-	wp := &workerProcess{}
-	cmd := exec.Command(mm2goBinary(t), "worker", "--config", config, "--log-level", "debug")
-	cmd.Stdout, cmd.Stderr = wp, wp
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	wp.cmd = cmd
-	t.Cleanup(func() {
-		if wp.cmd.ProcessState == nil {
-			_ = wp.cmd.Process.Kill()
-			_ = wp.cmd.Wait()
-		}
-	})
-	return wp
-}
 
 // TestCrash_KilledWorkerResumesFromCommittedOffsets kills a worker process
 // with SIGKILL mid-stream (no flush, no commit), starts a new one, and checks
@@ -132,15 +65,12 @@ flows:
 		t.Fatal(err)
 	}
 
-	first := startWorkerProcess(t, config)
+	first := harness.StartWorker(t, config)
 	waitFor(t, 60*time.Second, "a fifth of the records copied and committed", func() bool {
 		return totalRecords(endOffsets(t, dst, "A.crash")) > 4*perPart/5 && len(committedOffsets(t, dst)) == 4
 	})
 	t.Logf("before kill: %d records on the target", totalRecords(endOffsets(t, dst, "A.crash")))
-	if err := first.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	_ = first.cmd.Wait()
+	first.Kill()
 	if err := <-produced; err != nil {
 		t.Fatal(err)
 	}
@@ -148,10 +78,8 @@ flows:
 	committed := committedOffsets(t, dst)
 	t.Logf("killed after %d records; committed source offsets %v", totalRecords(copiedBeforeKill), committed)
 
-	second := startWorkerProcess(t, config)
-	waitFor(t, 30*time.Second, "the second worker's task started", func() bool {
-		return strings.Contains(second.output(), "task started")
-	})
+	second := harness.StartWorker(t, config)
+	second.WaitLog("task started", 30*time.Second)
 	waitFor(t, 90*time.Second, "every record copied after the restart", func() bool {
 		ends := endOffsets(t, dst, "A.crash")
 		for p := range int32(4) {
@@ -161,14 +89,11 @@ flows:
 		}
 		return true
 	})
-	if err := second.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := second.Stop(time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	if err := second.cmd.Wait(); err != nil {
-		t.Fatalf("worker after SIGTERM: %v\n%s", err, second.output())
-	}
-	if !strings.Contains(second.output(), "worker stopped") {
-		t.Errorf("worker did not log a graceful stop:\n%s", second.output())
+	if !strings.Contains(second.Log(), "worker stopped") {
+		t.Errorf("worker did not log a graceful stop:\n%s", second.Log())
 	}
 
 	got := consumeAll(t, dst, "A.crash", int(totalRecords(endOffsets(t, dst, "A.crash"))), 60*time.Second)

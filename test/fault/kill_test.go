@@ -81,40 +81,90 @@ func checkResumes(t *testing.T, r *harness.Report, points []stopPoint) (recopied
 	return recopied
 }
 
-// TestFault_KillWorker kills the worker process with SIGKILL at random
-// moments (seeded) while a producer writes, starting a new worker after each
-// kill; a last worker copies the rest and stops gracefully.
+// TestFault_KillWorker kills the worker process with SIGKILL again and
+// again while a producer writes, starting a new worker after each kill; a
+// last worker copies the rest and stops gracefully.
+//
+// random: kills at random moments (seeded), sometimes before the first
+// commit, mostly while copying; offsets committed every 500 ms.
+//
+// crash-loop: offsets committed every 5 s (the default), each worker killed
+// 2 s after it copied its first record: a worker that commits only at the
+// flush interval never commits and every restart copies everything again.
+// Each killed worker must have committed what it copied in its first
+// second (issue 10 item 5: commit soon after the first acknowledged
+// records).
 //
 // Bound: nothing missing or out of order; each new worker resumes right
 // after the last committed source offset, so the duplicates are exactly the
-// records a killed worker copied after its last commit (every 500 ms here).
+// records a killed worker copied after its last commit.
 func TestFault_KillWorker(t *testing.T) {
 	skipShort(t)
-	kills := pick(3, 20)
-	rng := seeded(t)
-	e := newEnv(t, envOpts{})
-	const parts = 4
-	e.createTopic("orders", parts)
-	prod := e.produce("orders", parts, "k", pick(2000, 4000), 0)
+	t.Run("random", func(t *testing.T) {
+		kills := pick(3, 20)
+		rng := seeded(t)
+		e := newEnv(t, envOpts{})
+		const parts = 4
+		e.createTopic("orders", parts)
+		prod := e.produce("orders", parts, "k", pick(2000, 4000), 0)
 
-	var points []stopPoint
-	for i := range kills {
-		w := e.worker()
-		// A random moment: sometimes before the first commit, mostly while
-		// copying.
-		d := time.Duration(100+rng.IntN(pick(2500, 5000))) * time.Millisecond
-		time.Sleep(d)
-		w.Kill()
-		ends, committed := e.stable("orders")
-		points = append(points, stopPoint{ends: ends, committed: committed})
-		t.Logf("kill %d, %v after the start: %d records on the target, committed %v", i+1, d, sum(ends), committed)
-	}
-	last := e.worker()
-	produced := e.stopProducer(prod)
-	e.waitCommitted("orders", 2*time.Minute)
-	e.stopWorker(last)
+		var points []stopPoint
+		for i := range kills {
+			w := e.worker()
+			d := time.Duration(100+rng.IntN(pick(2500, 5000))) * time.Millisecond
+			time.Sleep(d)
+			w.Kill()
+			ends, committed := e.stable("orders")
+			points = append(points, stopPoint{ends: ends, committed: committed})
+			t.Logf("kill %d, %v after the start: %d records on the target, committed %v", i+1, d, sum(ends), committed)
+		}
+		last := e.worker()
+		produced := e.stopProducer(prod)
+		e.waitCommitted("orders", 2*time.Minute)
+		e.stopWorker(last)
 
-	r := e.check("orders", nil)
-	recopied := checkResumes(t, r, points)
-	result(t, r, produced, fmt.Sprintf("records copied after the last commit before each of %d kills: %d", kills, recopied))
+		r := e.check("orders", nil)
+		recopied := checkResumes(t, r, points)
+		result(t, r, produced, fmt.Sprintf("records copied after the last commit before each of %d kills: %d", kills, recopied))
+	})
+
+	t.Run("crash-loop", func(t *testing.T) {
+		pendingFix(t, "issue 10 item 5: commit soon after the first acknowledged records")
+		kills := pick(3, 10)
+		e := newEnv(t, envOpts{settings: map[string]string{"offset.flush.interval.ms": "5000"}})
+		const parts = 4
+		e.createTopic("orders", parts)
+		prod := e.produce("orders", parts, "k", pick(2000, 4000), 0)
+
+		var points []stopPoint
+		prev := map[int32]int64{}
+		for i := range kills {
+			w := e.worker()
+			before := sum(e.targetEnds("orders"))
+			e.waitCopying("orders", before+1, time.Minute)
+			time.Sleep(2 * time.Second)
+			w.Kill()
+			ends, committed := e.stable("orders")
+			points = append(points, stopPoint{ends: ends, committed: committed})
+			t.Logf("kill %d: %d records on the target, committed %v", i+1, sum(ends), committed)
+			for p := range int32(parts) {
+				was, ok := prev[p]
+				if !ok {
+					was = -1
+				}
+				if c, ok := committed[p]; !ok || c <= was {
+					t.Errorf("kill %d: partition %d: the committed source offset is still %d (-1: none) after the worker copied for 2 s: it committed nothing", i+1, p, was)
+				}
+			}
+			prev = committed
+		}
+		last := e.worker()
+		produced := e.stopProducer(prod)
+		e.waitCommitted("orders", 2*time.Minute)
+		e.stopWorker(last)
+
+		r := e.check("orders", nil)
+		recopied := checkResumes(t, r, points)
+		result(t, r, produced, fmt.Sprintf("records copied after the last commit before each of %d kills: %d", kills, recopied))
+	})
 }

@@ -28,6 +28,9 @@ func TestFault_TopicRecreated(t *testing.T) {
 			how := map[int32]string{2: "fewer", 4: "equal", 6: "more"}[newParts]
 			when := map[bool]string{false: "running", true: "stopped"}[stopped]
 			t.Run(when+"/"+how, func(t *testing.T) {
+				if stopped {
+					pendingFix(t, "issue 10 item 1: a topic re-created while the worker is stopped is detected (topic IDs beside the committed offsets)")
+				}
 				e := newEnv(t, envOpts{})
 				e.createTopic("events", oldParts)
 				w := e.worker()
