@@ -21,6 +21,7 @@ import (
 // hold one run of duplicates, directly after the records it repeats.
 func TestFault_BrokerRestart(t *testing.T) {
 	skipShort(t)
+	t.Parallel()
 	for _, c := range []struct {
 		name   string
 		target bool
@@ -32,6 +33,7 @@ func TestFault_BrokerRestart(t *testing.T) {
 		{"target/SIGKILL", true, true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
 			e := newEnv(t, envOpts{})
 			const parts = 4
 			e.createTopic("orders", parts)
@@ -115,6 +117,7 @@ func indexOf(offsets []int64, off int64) int {
 // never restarted and its producer is idempotent).
 func TestFault_TargetDown(t *testing.T) {
 	skipShort(t)
+	t.Parallel()
 	down := pick(5*time.Second, 30*time.Second)
 	e := newEnv(t, envOpts{})
 	const parts = 4

@@ -100,7 +100,9 @@ func checkResumes(t *testing.T, r *harness.Report, points []stopPoint) (recopied
 // records a killed worker copied after its last commit.
 func TestFault_KillWorker(t *testing.T) {
 	skipShort(t)
+	t.Parallel()
 	t.Run("random", func(t *testing.T) {
+		t.Parallel()
 		kills := pick(3, 20)
 		rng := seeded(t)
 		e := newEnv(t, envOpts{})
@@ -129,6 +131,7 @@ func TestFault_KillWorker(t *testing.T) {
 	})
 
 	t.Run("crash-loop", func(t *testing.T) {
+		t.Parallel()
 		pendingFix(t, "issue 10 item 5: commit soon after the first acknowledged records")
 		kills := pick(3, 10)
 		e := newEnv(t, envOpts{settings: map[string]string{"offset.flush.interval.ms": "5000"}})

@@ -18,7 +18,9 @@ import (
 // keeps its task: sticky assignment).
 func TestFault_PartitionMove(t *testing.T) {
 	skipShort(t)
+	t.Parallel()
 	t.Run("tasks.max-changed", func(t *testing.T) {
+		t.Parallel()
 		e := newEnv(t, envOpts{settings: map[string]string{"tasks.max": "1"}})
 		const parts = 6
 		e.createTopic("orders", parts)
@@ -44,6 +46,7 @@ func TestFault_PartitionMove(t *testing.T) {
 	})
 
 	t.Run("topic-sorting-first", func(t *testing.T) {
+		t.Parallel()
 		pendingFix(t, "issue 10 item 2: sticky assignment, and a partition that changes task is committed by its old owner before the new owner starts")
 		// Commits every 5 s (mm2go's default): a move between two commits
 		// re-copies what the old owner copied since the last one, unless

@@ -19,6 +19,7 @@ import (
 // sequence numbers, which the broker deduplicates).
 func TestFault_HungNetwork(t *testing.T) {
 	skipShort(t)
+	t.Parallel()
 	type fault func(t *testing.T, e *env, px *harness.Proxy) string
 	latency := func(t *testing.T, e *env, px *harness.Proxy) string {
 		d := pick(50*time.Millisecond, 200*time.Millisecond)
@@ -60,6 +61,7 @@ func TestFault_HungNetwork(t *testing.T) {
 		{"source/black-hole", false, blackHole},
 	} {
 		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
 			e := newEnv(t, envOpts{proxySource: !c.target, proxyTarget: c.target})
 			px := e.srcPx
 			if c.target {

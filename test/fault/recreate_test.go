@@ -21,6 +21,7 @@ import (
 // reported lost, since none were.
 func TestFault_TopicRecreated(t *testing.T) {
 	skipShort(t)
+	t.Parallel()
 	const oldParts = 4
 	perPart := int64(pick(500, 5000))
 	for _, stopped := range []bool{false, true} {
@@ -28,6 +29,7 @@ func TestFault_TopicRecreated(t *testing.T) {
 			how := map[int32]string{2: "fewer", 4: "equal", 6: "more"}[newParts]
 			when := map[bool]string{false: "running", true: "stopped"}[stopped]
 			t.Run(when+"/"+how, func(t *testing.T) {
+				t.Parallel()
 				if stopped {
 					pendingFix(t, "issue 10 item 1: a topic re-created while the worker is stopped is detected (topic IDs beside the committed offsets)")
 				}

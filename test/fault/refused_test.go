@@ -27,6 +27,7 @@ import (
 // never restarted).
 func TestFault_RefusedRecord(t *testing.T) {
 	skipShort(t)
+	t.Parallel()
 	pendingFix(t, "issue 10 item 3: a refused record stops only its partition, which retries and resumes in order")
 	const parts = 3
 	e := newEnv(t, envOpts{})

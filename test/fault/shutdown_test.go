@@ -22,10 +22,12 @@ import (
 // last commit, and the duplicates are exactly the records copied after it.
 func TestFault_SigtermInBlackHole(t *testing.T) {
 	skipShort(t)
+	t.Parallel()
 	const timeout = 5 * time.Second
 	for _, target := range []bool{false, true} {
 		name := map[bool]string{false: "source", true: "target"}[target]
 		t.Run(name, func(t *testing.T) {
+			t.Parallel()
 			if target {
 				pendingFix(t, "issue 10 item 6: one shutdown deadline for the whole worker (the heartbeat task to an unreachable target does not stop)")
 			}
