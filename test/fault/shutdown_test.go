@@ -9,11 +9,11 @@ import (
 
 // TestFault_SigtermInBlackHole sends SIGTERM to a worker while the network
 // to one broker is a black hole (connections accepted, nothing answered).
-// The worker must exit within its shutdown timeout (5 s here; the bound
-// checked is 5 s plus 5 s for a loaded machine, far below the sum of
-// separate timeouts for flush, commit and stop), having committed what the
-// target acknowledged. Then the network heals and a new worker copies the
-// rest.
+// The worker must exit within its shutdown timeout (--shutdown-timeout 5s;
+// the subtest within-shutdown-timeout allows 1 s more for the process to
+// exit), having committed what the target acknowledged. A worker still
+// running 15 s after that is killed, and the scenario goes on: the network
+// heals and a new worker copies the rest.
 //
 // Bound: nothing missing or out of order. With the source unreachable the
 // target is not: the stopping worker commits everything it copied, and
@@ -28,9 +28,6 @@ func TestFault_SigtermInBlackHole(t *testing.T) {
 		name := map[bool]string{false: "source", true: "target"}[target]
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			if target {
-				pendingFix(t, "issue 10 item 6: one shutdown deadline for the whole worker (the heartbeat task to an unreachable target does not stop)")
-			}
 			e := newEnv(t, envOpts{proxySource: !target, proxyTarget: target})
 			px := e.srcPx
 			if target {
@@ -46,20 +43,26 @@ func TestFault_SigtermInBlackHole(t *testing.T) {
 			time.Sleep(time.Second) // requests in flight hang now
 			sent := time.Now()
 			w.Signal(syscall.SIGTERM)
-			code, at, ok := w.WaitExit(timeout + 30*time.Second)
-			if ok {
-				took := at.Sub(sent)
-				// The exit code is 1 in both cases: the worker also writes
-				// heartbeats to the source cluster (flow B->A), and with
-				// the target unreachable it cannot commit.
-				t.Logf("worker exited with code %d %v after SIGTERM (shutdown timeout %v)", code, took.Round(time.Millisecond), timeout)
-				if took > timeout+5*time.Second {
-					t.Errorf("the worker took %v to stop, want at most its shutdown timeout %v (+5s)", took.Round(time.Millisecond), timeout)
-				}
-			} else {
-				t.Errorf("the worker did not exit within %v of SIGTERM (shutdown timeout %v); killing it", timeout+30*time.Second, timeout)
+			code, at, exited := w.WaitExit(timeout + 15*time.Second)
+			if !exited {
 				w.Kill()
+				at = time.Now()
 			}
+			took := at.Sub(sent)
+			// The exit code is 1 in both cases: the worker also writes
+			// heartbeats to the source cluster (flow B->A), and with the
+			// target unreachable it cannot commit.
+			if exited {
+				t.Logf("worker exited with code %d %v after SIGTERM (shutdown timeout %v)", code, took.Round(time.Millisecond), timeout)
+			} else {
+				t.Logf("worker still running %v after SIGTERM (shutdown timeout %v): killed", took.Round(time.Millisecond), timeout)
+			}
+			t.Run("within-shutdown-timeout", func(t *testing.T) {
+				pendingFix(t, "issue 10 item 6: one shutdown deadline for the whole worker")
+				if !exited || took > timeout+time.Second {
+					t.Errorf("the worker took %v to stop (killed: %v), want at most its shutdown timeout %v (+1 s to exit)", took.Round(time.Millisecond), !exited, timeout)
+				}
+			})
 			px.Heal()
 			ends, committed := e.stable("orders")
 

@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -148,4 +149,9 @@ func TestBroker_BehindProxy(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("a record held in the black hole was not acknowledged within 30s of Heal")
 	}
+}
+
+// timeout is a context for one step of a test.
+func timeout(d time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), d)
 }

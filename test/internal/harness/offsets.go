@@ -3,7 +3,6 @@ package harness
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -125,9 +124,4 @@ func EndOffsets(ctx context.Context, cl *kgo.Client, topic string) (map[int32]in
 	out := make(map[int32]int64)
 	ends.Each(func(o kadm.ListedOffset) { out[o.Partition] = o.Offset })
 	return out, nil
-}
-
-// timeout is a context for one read or admin call of a check.
-func timeout(d time.Duration) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.Background(), d)
 }

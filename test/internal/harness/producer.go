@@ -144,26 +144,6 @@ func (p *Producer) onAck(_ *kgo.Record, err error) {
 // Acked is how many records the broker acknowledged so far.
 func (p *Producer) Acked() int64 { return p.acked.Load() }
 
-// WaitAcked waits until n records are acknowledged; false if within passed
-// or the producer stopped first.
-func (p *Producer) WaitAcked(n int64, within time.Duration) bool {
-	deadline := time.Now().Add(within)
-	for p.acked.Load() < n {
-		if time.Now().After(deadline) {
-			return false
-		}
-		select {
-		case <-p.done:
-			if p.cl.BufferedProduceRecords() == 0 && p.acked.Load() < n {
-				return false
-			}
-		default:
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return true
-}
-
 // Done is closed when the producer has sent its Limit (or was stopped).
 func (p *Producer) Done() <-chan struct{} { return p.done }
 
