@@ -18,6 +18,13 @@ import (
 	"github.com/mm2go/mm2go/test/internal/harness"
 )
 
+// mm2goBinary is the mm2go binary, built once per test run by the harness.
+func mm2goBinary(t *testing.T) string {
+	t.Helper()
+	bin, _ := harness.Binaries(t)
+	return bin
+}
+
 // TestCrash_KilledWorkerResumesFromCommittedOffsets kills a worker process
 // with SIGKILL mid-stream (no flush, no commit), starts a new one, and checks
 // that every record is on the target, that the new worker resumed exactly

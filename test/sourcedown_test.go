@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -19,32 +18,15 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/mm2go/mm2go/offsets"
+	"github.com/mm2go/mm2go/test/internal/harness"
 )
 
-var (
-	brokerBuildOnce sync.Once
-	brokerBin       string
-	brokerBuildErr  error
-)
-
-// kfakeBrokerBinary builds test/internal/kfakebroker once per test run.
+// kfakeBrokerBinary is test/internal/kfakebroker, built once per test run
+// by the harness (with the mm2go binary).
 func kfakeBrokerBinary(t *testing.T) string {
 	t.Helper()
-	brokerBuildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "mm2go-kfakebroker")
-		if err != nil {
-			brokerBuildErr = err
-			return
-		}
-		brokerBin = filepath.Join(dir, "kfakebroker")
-		if out, err := exec.Command("go", "build", "-o", brokerBin, "./internal/kfakebroker").CombinedOutput(); err != nil {
-			brokerBuildErr = fmt.Errorf("go build kfakebroker: %v\n%s", err, out)
-		}
-	})
-	if brokerBuildErr != nil {
-		t.Fatal(brokerBuildErr)
-	}
-	return brokerBin
+	_, bin := harness.Binaries(t)
+	return bin
 }
 
 // brokerProcess is a kfake broker running as its own process, on a fixed
@@ -221,7 +203,7 @@ flows:
 	if err := os.WriteFile(config, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	worker := startWorkerProcess(t, config)
+	worker := harness.StartWorker(t, config)
 	waitFor(t, 60*time.Second, "A.orders copied", func() bool { return totalRecords(endOffsets(t, b, "A.orders")) == parts*perPart })
 	right := map[string]map[int32]int64{
 		"billing": exactTargetOffsets(t, a, b, "billing", "orders", "A.orders"),
@@ -277,8 +259,7 @@ flows:
 			t.Errorf("%s on B after --apply: %v, want %v", g, got, right[g])
 		}
 	}
-	_ = worker.cmd.Process.Signal(syscall.SIGKILL) // the flow is over: its source is gone
-	_ = worker.cmd.Wait()
+	worker.Kill() // the flow is over: its source is gone
 	gotBilling := consumeGroup(t, b, "billing", "A.orders", 60*time.Second, untilCount(len(all)-len(billing)))
 	skipped, reread := diffKeys(all, billing, gotBilling)
 	t.Logf("billing: %d records read on A, %d on B after the failover; skipped %d, read twice %d", len(billing), len(gotBilling), len(skipped), len(reread))
