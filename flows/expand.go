@@ -24,6 +24,9 @@ type Expanded struct {
 	// secrets are what config providers resolved, kept out of Plan's
 	// errors.
 	secrets *secretSet
+	// disabled are the flows that are defined but not enabled, by name:
+	// their pair still gets MM2's reverse heartbeats, with their settings.
+	disabled map[string]FlowConfig
 }
 
 // FlowConfig is the connector config of one enabled flow.
@@ -75,52 +78,17 @@ func (f *File) Expand() (*Expanded, error) {
 		x.Clusters[alias] = c.canonical()
 	}
 	for _, fl := range f.Flows {
+		fc := f.flowConfig(fl)
 		if !fl.Enabled {
+			// MM2 still runs the heartbeats of a disabled flow's pair,
+			// with the flow's settings: see Expanded.reverseHeartbeats.
+			if x.disabled == nil {
+				x.disabled = make(map[string]FlowConfig)
+			}
+			fc.Props["enabled"] = "false"
+			x.disabled[fc.Name()] = fc
 			continue
 		}
-		props := make(map[string]string)
-		for k, v := range f.Settings {
-			props[k] = canonicalValue(k, v)
-		}
-		for k, v := range fl.Settings {
-			props[k] = canonicalValue(k, v)
-		}
-		for _, l := range []struct {
-			key   string
-			items []string
-		}{
-			{"topics", fl.Topics},
-			{"topics.exclude", fl.TopicsExclude},
-			{"groups", fl.Groups},
-			{"groups.exclude", fl.GroupsExclude},
-		} {
-			if l.items != nil {
-				props[l.key] = joinList(l.items)
-			}
-		}
-		if _, ok := props["source.cluster.alias"]; !ok {
-			props["source.cluster.alias"] = fl.Source
-		}
-		if _, ok := props["target.cluster.alias"]; !ok {
-			props["target.cluster.alias"] = fl.Target
-		}
-		props["enabled"] = "true"
-		fc := FlowConfig{Source: fl.Source, Target: fl.Target, Props: props}
-		src, tgt := f.Clusters[fl.Source], f.Clusters[fl.Target]
-		at := func(field string) string { return where(fl.origin, fl.path, field) }
-		for name, set := range flowClients(src, tgt, f.topLayer(), fl.layer(at)) {
-			if len(set) == 0 {
-				continue
-			}
-			if fc.Clients == nil {
-				fc.Clients = make(map[string]map[string]string)
-			}
-			fc.Clients[name] = trimmed(set.values())
-		}
-		if reset, ok := fc.Clients[ClientSourceConsumer]["auto.offset.reset"]; ok {
-			props["consumer.auto.offset.reset"] = strings.ToLower(reset)
-		}
-		fc.Worker = herderProps(tgt.Properties, f.Settings, fl.Settings)
 		x.Flows = append(x.Flows, fc)
 	}
 	sort.Slice(x.Flows, func(i, j int) bool {
@@ -131,6 +99,54 @@ func (f *File) Expand() (*Expanded, error) {
 		return a.Target < b.Target
 	})
 	return x, nil
+}
+
+// flowConfig resolves one flow of a valid file.
+func (f *File) flowConfig(fl *Flow) FlowConfig {
+	props := make(map[string]string)
+	for k, v := range f.Settings {
+		props[k] = canonicalValue(k, v)
+	}
+	for k, v := range fl.Settings {
+		props[k] = canonicalValue(k, v)
+	}
+	for _, l := range []struct {
+		key   string
+		items []string
+	}{
+		{"topics", fl.Topics},
+		{"topics.exclude", fl.TopicsExclude},
+		{"groups", fl.Groups},
+		{"groups.exclude", fl.GroupsExclude},
+	} {
+		if l.items != nil {
+			props[l.key] = joinList(l.items)
+		}
+	}
+	if _, ok := props["source.cluster.alias"]; !ok {
+		props["source.cluster.alias"] = fl.Source
+	}
+	if _, ok := props["target.cluster.alias"]; !ok {
+		props["target.cluster.alias"] = fl.Target
+	}
+	props["enabled"] = "true"
+	fc := FlowConfig{Source: fl.Source, Target: fl.Target, Props: props}
+	src, tgt := f.Clusters[fl.Source], f.Clusters[fl.Target]
+	at := func(field string) string { return where(fl.origin, fl.path, field) }
+	for name, set := range flowClients(src, tgt, f.topLayer(), fl.layer(at)) {
+		if len(set) == 0 {
+			continue
+		}
+		if fc.Clients == nil {
+			fc.Clients = make(map[string]map[string]string)
+		}
+		fc.Clients[name] = trimmed(set.values())
+	}
+	if reset, ok := fc.Clients[ClientSourceConsumer]["auto.offset.reset"]; ok {
+		props["consumer.auto.offset.reset"] = strings.ToLower(reset)
+	}
+	fc.Worker = herderProps(tgt.Properties, f.Settings, fl.Settings)
+	return fc
 }
 
 // trimmed returns m with its values trimmed.

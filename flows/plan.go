@@ -172,9 +172,12 @@ func herderConfig(cfg *connect.WorkerConfig, herder string, worker map[string]st
 // every pair of clusters: for flow A->B, the B->A heartbeats written to A's
 // "heartbeats" topic come back to B as "A.heartbeats", which is how tools on
 // B discover that A is upstream and how many hops away. mm2go does it only
-// for pairs joined by an enabled flow, and emit.heartbeats.enabled=false on
-// the flow turns it off. The reverse herder's worker keys and clients are
-// those of its target cluster and the top level, as in MM2.
+// for pairs joined by an enabled flow. When the file defines B->A (not
+// enabled), its own settings apply, as in MM2: emit.heartbeats.enabled=false
+// there turns the reverse heartbeats off, and its interval, client and
+// worker settings are used. Otherwise the heartbeats take A->B's settings
+// (emit.heartbeats.enabled=false on A->B turns them off), and the herder's
+// worker keys and clients those of cluster A and the top level, as in MM2.
 func (e *Expanded) reverseHeartbeats(cfg *connect.WorkerConfig) ([]connect.ConnectorSpec, error) {
 	have := make(map[string]bool, len(e.Flows))
 	for _, fl := range e.Flows {
@@ -183,21 +186,30 @@ func (e *Expanded) reverseHeartbeats(cfg *connect.WorkerConfig) ([]connect.Conne
 	var out []connect.ConnectorSpec
 	var errs []error
 	for _, fl := range e.Flows {
-		if have[fl.Target+"->"+fl.Source] || fl.Props[connectors.KeyEmitHeartbeatsEnabled] == "false" {
+		name := fl.Target + "->" + fl.Source
+		if have[name] {
 			continue
 		}
-		have[fl.Target+"->"+fl.Source] = true
-		props := connect.Props(fl.Props).Clone()
-		props[connectors.KeySourceAlias], props[connectors.KeyTargetAlias] = fl.Target, fl.Source
-		rev := FlowConfig{Source: fl.Target, Target: fl.Source, Props: props,
-			Worker: herderProps(e.Clusters[fl.Source].Properties, e.settings, nil)}
+		have[name] = true
+		rev, defined := e.disabled[name]
+		if !defined {
+			if fl.Props[connectors.KeyEmitHeartbeatsEnabled] == "false" {
+				continue
+			}
+			props := connect.Props(fl.Props).Clone()
+			props[connectors.KeySourceAlias], props[connectors.KeyTargetAlias] = fl.Target, fl.Source
+			rev = FlowConfig{Source: fl.Target, Target: fl.Source, Props: props,
+				Worker: herderProps(e.Clusters[fl.Source].Properties, e.settings, nil)}
+			top := settingsLayer{settings: e.settings, path: func(k string) string { return k }}
+			rev.Clients = make(map[string]map[string]string)
+			for name, set := range flowClients(e.Clusters[rev.Source], e.Clusters[rev.Target], top, settingsLayer{}) {
+				rev.Clients[name] = trimmed(set.values())
+			}
+		} else if rev.Props[connectors.KeyEmitHeartbeatsEnabled] == "false" {
+			continue
+		}
 		if err := herderConfig(cfg, rev.Name(), rev.Worker); err != nil {
 			errs = append(errs, err)
-		}
-		top := settingsLayer{settings: e.settings, path: func(k string) string { return k }}
-		rev.Clients = make(map[string]map[string]string)
-		for name, set := range flowClients(e.Clusters[rev.Source], e.Clusters[rev.Target], top, settingsLayer{}) {
-			rev.Clients[name] = trimmed(set.values())
 		}
 		clients, records, err := e.clientOpts(rev)
 		if err != nil {
@@ -205,7 +217,8 @@ func (e *Expanded) reverseHeartbeats(cfg *connect.WorkerConfig) ([]connect.Conne
 		}
 		out = append(out, connect.ConnectorSpec{
 			Name: connectors.ClassMirrorHeartbeat, Class: connectors.ClassMirrorHeartbeat,
-			Source: rev.Source, Target: rev.Target, Props: props, Clients: clients, RecordProducer: records,
+			Source: rev.Source, Target: rev.Target, Props: connect.Props(rev.Props).Clone(),
+			Clients: clients, RecordProducer: records,
 		})
 	}
 	return out, errors.Join(errs...)

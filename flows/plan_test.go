@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mm2go/mm2go/connect"
 	"github.com/mm2go/mm2go/connectors"
 )
 
@@ -106,6 +107,50 @@ func TestPlan_NoReverseHeartbeatsWhenDisabled(t *testing.T) {
 	for _, s := range specs {
 		if s.Source == "B" {
 			t.Errorf("spec %s/%s with heartbeats disabled", s.Herder(), s.Name)
+		}
+	}
+}
+
+// TestPlan_ReverseHeartbeatsOfADefinedFlow: when the file defines the
+// reverse flow without enabling it, its reverse heartbeats take its own
+// settings, as MM2's herder for that pair does; emit.heartbeats.enabled=false
+// there turns them off.
+func TestPlan_ReverseHeartbeatsOfADefinedFlow(t *testing.T) {
+	for _, tc := range []struct {
+		reverse  string
+		want     bool
+		interval string
+	}{
+		{"B->A.emit.heartbeats.interval.seconds = 7\nB->A.producer.override.linger.ms = 9\n", true, "7"},
+		{"B->A.emit.heartbeats.enabled = false\n", false, ""},
+		{"", true, "2"},
+	} {
+		f, err := Parse([]byte("clusters = A, B\nA.bootstrap.servers = a:9092\nB.bootstrap.servers = b:9092\n"+
+			"A->B.enabled = true\nemit.heartbeats.interval.seconds = 2\n"+tc.reverse), FormatProperties)
+		if err != nil {
+			t.Fatal(err)
+		}
+		x, err := f.Expand()
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, specs, err := x.Plan()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rev *connect.ConnectorSpec
+		for i := range specs {
+			if specs[i].Source == "B" {
+				rev = &specs[i]
+			}
+		}
+		switch {
+		case (rev != nil) != tc.want:
+			t.Errorf("%q: reverse heartbeats %v, want %v", tc.reverse, rev != nil, tc.want)
+		case rev != nil && rev.Props[connectors.KeyEmitHeartbeatsSeconds] != tc.interval:
+			t.Errorf("%q: interval %q, want %q", tc.reverse, rev.Props[connectors.KeyEmitHeartbeatsSeconds], tc.interval)
+		case rev != nil && strings.Contains(tc.reverse, "linger") && len(rev.RecordProducer) == 0:
+			t.Errorf("%q: B->A's producer.override.* not applied", tc.reverse)
 		}
 	}
 }
