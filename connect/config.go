@@ -18,6 +18,26 @@ type ClusterConfig struct {
 	// ConsumerOpts, ProducerOpts and AdminOpts are added for clients of that
 	// role (MM2's <alias>.consumer.*, .producer.*, .admin.* settings).
 	ConsumerOpts, ProducerOpts, AdminOpts []kgo.Opt
+	// MaxRequestSize is the largest record, in a batch of its own, that
+	// tasks produce to this cluster (Java's producer.max.request.size). A
+	// larger record is refused and blocks its partition, as Java's
+	// RecordTooLargeException fails MM2's task. Records larger than the
+	// producer's batches (kgo.ProducerBatchMaxBytes in ProducerOpts) but not
+	// than this are sent on their own, in order. It is never less than the
+	// producer's batch size (flows map producer.max.request.size and
+	// producer.batch.size onto that). Default (0) 1 MiB, Java's default; at
+	// most 1 GiB - 64 KiB.
+	MaxRequestSize int32
+}
+
+// DefaultMaxRequestSize is Java's producer.max.request.size default.
+const DefaultMaxRequestSize = 1 << 20
+
+func (c ClusterConfig) maxRequestSize() int32 {
+	if c.MaxRequestSize <= 0 {
+		return DefaultMaxRequestSize
+	}
+	return min(c.MaxRequestSize, 1<<30-64<<10)
 }
 
 // RoleOpts are client options by role.
@@ -202,16 +222,19 @@ type WorkerConfig struct {
 	// offset.flush.interval.ms). Default 5s: Connect's 60s default means a
 	// crash re-copies up to a minute of data, which helps nobody.
 	OffsetFlushInterval time.Duration
-	// ShutdownTimeout bounds a graceful stop: flushing the producers and
-	// committing source offsets. Default 30s.
+	// ShutdownTimeout bounds a graceful stop of the worker, one deadline for
+	// all of it: committing source offsets, flushing the producers,
+	// committing again, stopping tasks and connectors. Default 30s.
 	ShutdownTimeout time.Duration
 	// UnreachableAfter is how long a task's or connector's requests and
 	// connections to one of its clusters must have failed, with no answer
 	// in between, before its status says UNREACHABLE instead of RUNNING.
 	// Default 30s: longer than a broker restart or a leader election takes.
 	UnreachableAfter time.Duration
-	// RetryBackoffMax caps the backoff between retries of a connector start
-	// or a task poll that failed with a retriable error. Default 30s.
+	// RetryBackoffMax caps the exponential backoff (100ms, 200ms, ...)
+	// between retries of a connector start or a task poll that failed with
+	// a retriable error, between restarts of a failed task, and between
+	// retries of a record the target refused. Default 30s.
 	RetryBackoffMax time.Duration
 	// OffsetsTopicPartitions and OffsetsTopicReplication are used when the
 	// worker creates a Connect offsets topic (Connect defaults: 25 and 3;

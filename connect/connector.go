@@ -105,13 +105,15 @@ type SourceTask interface {
 	// in it belong to the worker until they are acknowledged.
 	Poll(ctx context.Context) ([]SourceRecord, error)
 	// Stop closes what Start opened. It is called once, after the last Poll
-	// and after the worker flushed the producer and committed source offsets.
+	// and after the worker committed source offsets, flushed the producer
+	// and committed again. ctx ends at the stop's deadline (see Worker.Run).
 	Stop(ctx context.Context) error
 }
 
 // Committer is an optional interface of a SourceTask. The runner calls Commit
-// from the runner goroutine just before each source-offset commit (every
-// WorkerConfig.OffsetFlushInterval and at shutdown). The task makes durable
+// from the runner goroutine just before each source-offset commit (soon after
+// the first acknowledged records, then every WorkerConfig.OffsetFlushInterval,
+// and twice at a stop: before and after the producer's flush). The task makes durable
 // what must not fall behind committed offsets (MirrorSource flushes its
 // translation index and promotes delayed offset syncs, as MM2 does on commit).
 // An error skips this offset commit; the next one tries again.

@@ -16,34 +16,77 @@
 //	Worker.Run
 //	  └─ per herder: open the source-offset store (retry while unreachable)
 //	       └─ per connector: Start (retry retriable errors) → TaskConfigs
+//	            │   (RequestReconfiguration: TaskConfigs again; changed props
+//	            │    go to Reconfigure, or restart the task)
 //	            └─ per task, one runner goroutine:
 //	                 Start → Poll → produce → (acks) → commit offsets → … → Poll
-//	                 ctx cancelled: stop polling → flush producer → commit → Stop
+//	                 a refused record: its partition pauses, retries, resumes
+//	                 ctx cancelled: stop polling → commit → flush → commit → Stop
+//	                 task failed: FAILED, restarted after a capped backoff
 //
-// Cancelling Run's ctx is a graceful stop; WorkerConfig.ShutdownTimeout
-// bounds it. Run returns after every goroutine it started has exited.
+// Cancelling Run's ctx is a graceful stop. It has one deadline,
+// WorkerConfig.ShutdownTimeout after the cancel, for the whole worker: every
+// task commits what the target acknowledged, flushes its producers, commits
+// again and stops, and then every connector stops, all by that deadline. A
+// task stopped alone (a reconfiguration) has ShutdownTimeout of its own. Run
+// returns after every goroutine it started has exited.
 //
 // # Offsets and acknowledgements
 //
 // Each task record carries its SourcePartition handle. The worker sets the
-// handle on the produced record's Context (allocated once per partition) and
-// the producer's promise, called serially and in order per partition, pops
-// the record's source offset from the partition's in-flight queue. The
-// committed source offset is the highest one acknowledged with every record
-// before it, so a commit never passes a record that is not on the target;
-// after a crash only records after the last commit are copied again.
+// partition's produce context on the produced record's Context (allocated
+// once per partition) and the producer's promise, called serially and in
+// order per partition, pops the record's source offset from the
+// partition's in-flight queue. The committed source offset is the highest
+// one acknowledged with every record before it, so a commit never passes a
+// record that is not on the target. The first commit comes as soon as
+// anything is acknowledged, the next every WorkerConfig.OffsetFlushInterval,
+// so after a crash only records after the last commit are copied again.
+//
+// # Failures stay local
+//
+// A record the target refuses (MESSAGE_TOO_LARGE, INVALID_RECORD, a policy
+// or authorization error, any error the producer gives up on) stops its own
+// partition at that record, in order: the producer fails what it buffered of
+// the partition, the partition's produce context fails what comes after, and
+// the task (PartitionPauser) stops reading it. The rest of the task's
+// partitions go on. The partition is retried with capped exponential
+// backoff from the refused record and resumes by itself once the target
+// takes it. When the target refused a batch of several records, the retry
+// sends them one at a time to find the record it refuses. Status, the REST
+// task status and the metrics name each blocked partition, its source offset
+// and the target's error, and the block is logged at ERROR once.
+//
+// Records larger than the producer's batches (producer.batch.size) are sent
+// on their own through a single-record producer, in order;
+// ClusterConfig.MaxRequestSize (producer.max.request.size) is the largest
+// record sent at all. See block.go for how the order is kept.
+//
+// A task that fails (an error from Start, Poll, Reconfigure, or a refused
+// record in a task without PartitionPauser) is restarted by its connector
+// after a capped exponential backoff (RetryBackoffMax); Status shows it
+// FAILED meanwhile, and then counts its restarts and keeps its last error
+// while it runs again. A connector whose Start fails with an error that is
+// not retriable (a bad config) fails, alone.
 //
 // # Optional interfaces
 //
 //   - Committer: a task asked to make its own records durable just before
 //     each source-offset commit.
 //   - Reconfigurable: a task that takes new props without a restart.
+//   - PartitionPauser: a task that can pause a source partition and read it
+//     again from an offset, so that a refused record stops only its
+//     partition.
 //   - AckObserver: set on a SourcePartition, told of every acknowledged
 //     (source offset, target offset) pair.
+//
+// The package connecttest is a test kit for all of this: a scripted fake
+// connector and task, and helpers that run a Worker against in-process fake
+// clusters.
 //
 // # Errors
 //
 // Retriable marks an error worth retrying; IsRetriable is the one place that
-// decides. A fatal error fails its task or connector, which is logged and
-// shown by Worker.Status; other flows go on.
+// decides. A fatal error fails its task (which is restarted) or connector,
+// which is logged and shown by Worker.Status; other flows go on.
 package connect

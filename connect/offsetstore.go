@@ -105,18 +105,30 @@ type commitEntry struct {
 }
 
 // commit writes entries to the offsets topic and waits for the target to
-// acknowledge all of them. On success each entry's partition is marked
-// committed; on error nothing is marked and the next commit retries.
+// acknowledge all of them, or for ctx to end. On success each entry's
+// partition is marked committed; on error nothing is marked and the next
+// commit retries. It returns when ctx ends even while the producer still
+// waits for the target (an idempotent producer cannot give up a record it
+// sent): what lands late is harmless, since offsets of a key only grow and
+// land in order.
 func (s *offsetStore) commit(ctx context.Context, entries []commitEntry) error {
 	if len(entries) == 0 {
 		return nil
 	}
-	recs := make([]*kgo.Record, len(entries))
-	for i, e := range entries {
-		recs[i] = &kgo.Record{Key: e.sp.key, Value: AppendOffsetValue(nil, e.offset)}
+	results := make(chan error, len(entries))
+	promise := func(_ *kgo.Record, err error) { results <- err }
+	for _, e := range entries {
+		s.prod.Produce(ctx, &kgo.Record{Key: e.sp.key, Value: AppendOffsetValue(nil, e.offset)}, promise)
 	}
-	if err := s.prod.ProduceSync(ctx, recs...).FirstErr(); err != nil {
-		return fmt.Errorf("commit source offsets to %s: %w", s.topic, err)
+	for range entries {
+		select {
+		case err := <-results:
+			if err != nil {
+				return fmt.Errorf("commit source offsets to %s: %w", s.topic, err)
+			}
+		case <-ctx.Done():
+			return fmt.Errorf("commit source offsets to %s: %w", s.topic, context.Cause(ctx))
+		}
 	}
 	s.mu.Lock()
 	for _, e := range entries {

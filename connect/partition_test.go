@@ -25,7 +25,7 @@ func TestSourcePartition_AcksInOrder(t *testing.T) {
 		t.Fatalf("InFlight = %d, want 6", n)
 	}
 	for d := int64(100); d < 104; d++ {
-		sp.ack(d, nil)
+		sp.ack(d, 0, nil)
 	}
 	if a := sp.Acked(); a != 10 {
 		t.Fatalf("Acked = %d, want 10", a)
@@ -45,17 +45,17 @@ func TestSourcePartition_FailureStopsAcked(t *testing.T) {
 		sp.pushLocked(o)
 	}
 	sp.mu.Unlock()
-	sp.ack(0, nil)
-	sp.ack(1, errors.New("record too large"))
-	sp.ack(2, nil) // a later record that succeeded must not move past the failed one
-	sp.ack(3, nil)
+	sp.ack(0, 0, nil)
+	sp.ack(1, 0, errors.New("record too large"))
+	sp.ack(2, 0, nil) // a later record that succeeded must not move past the failed one
+	sp.ack(3, 0, nil)
 	if a := sp.Acked(); a != 0 {
 		t.Fatalf("Acked = %d after a failure at offset 1, want 0", a)
 	}
 	if err := sp.failure(); err == nil {
 		t.Fatal("failure() = nil, want the produce error")
 	}
-	sp.ack(9, nil) // nothing in flight: ignored
+	sp.ack(9, 0, nil) // nothing in flight: ignored
 	if a := sp.Acked(); a != 0 {
 		t.Fatalf("Acked = %d, want 0", a)
 	}
@@ -70,7 +70,7 @@ func TestSourcePartition_QueueReusesStorage(t *testing.T) {
 		}
 		sp.mu.Unlock()
 		for o := int64(0); o < 1000; o++ {
-			sp.ack(o, nil)
+			sp.ack(o, 0, nil)
 		}
 	})
 	if allocs > 0 {
@@ -93,7 +93,7 @@ func BenchmarkSourcePartition_PushAck(b *testing.B) {
 		}
 		sp.mu.Unlock()
 		for range batch {
-			sp.ack(off, nil)
+			sp.ack(off, 0, nil)
 		}
 	}
 	b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "records/s")

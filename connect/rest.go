@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -81,6 +83,29 @@ func connectStatus(cs ConnectorStatus) map[string]any {
 		if ts.Error != "" {
 			t["trace"] = ts.Error
 		}
+		t["restarts"] = ts.Restarts
+		if ts.LastError != "" {
+			t["last_error"] = ts.LastError
+		}
+		if !ts.NextRestart.IsZero() && ts.State == StateFailed {
+			t["next_restart"] = ts.NextRestart.UTC().Format(time.RFC3339Nano)
+		}
+		if ts.RecordsAhead > 0 {
+			t["records_ahead"] = ts.RecordsAhead
+		}
+		if len(ts.BlockedPartitions) > 0 {
+			bps := make([]map[string]any, 0, len(ts.BlockedPartitions))
+			for _, b := range ts.BlockedPartitions {
+				bp := map[string]any{"topic": b.Topic, "partition": b.Partition, "offset": b.Offset,
+					"target_topic": b.TargetTopic, "target_partition": b.TargetPartition,
+					"error": b.Error, "since": b.Since.UTC().Format(time.RFC3339Nano), "retries": b.Retries}
+				if !b.NextRetry.IsZero() {
+					bp["next_retry"] = b.NextRetry.UTC().Format(time.RFC3339Nano)
+				}
+				bps = append(bps, bp)
+			}
+			t["blocked_partitions"] = bps
+		}
 		tasks = append(tasks, t)
 	}
 	conn := map[string]any{"state": string(cs.State), "worker_id": "mm2go"}
@@ -88,6 +113,21 @@ func connectStatus(cs ConnectorStatus) map[string]any {
 		conn["trace"] = cs.Error
 	}
 	return map[string]any{"name": cs.Name, "connector": conn, "tasks": tasks, "type": "source"}
+}
+
+// errorCode shortens an error for a metric label: the Kafka error code
+// (MESSAGE_TOO_LARGE) when the error has one, so that the label's values
+// stay few; else the start of the message.
+func errorCode(msg string) string {
+	for _, w := range strings.FieldsFunc(msg, func(r rune) bool { return r != '_' && (r < 'A' || r > 'Z') }) {
+		if strings.Contains(w, "_") && len(w) > 4 {
+			return w
+		}
+	}
+	if len(msg) > 60 {
+		msg = msg[:60]
+	}
+	return msg
 }
 
 func writeJSON(rw http.ResponseWriter, code int, v any) {
@@ -112,11 +152,19 @@ var (
 	descCycles  = prometheus.NewDesc("mm2go_task_cycles_total", "Periodic cycles (checkpoint cycles) the task finished.", labels, nil)
 	descCycle   = prometheus.NewDesc("mm2go_task_last_cycle_seconds", "How long the task's last periodic cycle (checkpoint cycle) took.", labels, nil)
 	descRunning = prometheus.NewDesc("mm2go_task_running", "1 if the task is running, 0 otherwise.", labels, nil)
+	descRestart = prometheus.NewDesc("mm2go_task_restarts_total", "Restarts of the task after it failed.", labels, nil)
+	descAhead   = prometheus.NewDesc("mm2go_task_records_ahead_total", "Records written to the target ahead of an earlier refused record of their partition (0 unless ordering broke).", labels, nil)
+	descNBlock  = prometheus.NewDesc("mm2go_task_blocked_partitions", "Source partitions of the task stopped at a record the target refused.", labels, nil)
+	blockLabels = append(append([]string(nil), labels...), "topic", "partition", "target_topic", "error")
+	descBlocked = prometheus.NewDesc("mm2go_partition_blocked_offset", "Source offset of the record the target refused, for each blocked source partition; the partition waits there.", blockLabels, nil)
+	descBlockS  = prometheus.NewDesc("mm2go_partition_blocked_seconds", "How long each blocked source partition has been stopped at its refused record.", blockLabels, nil)
+	descBlockR  = prometheus.NewDesc("mm2go_partition_blocked_retries", "Failed retries of each blocked source partition's refused record.", blockLabels, nil)
 	descFailed  = prometheus.NewDesc("mm2go_connector_failed", "1 if the connector or one of its tasks failed.", labels[:3], nil)
 )
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descRecords, descBytes, descSent, descCommits, descLost, descCycles, descCycle, descRunning, descFailed} {
+	for _, d := range []*prometheus.Desc{descRecords, descBytes, descSent, descCommits, descLost, descCycles, descCycle, descRunning, descFailed,
+		descRestart, descAhead, descNBlock, descBlocked, descBlockS, descBlockR} {
 		ch <- d
 	}
 }
@@ -137,6 +185,15 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			if ts.Cycles > 0 {
 				ch <- prometheus.MustNewConstMetric(descCycles, prometheus.CounterValue, float64(ts.Cycles), lv...)
 				ch <- prometheus.MustNewConstMetric(descCycle, prometheus.GaugeValue, ts.LastCycle.Seconds(), lv...)
+			}
+			ch <- prometheus.MustNewConstMetric(descRestart, prometheus.CounterValue, float64(ts.Restarts), lv...)
+			ch <- prometheus.MustNewConstMetric(descAhead, prometheus.CounterValue, float64(ts.RecordsAhead), lv...)
+			ch <- prometheus.MustNewConstMetric(descNBlock, prometheus.GaugeValue, float64(len(ts.BlockedPartitions)), lv...)
+			for _, b := range ts.BlockedPartitions {
+				bl := append(append([]string(nil), lv...), b.Topic, strconv.Itoa(int(b.Partition)), b.TargetTopic, errorCode(b.Error))
+				ch <- prometheus.MustNewConstMetric(descBlocked, prometheus.GaugeValue, float64(b.Offset), bl...)
+				ch <- prometheus.MustNewConstMetric(descBlockS, prometheus.GaugeValue, time.Since(b.Since).Seconds(), bl...)
+				ch <- prometheus.MustNewConstMetric(descBlockR, prometheus.GaugeValue, float64(b.Retries), bl...)
 			}
 			running := 0.0
 			if ts.State == StateRunning {

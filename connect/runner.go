@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -16,13 +17,40 @@ import (
 // connector's new task configs change only this task's props, the runner
 // calls Reconfigure (from the runner goroutine, between polls) instead of
 // restarting the task, so a source task can take on new partitions without
-// dropping what it has in flight. An error restarts the task.
+// dropping what it has in flight. An error fails the task (which is then
+// restarted).
 type Reconfigurable interface {
 	Reconfigure(ctx context.Context, props Props) error
 }
 
-// taskRunner owns one task: it is the only goroutine that calls the task, it
-// produces what Poll returns to the target, and it commits source offsets.
+// PartitionPauser is an optional interface of a SourceTask whose source
+// partitions can be paused and read again from a given offset (MirrorSource
+// implements it with kgo's PauseFetchPartitions, SetOffsets and
+// ResumeFetchPartitions). With it, a record the target refuses stops only
+// its own partition: the runner pauses the partition at that record while
+// the task's other partitions go on, retries with backoff, and resumes it
+// from the refused record. It also lets the runner send a record too large
+// for the producer's batches on its own without holding up other partitions.
+// A task without it fails (and is restarted) when the target refuses one of
+// its records.
+//
+// The runner calls both methods from the runner goroutine, between polls.
+type PartitionPauser interface {
+	// PausePartition stops reading sp: after it returns, Poll returns no
+	// record of sp that it did not return before, until ResumePartition.
+	// It returns false if the task does not read sp (any more); the runner
+	// then forgets the partition.
+	PausePartition(sp *SourcePartition) bool
+	// ResumePartition reads sp again: from offset if offset >= 0 (the next
+	// record of sp that Poll returns is the first at or after offset, none
+	// fetched before the call), or else from after the last record of sp
+	// that Poll returned. It returns false as PausePartition does.
+	ResumePartition(sp *SourcePartition, offset int64) bool
+}
+
+// taskRunner owns one run of one task: it is the only goroutine that calls
+// the task, it produces what Poll returns to the target, and it commits
+// source offsets. A task that fails gets a new runner (see runConnector).
 type taskRunner struct {
 	cfg   *WorkerConfig
 	spec  ConnectorSpec
@@ -32,6 +60,10 @@ type taskRunner struct {
 	store *offsetStore
 	log   hclog.Logger
 	stats *TaskStats
+	// hard is the worker's hard stop: done when a graceful stop of the
+	// worker ran out of time. A task's stop ends at the earlier of that and
+	// ShutdownTimeout after its own ctx ended.
+	hard context.Context
 
 	// newProducer opens the producer of the task's records: the target's
 	// producer options, then ConnectorSpec.RecordProducer.
@@ -42,12 +74,30 @@ type taskRunner struct {
 	reconfig chan Props    // new props for a Reconfigurable task
 	done     chan struct{} // closed after run returned and err is set
 	err      error         // run's result, read after done
+	began    time.Time     // when run began; connector goroutine reads it after done
+	stopErr  error         // what the graceful stop failed with
 
-	prod      *kgo.Client
-	promise   func(*kgo.Record, error) // bound once, so producing allocates no closure
-	prodErr   atomic.Bool              // a record failed; find which partition
-	entries   []commitEntry
-	lastFlush time.Time
+	prod    *kgo.Client
+	large   *kgo.Client // single-record producer for records above prod's batch size; nil until needed
+	limits  produceLimits
+	promise func(*kgo.Record, error) // bound once, so producing allocates no closure
+	prodErr atomic.Bool              // a record failed: look for the partition
+	pauser  PartitionPauser          // nil if the task cannot pause partitions
+	kgoLog  kgo.Logger               // the producers' logger (see fenceLogger)
+
+	targetsMu sync.Mutex // guards targets
+	targets   map[targetKey]*SourcePartition
+
+	// Partitions that do not flow freely (sending one record at a time, or
+	// blocked at a refused record); runner goroutine only.
+	attention []*SourcePartition
+	// wake ends a Poll early when a partition in attention got an ack.
+	wakeMu      sync.Mutex // guards wakeCancel
+	wakeCancel  context.CancelFunc
+	wakePending atomic.Bool
+
+	entries    []commitEntry
+	nextCommit time.Time // zero: commit as soon as something is acknowledged
 }
 
 // TaskStats counts what a task did; read it with the atomic getters.
@@ -59,20 +109,90 @@ type TaskStats struct {
 	RecordsLost  atomic.Int64 // source records gone before they were copied
 	Cycles       atomic.Int64 // periodic cycles finished (ReportCycle)
 	LastCycle    atomic.Int64 // nanoseconds the last cycle took
+	// RecordsAhead counts records the target acknowledged after an earlier
+	// record of their partition was refused: written ahead of it. mm2go's
+	// fences keep it at zero; it is there so that it could never be silent.
+	RecordsAhead atomic.Int64
+
+	mu      sync.Mutex         // guards blocked
+	blocked []BlockedPartition // partitions stopped at a refused record
 
 	m *taskMetrics // what the metrics read besides the counters above
 }
 
+func (st *TaskStats) blockedPartitions() []BlockedPartition {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return append([]BlockedPartition(nil), st.blocked...)
+}
+
+// BlockedPartition is a source partition stopped at a record the target
+// refused. Its other records wait; the task's other partitions go on.
+type BlockedPartition struct {
+	// Topic and Partition name the source partition, from its Connect
+	// offsets key (empty for partitions without those fields).
+	Topic     string
+	Partition int32
+	// TargetTopic and TargetPartition are where the refused record goes.
+	TargetTopic     string
+	TargetPartition int32
+	// Offset is the source offset of the refused record: nothing from it on
+	// is written to the target or committed until it gets through.
+	Offset int64
+	Error  string    // the target's (or the producer's) error
+	Since  time.Time // when the partition first stopped at Offset
+	// Retries counts the tries to send the record again that failed;
+	// NextRetry is when the next one starts (zero while one is under way).
+	Retries   int
+	NextRetry time.Time
+}
+
+// partState is the state of a partition that does not flow freely.
+type partState struct {
+	// parked are the partition's records waiting, in order, while it sends
+	// one record at a time.
+	parked []SourceRecord
+	paused bool // the task was told to pause the partition
+	// careful is how many bytes, from the first parked record on, to send
+	// one record at a time (after a refusal, to find the refused record).
+	careful int64
+
+	blocked bool // stopped at a refused record, waiting to retry
+	// retrying: the refused record was sent again and is not through yet.
+	retrying bool
+	info     BlockedPartition
+	logged   bool // the block of info.Offset was logged at ERROR
+	exact    bool // info.Offset is the refused record, not a refused batch's first
+	bo       backoff
+}
+
+// produceLimits are the producer's size limits, so that the runner never
+// hands it a record it would refuse on its own: kgo fails such a record at
+// once, and the partition's later records would then overtake it.
+type produceLimits struct {
+	batchMax    func(topic string) int32 // kgo.ProducerBatchMaxBytesFn of prod
+	writeMax    int32                    // kgo.BrokerMaxWriteBytes of prod
+	bufferedMax int64                    // kgo.MaxBufferedBytes of prod; 0 none
+	clientIDLen int32
+	recordMax   int32 // producer.max.request.size: the largest record sent at all
+}
+
+func (r *taskRunner) name() string { return fmt.Sprintf("%s-%d", r.spec.Name, r.id) }
+
 func (r *taskRunner) run(ctx context.Context) (err error) {
 	bo := backoff{max: r.cfg.RetryBackoffMax}
+	r.targets = make(map[targetKey]*SourcePartition)
+	r.kgoLog = fenceLogger{Logger: KgoLogger(r.log.Named("kgo").With("cluster", r.spec.Target)), fence: r.fence}
 	r.prod, err = r.newProducer(
+		kgo.WithLogger(r.kgoLog),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
 		kgo.MetadataMinAge(250*time.Millisecond), // see awaitPartition
-		ClientLabel(fmt.Sprintf("%s|%s-%d|producer", r.spec.Herder(), r.spec.Name, r.id)),
+		ClientLabel(fmt.Sprintf("%s|%s|producer", r.spec.Herder(), r.name())),
 	)
 	if err != nil {
 		return err
 	}
+	r.limits = limitsOf(r.prod, r.cfg.Clusters[r.spec.Target].maxRequestSize())
 	r.promise = r.onAck
 	for {
 		err = r.task.Start(ctx, r.tc)
@@ -85,72 +205,86 @@ func (r *taskRunner) run(ctx context.Context) (err error) {
 		}
 		if !IsRetriable(err) {
 			r.prod.Close()
-			return fmt.Errorf("start task %s-%d: %w", r.spec.Name, r.id, err)
+			return fmt.Errorf("start task %s: %w", r.name(), err)
 		}
 		d := bo.next()
 		r.log.Warn("task start failed; retrying", "error", err, "backoff", d)
 		sleepCtx(ctx, d)
 	}
 	r.log.Info("task started")
+	r.pauser, _ = r.task.(PartitionPauser)
 	bo.reset()
-	r.lastFlush = time.Now()
-	// Records go to the producer under pctx, which a soft stop (ctx done)
-	// does not end: kgo fails a record whose Produce is still waiting for
-	// room in the buffer at once, ahead of the acks of the records before
-	// it, and the partition would then commit nothing of what those acks
-	// confirmed. pctx ends ShutdownTimeout after ctx, at the hard stop.
+
+	// One deadline for the whole stop of this task: ShutdownTimeout after
+	// its ctx ended, or the worker's hard stop if that comes first. It is
+	// armed the moment ctx ends, not when the poll loop notices, because
+	// the loop may be waiting in Produce for room in the producer's buffer.
+	//
+	// Records go to the producer under pctx, which ends at that deadline and
+	// not at the soft stop: kgo fails a record whose Produce is still
+	// waiting for room in the buffer at once, ahead of the acks of the
+	// records before it, and the partition would then commit nothing of
+	// what those acks confirmed.
 	pctx, pcancel := context.WithCancel(context.WithoutCancel(ctx))
-	var hardStop atomic.Pointer[time.Timer]
-	stopWatch := context.AfterFunc(ctx, func() { hardStop.Store(time.AfterFunc(r.cfg.ShutdownTimeout, pcancel)) })
-	defer func() {
-		stopWatch()
-		if t := hardStop.Load(); t != nil {
-			t.Stop()
+	type stopDeadline struct {
+		ctx    context.Context
+		cancel context.CancelFunc
+	}
+	var stopAt atomic.Pointer[stopDeadline]
+	armStop := func() {
+		sctx, cancel := context.WithTimeout(r.hard, r.cfg.ShutdownTimeout)
+		if stopAt.CompareAndSwap(nil, &stopDeadline{sctx, cancel}) {
+			context.AfterFunc(sctx, pcancel)
+		} else {
+			cancel()
 		}
+	}
+	unwatch := context.AfterFunc(ctx, armStop)
+	defer func() {
+		unwatch()
+		armStop() // run may end without ctx ending (a failure)
+		sd := stopAt.Load()
+		r.stop(sd.ctx)
+		sd.cancel()
 		pcancel()
-	}()
-	defer func() {
-		// Soft stop: the poll loop has ended. Flush what is in flight, commit
-		// what the target acknowledged, then stop the task. The shutdown
-		// timeout is the hard stop.
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.ShutdownTimeout)
-		defer cancel()
-		var ferr error
-		if e := r.prod.Flush(sctx); e != nil {
-			ferr = fmt.Errorf("flush producer of task %s-%d: %w", r.spec.Name, r.id, e)
-		}
-		cerr := r.commit(sctx)
-		serr := r.task.Stop(sctx)
-		r.prod.Close()
-		err = errors.Join(err, ferr, cerr, serr)
-		r.log.Info("task stopped", "records_acked", r.stats.RecordsAcked.Load())
+		err = errors.Join(err, r.stopErr)
 	}()
 	for ctx.Err() == nil {
-		if r.prodErr.Load() {
-			return r.produceFailure()
+		if r.prodErr.Swap(false) {
+			if err := r.blockFailed(time.Now()); err != nil {
+				return err
+			}
 		}
 		select {
 		case p := <-r.reconfig:
 			if err := r.task.(Reconfigurable).Reconfigure(ctx, p); err != nil {
-				return fmt.Errorf("reconfigure task %s-%d: %w", r.spec.Name, r.id, err)
+				return fmt.Errorf("reconfigure task %s: %w", r.name(), err)
 			}
+			r.recheckAttention()
 		default:
 		}
-		recs, err := r.task.Poll(ctx)
+		if len(r.attention) > 0 {
+			r.service(pctx, time.Now())
+		}
+		recs, woken, err := r.poll(ctx)
 		switch {
 		case ctx.Err() != nil:
 			return nil
+		case woken && err != nil:
+			// A wake-up ended the poll; whatever it failed with comes back
+			// on the next one if it is real.
+			continue
 		case err != nil && IsRetriable(err):
 			d := bo.next()
 			r.log.Warn("poll failed; retrying", "error", err, "backoff", d)
 			sleepCtx(ctx, d)
 			continue
 		case err != nil:
-			return fmt.Errorf("poll task %s-%d: %w", r.spec.Name, r.id, err)
+			return fmt.Errorf("poll task %s: %w", r.name(), err)
 		}
 		bo.reset()
 		r.send(pctx, recs)
-		if time.Since(r.lastFlush) >= r.flushInterval {
+		if r.commitDue(time.Now()) {
 			if err := r.commit(ctx); err != nil && ctx.Err() == nil {
 				r.log.Warn("source offset commit failed; will retry", "error", err)
 			}
@@ -159,77 +293,204 @@ func (r *taskRunner) run(ctx context.Context) (err error) {
 	return nil
 }
 
+// stop is the graceful stop after the poll loop: commit what the target
+// acknowledged, flush what is in flight, commit again, then stop the task.
+// sctx is the stop's one deadline. The first commit comes before the flush
+// so that a flush that takes all the time (a hung network) does not cost
+// the commit of what was acknowledged already; the flush leaves a fifth of
+// the time for the second commit and the task's Stop.
+func (r *taskRunner) stop(sctx context.Context) {
+	var errs []error
+	if err := r.commit(sctx); err != nil {
+		r.log.Warn("source offset commit before the producer flush failed", "error", err)
+	}
+	fctx, cancel := sctx, context.CancelFunc(func() {})
+	if dl, ok := sctx.Deadline(); ok {
+		fctx, cancel = context.WithDeadline(sctx, dl.Add(-time.Until(dl)/5))
+	}
+	for _, p := range []*kgo.Client{r.prod, r.large} {
+		if p == nil {
+			continue
+		}
+		if e := p.Flush(fctx); e != nil {
+			errs = append(errs, fmt.Errorf("flush producer of task %s: %w", r.name(), e))
+		}
+	}
+	cancel()
+	errs = append(errs, r.commit(sctx), r.task.Stop(sctx))
+	r.prod.Close()
+	if r.large != nil {
+		r.large.Close()
+	}
+	r.stopErr = errors.Join(errs...)
+	r.log.Info("task stopped", "records_acked", r.stats.RecordsAcked.Load())
+}
+
+// poll calls the task's Poll. While a partition waits for an ack to go on
+// (see service), an ack of it ends the Poll early: woken says so.
+func (r *taskRunner) poll(ctx context.Context) (recs []SourceRecord, woken bool, err error) {
+	if len(r.attention) == 0 {
+		recs, err = r.task.Poll(ctx)
+		return recs, false, err
+	}
+	if r.wakePending.Swap(false) {
+		return nil, true, nil
+	}
+	pctx, cancel := context.WithCancel(ctx)
+	r.wakeMu.Lock()
+	r.wakeCancel = cancel
+	r.wakeMu.Unlock()
+	if r.wakePending.Swap(false) { // an ack came before wakeCancel was set
+		cancel()
+	}
+	recs, err = r.task.Poll(pctx)
+	r.wakeMu.Lock()
+	r.wakeCancel = nil
+	r.wakeMu.Unlock()
+	woken = pctx.Err() != nil && ctx.Err() == nil
+	cancel()
+	return recs, woken, err
+}
+
+// wakeUp ends a Poll under way early; any goroutine.
+func (r *taskRunner) wakeUp() {
+	r.wakePending.Store(true)
+	r.wakeMu.Lock()
+	if r.wakeCancel != nil {
+		r.wakeCancel()
+	}
+	r.wakeMu.Unlock()
+}
+
 // send hands a batch to the producer. Offsets are registered as in flight
 // before the records are produced (an ack can come before Produce returns),
-// one lock per run of records from the same partition.
+// one lock per run of records from the same partition. Records of a
+// partition that does not flow freely are parked (or, if it is blocked,
+// dropped: they are read again when it resumes).
 func (r *taskRunner) send(ctx context.Context, recs []SourceRecord) {
 	for i := 0; i < len(recs); {
 		sp := recs[i].Partition
+		j := i + 1
+		for j < len(recs) && recs[j].Partition == sp {
+			j++
+		}
+		if sp.st != nil {
+			r.park(sp, recs[i:j])
+			i = j
+			continue
+		}
 		if !sp.produceReady {
-			r.awaitPartition(ctx, recs[i].Record.Topic, recs[i].Record.Partition)
+			sp.targetTopic, sp.targetPartition = recs[i].Record.Topic, recs[i].Record.Partition
+			r.targetsMu.Lock()
+			r.targets[targetKey{sp.targetTopic, sp.targetPartition}] = sp
+			r.targetsMu.Unlock()
+			r.awaitPartition(ctx, r.prod, sp.targetTopic, sp.targetPartition)
 			sp.produceReady = true
 		}
-		j := i
-		sp.mu.Lock()
-		for ; j < len(recs) && recs[j].Partition == sp; j++ {
-			sp.pushLocked(recs[j].Offset)
+		// Records the producer's batches cannot hold go on their own, in
+		// order: the partition parks from the first of them on.
+		k := i
+		for ; k < j; k++ {
+			if !r.fits(sp, recs[k].Record) {
+				break
+			}
 		}
-		sp.mu.Unlock()
-		for ; i < j; i++ {
-			rec := recs[i].Record
-			rec.Context = sp.ctx
-			r.prod.Produce(ctx, rec, r.promise)
+		r.produce(ctx, sp, recs[i:k])
+		if k < j {
+			r.hold(sp)
+			r.park(sp, recs[k:j])
 		}
+		i = j
+	}
+}
+
+// produce hands records of one partition to the producer.
+func (r *taskRunner) produce(ctx context.Context, sp *SourcePartition, recs []SourceRecord) {
+	if len(recs) == 0 {
+		return
+	}
+	sp.mu.Lock()
+	for i := range recs {
+		sp.pushLocked(recs[i].Offset)
+	}
+	sp.mu.Unlock()
+	for i := range recs {
+		rec := recs[i].Record
+		rec.Context = sp.ctx
+		r.prod.Produce(ctx, rec, r.promise)
 	}
 	r.stats.RecordsSent.Add(int64(len(recs)))
+}
+
+// fits reports whether the producer takes rec in its batches: a record
+// larger than a batch kgo refuses at once, and the records after it would
+// overtake it.
+func (r *taskRunner) fits(sp *SourcePartition, rec *kgo.Record) bool {
+	if sp.maxBatch == 0 {
+		sp.maxBatch = r.limits.batchFor(rec.Topic)
+	}
+	return recordBatchSize(rec) <= int64(sp.maxBatch) &&
+		(r.limits.bufferedMax == 0 || int64(userSize(rec)) <= r.limits.bufferedMax)
 }
 
 // awaitPartition makes sure the producer knows partition p of topic before
 // the first record to it: kgo fails a record at once, not retriably, when
 // its partition number is past the partitions in its cached metadata, and a
 // partition that the connector just added to the target is not in it yet.
-func (r *taskRunner) awaitPartition(ctx context.Context, topic string, p int32) {
-	if leader, _, _ := r.prod.PartitionLeader(topic, 0); leader < 0 {
+func (r *taskRunner) awaitPartition(ctx context.Context, cl *kgo.Client, topic string, p int32) {
+	if leader, _, _ := cl.PartitionLeader(topic, 0); leader < 0 {
 		return // topic not loaded yet: the first produce loads fresh metadata
 	}
 	for tries := 0; ctx.Err() == nil && tries < 200; tries++ { // <= 10s
-		if leader, _, _ := r.prod.PartitionLeader(topic, p); leader >= 0 {
+		if leader, _, _ := cl.PartitionLeader(topic, p); leader >= 0 {
 			return
 		}
-		r.prod.ForceMetadataRefresh()
+		cl.ForceMetadataRefresh()
 		sleepCtx(ctx, 50*time.Millisecond)
 	}
 	r.log.Warn("target partition not in the producer's metadata after 10s; producing anyway", "topic", topic, "partition", p)
 }
 
-// onAck runs on the producer's promise goroutine, serially.
+// onAck runs on a producer's promise goroutine, serially per producer.
 func (r *taskRunner) onAck(rec *kgo.Record, err error) {
 	sp := rec.Context.Value(partitionKey{}).(*SourcePartition)
-	sp.ack(rec.Offset, err)
+	size := 0
+	if err != nil {
+		size = int(recordBatchSize(rec))
+	}
+	sp.ack(rec.Offset, size, err)
 	if err != nil {
 		r.prodErr.Store(true)
+		r.wakeUp()
 		return
+	}
+	if sp.waiting.Load() {
+		r.wakeUp()
 	}
 	r.stats.RecordsAcked.Add(1)
 	r.stats.BytesAcked.Add(int64(len(rec.Key) + len(rec.Value)))
 }
 
-// produceFailure returns the first produce error of the task's partitions.
-func (r *taskRunner) produceFailure() error {
-	var errs []error
+// commitDue says whether to commit now: as soon as anything is acknowledged
+// after the start, so that a worker killed early does not copy it all
+// again, then every flush interval (the herder's offset.flush.interval.ms).
+func (r *taskRunner) commitDue(now time.Time) bool {
+	if !r.nextCommit.IsZero() {
+		return !now.Before(r.nextCommit)
+	}
 	for _, sp := range r.tc.parts.snapshot() {
-		if err := sp.failure(); err != nil {
-			errs = append(errs, err)
+		if sp.key != nil && sp.Acked() > sp.committed {
+			return true
 		}
 	}
-	return fmt.Errorf("task %s-%d: %w", r.spec.Name, r.id, errors.Join(errs...))
+	return false
 }
 
 // commit lets the task flush what must precede an offset commit
 // (Committer), then writes the acknowledged source offsets that changed since
 // the last commit.
 func (r *taskRunner) commit(ctx context.Context) error {
-	r.lastFlush = time.Now()
+	r.nextCommit = time.Now().Add(r.flushInterval)
 	r.entries = r.entries[:0]
 	for _, sp := range r.tc.parts.snapshot() {
 		if sp.key == nil {
@@ -244,7 +505,7 @@ func (r *taskRunner) commit(ctx context.Context) error {
 	// of what the task wrote about the records before them.
 	if c, ok := r.task.(Committer); ok {
 		if err := c.Commit(ctx); err != nil {
-			return fmt.Errorf("commit task %s-%d: %w", r.spec.Name, r.id, err)
+			return fmt.Errorf("commit task %s: %w", r.name(), err)
 		}
 	}
 	if err := r.store.commit(ctx, r.entries); err != nil {

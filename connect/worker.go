@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -105,7 +106,21 @@ type ConnectorStatus struct {
 type TaskStatus struct {
 	ID    int
 	State State
-	Error string
+	Error string // why the task is FAILED (or UNREACHABLE)
+	// Restarts counts how often the task was restarted after it failed;
+	// LastError is its last failure, kept while it runs again. NextRestart
+	// is when a FAILED task starts again.
+	Restarts    int64
+	LastError   string
+	NextRestart time.Time
+	// BlockedPartitions are the task's source partitions stopped at a
+	// record the target refused: each retries with backoff and resumes by
+	// itself once the target takes the record.
+	BlockedPartitions []BlockedPartition
+	// RecordsAhead counts records written to the target ahead of an earlier
+	// record of their partition that the target refused (always 0 unless
+	// ordering broke; each such record is also logged at ERROR).
+	RecordsAhead int64
 	// Unreachable lists the clusters the task had no answer from for
 	// WorkerConfig.UnreachableAfter; the State is then UNREACHABLE and
 	// Error says which and why.
@@ -130,6 +145,8 @@ func (ts *TaskStatus) fill(st *TaskStats) {
 	ts.RecordsLost = st.RecordsLost.Load()
 	ts.Cycles = st.Cycles.Load()
 	ts.LastCycle = time.Duration(st.LastCycle.Load())
+	ts.RecordsAhead = st.RecordsAhead.Load()
+	ts.BlockedPartitions = st.blockedPartitions()
 }
 
 // Status returns the state of every connector, sorted by herder and name.
@@ -215,12 +232,15 @@ func (w *Worker) connectorReach(spec ConnectorSpec) *reachability {
 }
 
 // Run starts every connector in specs and their tasks, and returns when ctx
-// is cancelled and all of them have stopped gracefully: producers flushed and
-// source offsets committed, each bounded by WorkerConfig.ShutdownTimeout.
-// Connectors of different flows are independent: one failing does not stop
-// the others. Run returns an error if the specs are invalid (nothing is
-// started then) or, after shutdown, listing the connectors and tasks that
-// failed.
+// is cancelled and all of them have stopped gracefully: source offsets
+// committed, producers flushed, offsets committed again, tasks and
+// connectors stopped, all within one deadline, WorkerConfig.ShutdownTimeout
+// after ctx was cancelled. Connectors of different flows are independent:
+// one failing does not stop the others, and a task that fails is restarted
+// after a capped exponential backoff. Run returns an error if the specs are
+// invalid (nothing is started then) or, after shutdown, listing the
+// connectors that failed and the tasks that were failed at the end (or had
+// not run healthily since they last failed).
 func (w *Worker) Run(ctx context.Context, specs []ConnectorSpec) error {
 	if err := validate(&w.cfg, specs, w.reg); err != nil {
 		return fmt.Errorf("invalid worker config: %w", err)
@@ -236,6 +256,18 @@ func (w *Worker) Run(ctx context.Context, specs []ConnectorSpec) error {
 	}
 	stopClock := w.clock.start()
 	defer stopClock()
+	// hard ends the graceful stop: ShutdownTimeout after ctx, for the whole
+	// worker at once.
+	hard, cancelHard := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelHard()
+	var deadline atomic.Pointer[time.Timer]
+	unwatch := context.AfterFunc(ctx, func() { deadline.Store(time.AfterFunc(w.cfg.ShutdownTimeout, cancelHard)) })
+	defer func() {
+		unwatch()
+		if t := deadline.Load(); t != nil {
+			t.Stop()
+		}
+	}()
 	var (
 		wg   sync.WaitGroup
 		mu   sync.Mutex
@@ -244,7 +276,7 @@ func (w *Worker) Run(ctx context.Context, specs []ConnectorSpec) error {
 	for _, h := range order {
 		hs := herders[h]
 		wg.Go(func() {
-			if err := w.runHerder(ctx, hs); err != nil {
+			if err := w.runHerder(ctx, hard, hs); err != nil {
 				mu.Lock()
 				errs = append(errs, err)
 				mu.Unlock()
@@ -257,7 +289,7 @@ func (w *Worker) Run(ctx context.Context, specs []ConnectorSpec) error {
 
 // runHerder opens the source-offset store of one source->target pair,
 // retrying while the target is unreachable, then runs its connectors.
-func (w *Worker) runHerder(ctx context.Context, specs []ConnectorSpec) error {
+func (w *Worker) runHerder(ctx, hard context.Context, specs []ConnectorSpec) error {
 	source, target := specs[0].Source, specs[0].Target
 	log := w.log.Named("herder").With("source", source, "target", target)
 	bo := backoff{max: w.cfg.RetryBackoffMax}
@@ -290,7 +322,7 @@ func (w *Worker) runHerder(ctx context.Context, specs []ConnectorSpec) error {
 	)
 	for _, s := range specs {
 		wg.Go(func() {
-			if err := w.runConnector(ctx, s, store); err != nil {
+			if err := w.runConnector(ctx, hard, s, store); err != nil {
 				mu.Lock()
 				errs = append(errs, err)
 				mu.Unlock()

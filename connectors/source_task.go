@@ -26,9 +26,10 @@ const defaultPollTimeout = time.Second
 const pollTimeout = defaultPollTimeout
 
 var (
-	_ connect.Committer      = (*MirrorSourceTask)(nil)
-	_ connect.Reconfigurable = (*MirrorSourceTask)(nil)
-	_ connect.AckObserver    = (*offsets.PartitionTracker)(nil)
+	_ connect.Committer       = (*MirrorSourceTask)(nil)
+	_ connect.Reconfigurable  = (*MirrorSourceTask)(nil)
+	_ connect.PartitionPauser = (*MirrorSourceTask)(nil)
+	_ connect.AckObserver     = (*offsets.PartitionTracker)(nil)
 )
 
 // MirrorSourceTask copies its assigned source partitions to the target: the
@@ -54,6 +55,7 @@ type MirrorSourceTask struct {
 	// number, and remote to its remote name: looked up once per fetched
 	// partition, not per record.
 	parts  map[string][]*connect.SourcePartition
+	where  map[*connect.SourcePartition]topicPartition // the reverse of parts
 	remote map[string]string
 	out    []connect.SourceRecord // reused across polls
 
@@ -99,6 +101,7 @@ func (t *MirrorSourceTask) Start(ctx context.Context, tc *connect.TaskContext) e
 	}
 	t.tc, t.cfg = tc, cfg
 	t.parts = make(map[string][]*connect.SourcePartition)
+	t.where = make(map[*connect.SourcePartition]topicPartition)
 	t.remote = make(map[string]string)
 	if t.gens, err = parseGenerations(tc.Props[KeyTopicGenerations]); err != nil {
 		return err
@@ -301,6 +304,7 @@ func (t *MirrorSourceTask) track(tps []topicPartition) map[string]map[int32]kgo.
 		}
 		ps[tp.Partition] = sp
 		t.parts[tp.Topic] = ps
+		t.where[sp] = tp
 		sp.SetObserver(t.shifts.Partition(tp.Topic, tp.Partition))
 		if _, ok := t.remote[tp.Topic]; !ok {
 			t.remote[tp.Topic] = t.cfg.Policy.FormatRemoteTopic(t.cfg.SourceAlias, tp.Topic)
@@ -349,6 +353,7 @@ func (t *MirrorSourceTask) Reconfigure(_ context.Context, props connect.Props) e
 			if sp != nil && !want[topicPartition{topic, int32(p)}] {
 				removed[topic] = append(removed[topic], int32(p))
 				ps[p] = nil
+				delete(t.where, sp)
 			}
 		}
 	}
@@ -376,6 +381,9 @@ func (t *MirrorSourceTask) Reconfigure(_ context.Context, props connect.Props) e
 	defer clear(t.fresh)
 	if len(removed) > 0 {
 		t.cl.RemoveConsumePartitions(removed)
+		// A partition the runner paused stays paused in the client even
+		// when it is no longer consumed; should it come back, it must not.
+		t.cl.ResumeFetchPartitions(removed)
 	}
 	if len(added) > 0 {
 		t.cl.AddConsumePartitions(t.track(added))
@@ -552,6 +560,37 @@ func (t *MirrorSourceTask) checkLoss(fp kgo.FetchTopicPartition, sp *connect.Sou
 		return fmt.Errorf("source %s[%d]: records at offsets %d to %d %s (%s=fail)", fp.Topic, fp.Partition, from, to-1, why, KeyOnDataLoss)
 	}
 	return nil
+}
+
+// PausePartition implements connect.PartitionPauser: the consumer stops
+// fetching the partition, and drops what it fetched of it and did not return
+// yet (kgo strips paused partitions from buffered fetches without moving
+// their position).
+func (t *MirrorSourceTask) PausePartition(sp *connect.SourcePartition) bool {
+	tp, ok := t.where[sp]
+	if !ok {
+		return false
+	}
+	t.cl.PauseFetchPartitions(map[string][]int32{tp.Topic: {tp.Partition}})
+	return true
+}
+
+// ResumePartition implements connect.PartitionPauser: the consumer fetches
+// the partition again, from offset when offset >= 0 (kgo's SetOffsets also
+// discards fetches of it in flight), or else from where it stopped. Loss
+// detection then expects offset next, so records that retention deleted
+// meanwhile are reported lost.
+func (t *MirrorSourceTask) ResumePartition(sp *connect.SourcePartition, offset int64) bool {
+	tp, ok := t.where[sp]
+	if !ok {
+		return false
+	}
+	if offset >= 0 {
+		t.cl.SetOffsets(map[string]map[int32]kgo.EpochOffset{tp.Topic: {tp.Partition: {Epoch: -1, Offset: offset}}})
+		t.next[sp] = offset
+	}
+	t.cl.ResumeFetchPartitions(map[string][]int32{tp.Topic: {tp.Partition}})
+	return true
 }
 
 // Stop implements connect.SourceTask. The runner's last Commit sent and

@@ -20,7 +20,7 @@ import (
 func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("worker", "worker --config FILE [flags]", stdout)
 	config := fs.String("config", "", "flow file: YAML (.yaml, .yml) or MM2's mm2.properties (.properties)")
-	shutdown := fs.Duration("shutdown-timeout", 30*time.Second, "bound on a graceful stop (flush producers, commit offsets); a second signal stops at once")
+	shutdown := fs.Duration("shutdown-timeout", 30*time.Second, "one deadline for the whole graceful stop (commit offsets, flush producers, commit again, stop tasks); a second signal stops at once")
 	httpAddr := fs.String("http-addr", "", "serve Connect's REST status paths and Prometheus /metrics on this address (e.g. 127.0.0.1:8083); off when empty")
 	var lf logFlags
 	lf.register(fs)

@@ -1,0 +1,113 @@
+package connect_test
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/mm2go/mm2go/connect"
+	"github.com/mm2go/mm2go/connect/connecttest"
+)
+
+// hangProduceTo makes c hold every produce request to topic until release
+// is closed (a hung network to the target's data, while the offsets topic
+// still answers). It returns how many requests it held.
+func hangProduceTo(t *testing.T, c *kfake.Cluster, topic string, release <-chan struct{}, opts ...kgo.Opt) *atomic.Int64 {
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(c.ListenAddrs()...)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	topics, err := kadm.NewClient(cl).ListTopics(context.Background(), topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := topics[topic].ID // produce requests name topics by ID (v13+)
+	var held atomic.Int64
+	c.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		for _, rt := range req.(*kmsg.ProduceRequest).Topics {
+			if rt.Topic == topic || rt.TopicID == id {
+				held.Add(1)
+				c.SleepControl(func() { <-release })
+				break
+			}
+		}
+		return nil, nil, false
+	})
+	return &held
+}
+
+// TestWorker_ShutdownOneDeadline runs on synctest's fake clock: with the
+// target's data produce hung, a graceful stop takes the one
+// ShutdownTimeout for the whole worker (not one per flush, commit and
+// connector stop), and the records the target acknowledged before the stop
+// are committed although the flush of the rest never ends.
+func TestWorker_ShutdownOneDeadline(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var vn kfake.VirtualNetwork
+		target := connecttest.NewCluster(t, kfake.Ports(9301), kfake.ListenFn(vn.Listen), kfake.SeedTopics(1, "t"))
+		dial := kgo.Dialer(vn.DialContext)
+		src := connecttest.NewSource()
+		p := connecttest.Partition{Topic: "t"}
+		conn := connecttest.NewConnector("fake", src, []connecttest.Partition{p})
+		var stops atomic.Int64
+		conn.Hooks.TaskStop = func(ctx context.Context, _ int) error {
+			stops.Add(1)
+			<-ctx.Done() // a task whose Stop takes all the time it gets
+			return nil
+		}
+		conn.Hooks.ConnectorStop = func(ctx context.Context) error {
+			<-ctx.Done() // and a connector too
+			return nil
+		}
+		cfg := connecttest.Config(target, dial)
+		cfg.OffsetFlushInterval = 30 * time.Second // no periodic commit between the first one and the stop
+		cfg.ShutdownTimeout = 10 * time.Second
+		w := connect.NewWorker(cfg, connect.WithRegistry(connecttest.Registry(conn)), connect.WithLogger(connecttest.Logger(t)))
+		run := connecttest.Run(t, w, conn.Spec())
+		committed := func() int64 {
+			o, ok := connecttest.Committed(t, target, connect.OffsetsTopic("source"), dial)[string(connecttest.OffsetKey("fake", p))]
+			if !ok {
+				return -1
+			}
+			return o
+		}
+		src.Append("t", 0, connecttest.Records(100)...)
+		connecttest.WaitFor(t, time.Minute, "the first commit", func() bool { return committed() == 99 })
+		// Acknowledged, not committed yet (the interval is an hour).
+		src.Append("t", 0, connecttest.RecordsFrom(100, 100)...)
+		connecttest.WaitFor(t, time.Minute, "200 records copied", func() bool {
+			return len(connecttest.ReadTopic(t, target, "t", dial)[0]) == 200
+		})
+		release := make(chan struct{})
+		held := hangProduceTo(t, target, "t", release, dial)
+		src.Append("t", 0, connecttest.RecordsFrom(200, 100)...)
+		connecttest.WaitFor(t, time.Minute, "a produce request held", func() bool { return held.Load() > 0 })
+
+		began := time.Now()
+		err := run.Stop()
+		took := time.Since(began)
+		close(release)
+		if took > cfg.ShutdownTimeout {
+			t.Errorf("the graceful stop took %v, want at most ShutdownTimeout (%v)", took, cfg.ShutdownTimeout)
+		}
+		if err == nil || !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("Run = %v, want the flush that ran out of time", err)
+		}
+		if stops.Load() != 1 {
+			t.Errorf("task Stop called %d times, want 1", stops.Load())
+		}
+		if o := committed(); o != 199 {
+			t.Errorf("committed offset after the stop = %d, want 199 (everything acknowledged before the flush)", o)
+		}
+	})
+}
