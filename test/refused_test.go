@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/mm2go/mm2go/connect"
+	"github.com/mm2go/mm2go/connectors"
 )
 
 // refusedRecords writes records from to from+n-1 to partition 0 of topic,
@@ -81,7 +82,10 @@ func TestRefusedRecord_StopsOnlyItsPartition(t *testing.T) {
 	logOpt, logs := capturingLogger(t)
 	cfg := connect.WorkerConfig{Clusters: clusterConfigs(map[string]*kfake.Cluster{"A": src, "B": dst}),
 		RetryBackoffMax: time.Second, OffsetFlushInterval: 200 * time.Millisecond}
-	rw := startWorker(t, cfg, []connect.ConnectorSpec{sourceSpec("A", "B", nil)}, logOpt)
+	// The target's operator owns max.message.bytes there: config sync must
+	// not remove the override the source does not have.
+	keep := map[string]string{connectors.KeyTargetKeep: "max.message.bytes"}
+	rw := startWorker(t, cfg, []connect.ConnectorSpec{sourceSpec("A", "B", keep)}, logOpt)
 
 	waitFor(t, 30*time.Second, "the partition to stop at the refused record", func() bool {
 		bs := blockedPartitions(rw.w)
