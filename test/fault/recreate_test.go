@@ -8,11 +8,13 @@ import (
 )
 
 // TestFault_TopicRecreated deletes a source topic whose records were all
-// copied and re-creates it with fewer, as many or more partitions, while
-// the worker runs or while it is stopped (SIGTERM); the new topic gets
-// more records per partition than the old one had, so its offsets pass
-// the old committed offsets. The worker must notice the new topic (its
-// topic ID changed) and copy it from its start.
+// copied and re-creates it with fewer, as many or more partitions: while
+// the worker runs, at once (running) or after 3 s, long enough for the
+// worker's topic refreshes (every second) to see the topic gone
+// (running-gap), or while the worker is stopped with SIGTERM (stopped). The
+// new topic gets more records per partition than the old one had, so its
+// offsets pass the old committed offsets. The worker must notice the new
+// topic (its topic ID changed) and copy it from its start.
 //
 // Bound: the remote topic holds the old topic's records, then the new
 // one's, per partition, nothing missing or out of order; 0 duplicates
@@ -24,14 +26,17 @@ func TestFault_TopicRecreated(t *testing.T) {
 	t.Parallel()
 	const oldParts = 4
 	perPart := int64(pick(500, 5000))
-	for _, stopped := range []bool{false, true} {
+	for _, when := range []string{"running", "running-gap", "stopped"} {
+		stopped := when == "stopped"
 		for _, newParts := range []int32{2, 4, 6} {
 			how := map[int32]string{2: "fewer", 4: "equal", 6: "more"}[newParts]
-			when := map[bool]string{false: "running", true: "stopped"}[stopped]
 			t.Run(when+"/"+how, func(t *testing.T) {
 				t.Parallel()
-				if stopped {
+				switch when {
+				case "stopped":
 					pendingFix(t, "issue 10 item 1: a topic re-created while the worker is stopped is detected (topic IDs beside the committed offsets)")
+				case "running-gap":
+					pendingFix(t, "issue 10 item 1: a topic the worker saw deleted, then re-created, is copied from its start (the client still holds the old topic ID)")
 				}
 				e := newEnv(t, envOpts{})
 				e.createTopic("events", oldParts)
@@ -48,6 +53,9 @@ func TestFault_TopicRecreated(t *testing.T) {
 					e.stopWorker(w)
 				}
 				e.deleteTopic("events")
+				if when == "running-gap" {
+					time.Sleep(3 * time.Second) // deleted for three topic refreshes
+				}
 				e.createTopic("events", newParts)
 				gen2 := e.produce("events", newParts, "gen2", 0, 2*perPart*int64(newParts))
 				<-gen2.Done()
