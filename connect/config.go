@@ -241,6 +241,9 @@ type WorkerConfig struct {
 	// -1 replication means the broker default).
 	OffsetsTopicPartitions  int32
 	OffsetsTopicReplication int16
+	// WorkerID names this worker in status and the REST API (Connect's
+	// worker_id): host:port of its REST listener, say. Default "mm2go".
+	WorkerID string
 	// Herders overrides, per source->target pair ("A->B"), where that pair
 	// keeps its source offsets and how often it commits them (MM2's
 	// offset.storage.* and offset.flush.interval.ms worker keys).

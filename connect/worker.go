@@ -21,13 +21,23 @@ type Worker struct {
 	reg *Registry
 	log hclog.Logger
 
-	mu     sync.Mutex // guards status, live and reach
+	mu     sync.Mutex // guards status, live, reach and view
 	status map[string]*ConnectorStatus
 	live   map[string]map[int]*TaskStats // running tasks' counters, read live by Status
 	reach  map[string]*reachability      // connectors' view of their clusters, by connector id
 
+	view GroupView // the group's view under RunGroup; nil while alone
+
 	clients clientRegistry // live clients, for the client metrics
 	clock   coarseClock    // the time of the per-record metrics
+}
+
+// workerID names this worker in status: WorkerConfig.WorkerID, or "mm2go".
+func (w *Worker) workerID() string {
+	if w.cfg.WorkerID != "" {
+		return w.cfg.WorkerID
+	}
+	return "mm2go"
 }
 
 // Option configures a Worker with things a programmer injects.
