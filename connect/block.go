@@ -246,7 +246,7 @@ func (r *taskRunner) sendParked(ctx context.Context, sp *SourcePartition, st *pa
 			sp.largeReady = true
 		}
 		sp.mu.Lock()
-		sp.pushLocked(first.Offset)
+		sp.pushRecordsLocked([]SourceRecord{first}, r.clock.nowMs())
 		sp.mu.Unlock()
 		first.Record.Context = sp.ctx
 		cl.Produce(ctx, first.Record, r.promise)

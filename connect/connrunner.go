@@ -277,7 +277,7 @@ func (w *Worker) newTaskRunner(spec ConnectorSpec, id int, props Props, conn Con
 	w.mu.Unlock()
 	clients := w.clientsOf(stats.m.reach, spec, id)
 	return &taskRunner{
-		cfg: &w.cfg, spec: spec, id: id, task: conn.NewTask(), store: store, log: tlog, hard: hard, began: time.Now(),
+		cfg: &w.cfg, spec: spec, id: id, task: conn.NewTask(), store: store, log: tlog, hard: hard, began: time.Now(), clock: &w.clock,
 		stats: stats, props: props, reconfig: make(chan Props), done: make(chan struct{}),
 		flushInterval: w.cfg.herder(spec.Source, spec.Target).OffsetFlushInterval,
 		newProducer: func(opts ...kgo.Opt) (*kgo.Client, error) {

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/mm2go/mm2go/connect/internal/kstat"
 )
 
 // The series in this file carry the names and labels that Strimzi's
@@ -72,9 +74,39 @@ type taskMetrics struct {
 	parts *partitionTable
 	reach *reachability
 
-	mu       sync.Mutex // guards groups and groupsAt
+	mu       sync.Mutex // guards the fields below
 	groups   []GroupCheckpoint
 	groupsAt map[string]time.Time // when each group was last brought up to date
+	// Connect's connector-task-metrics and source-task-metrics, recorded
+	// per commit and per poll.
+	commitTime kstat.Dist // offset-commit-{avg,max}-time-ms: successful commits
+	pollTime   kstat.Dist // poll-batch-{avg,max}-time-ms
+	batchSize  kstat.Dist // batch-size-{avg,max}: records per poll
+}
+
+// committed records a successful source-offset commit that took d
+// (Connect's recordCommitSuccess).
+func (m *taskMetrics) committed(d time.Duration) {
+	if m == nil {
+		return
+	}
+	now := time.Now()
+	m.mu.Lock()
+	m.commitTime.Record(float64(d)/float64(time.Millisecond), now.UnixMilli())
+	m.mu.Unlock()
+}
+
+// polled records a Poll that took d and returned n records (Connect's
+// recordPoll and recordBatch).
+func (m *taskMetrics) polled(d time.Duration, n int, now time.Time) {
+	if m == nil {
+		return
+	}
+	ms := now.UnixMilli()
+	m.mu.Lock()
+	m.pollTime.Record(float64(d)/float64(time.Millisecond), ms)
+	m.batchSize.Record(float64(n), ms)
+	m.mu.Unlock()
 }
 
 func newTaskMetrics(parts *partitionTable) *taskMetrics {
@@ -193,7 +225,22 @@ var (
 	mWriteTotal   = prometheus.NewDesc("kafka_connect_source_task_source_record_write_total", "Records the target acknowledged (Connect: source-record-write-total).", []string{"connector", "task"}, nil)
 	mActiveRecord = gauge("kafka_connect_source_task_source_record_active_count", "Records polled and not yet acknowledged by the target (Connect: source-record-active-count).", "connector", "task")
 
+	mCommitAvg = gauge("kafka_connect_connector_task_offset_commit_avg_time_ms", "Average time of the task's successful source-offset commits, over the last 30 to 60 s (Connect: offset-commit-avg-time-ms).", "connector", "task")
+	mCommitMax = gauge("kafka_connect_connector_task_offset_commit_max_time_ms", "Longest successful source-offset commit of the task over the last 30 to 60 s (Connect: offset-commit-max-time-ms).", "connector", "task")
+	mBatchAvg  = gauge("kafka_connect_connector_task_batch_size_avg", "Average records per poll of the task over the last 30 to 60 s (Connect: batch-size-avg).", "connector", "task")
+	mPollAvg   = gauge("kafka_connect_source_task_poll_batch_avg_time_ms", "Average time of the task's polls over the last 30 to 60 s (Connect: poll-batch-avg-time-ms).", "connector", "task")
+	mPollMax   = gauge("kafka_connect_source_task_poll_batch_max_time_ms", "Longest poll of the task over the last 30 to 60 s (Connect: poll-batch-max-time-ms).", "connector", "task")
+
+	// MM2's per-partition metrics (kafka.connect.mirror).
+	mirrorLabels     = []string{"source", "target", "topic", "partition"}
+	checkpointLabels = []string{"source", "target", "group", "topic", "partition"}
+	mMirror          = map[string]*prometheus.Desc{}
+	mCheckpoint      = map[string]*prometheus.Desc{}
+	mRecordsLag      = gauge("kafka_consumer_fetch_manager_records_lag", "Records of the source partition past the replication consumer's position, at its last fetch (Java: records-lag).", "clientid", "topic", "partition")
+
 	// mm2go's own.
+	mLagRecords  = gauge("mm2go_partition_lag_records", "Records of the source partition not yet on the target: past the consumer's position at its last fetch, plus those in flight to the target.", "source", "target", "topic", "partition")
+	mLagSeconds  = gauge("mm2go_partition_lag_seconds", "Age (from record timestamps) of the oldest record of the source partition not yet on the target; 0 when there is none.", "source", "target", "topic", "partition")
 	mUnreachable = gauge("mm2go_cluster_unreachable_seconds", "How long every request and connection of the task (task \"\": of the connector) to the cluster has failed; absent while it answers. The status says UNREACHABLE past the worker's threshold.", "source", "target", "connector", "task", "cluster")
 	mGroupLag    = gauge("mm2go_checkpoint_group_lag_records", "Records the group consumed on the source past what its latest checkpoints say, summed over its partitions with a checkpoint.", "source", "target", "group")
 	mGroupAge    = gauge("mm2go_checkpoint_group_age_seconds", "Seconds since a checkpoint cycle last left every partition of the group with a checkpoint at its committed offset (+Inf: never since the task started).", "source", "target", "group")
@@ -210,7 +257,38 @@ var taskCountStates = []struct {
 	{"paused", "PAUSED"}, {"restarting", "RESTARTING"}, {"destroyed", "DESTROYED"},
 }
 
+// mirrorSeries are MM2's MirrorSourceConnector attributes, by series
+// suffix; checkpointSeries its MirrorCheckpointConnector ones.
+var (
+	mirrorSeries = []struct{ name, help string }{
+		{"record_count", "Records the target acknowledged (MM2 record-count)."},
+		{"record_rate", "Records the target acknowledged per second, over the last 30 to 60 s (MM2 record-rate)."},
+		{"byte_count", "Value bytes of the records handed to the producer (MM2 byte-count)."},
+		{"byte_rate", "Value bytes handed to the producer per second, over the last 30 to 60 s (MM2 byte-rate)."},
+		{"record_age_ms", "Age of the last record handed to the producer: now - its timestamp (MM2 record-age-ms)."},
+		{"record_age_ms_max", "Largest record age over the last 30 to 60 s (MM2 record-age-ms-max)."},
+		{"record_age_ms_min", "Smallest record age over the last 30 to 60 s (MM2 record-age-ms-min)."},
+		{"record_age_ms_avg", "Average record age over the last 30 to 60 s (MM2 record-age-ms-avg)."},
+		{"replication_latency_ms", "Time from the timestamp of the last record acknowledged by the target to its ack (MM2 replication-latency-ms)."},
+		{"replication_latency_ms_max", "Largest replication latency over the last 30 to 60 s (MM2 replication-latency-ms-max)."},
+		{"replication_latency_ms_min", "Smallest replication latency over the last 30 to 60 s (MM2 replication-latency-ms-min)."},
+		{"replication_latency_ms_avg", "Average replication latency over the last 30 to 60 s (MM2 replication-latency-ms-avg)."},
+	}
+	checkpointSeries = []struct{ name, help string }{
+		{"checkpoint_latency_ms", "Time from the start of the checkpoint cycle to the target's ack of the group's last checkpoint of the partition (MM2 checkpoint-latency-ms, one sensor per group and partition)."},
+		{"checkpoint_latency_ms_max", "Largest checkpoint latency over the last 30 to 60 s (MM2 checkpoint-latency-ms-max)."},
+		{"checkpoint_latency_ms_min", "Smallest checkpoint latency over the last 30 to 60 s (MM2 checkpoint-latency-ms-min)."},
+		{"checkpoint_latency_ms_avg", "Average checkpoint latency over the last 30 to 60 s (MM2 checkpoint-latency-ms-avg)."},
+	}
+)
+
 func init() {
+	for _, x := range mirrorSeries {
+		mMirror[x.name] = prometheus.NewDesc("kafka_connect_mirror_mirrorsourceconnector_"+x.name, x.help, mirrorLabels, nil)
+	}
+	for _, x := range checkpointSeries {
+		mCheckpoint[x.name] = prometheus.NewDesc("kafka_connect_mirror_mirrorcheckpointconnector_"+x.name, x.help, checkpointLabels, nil)
+	}
 	mConnTaskCounts["total"] = gauge("kafka_connect_worker_connector_total_task_count", "The tasks of the connector run in this worker.", "connector")
 	for _, s := range taskCountStates {
 		mConnTaskCounts[s.name] = gauge("kafka_connect_worker_connector_"+s.name+"_task_count",
@@ -220,11 +298,14 @@ func init() {
 
 func (c *metricsCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{mWorkerConnectors, mWorkerTasks, mRebalancing, mRebalances, mAssignedConns, mAssignedTasks,
-		mTaskStatus, mPollTotal, mWriteTotal, mActiveRecord, mUnreachable, mGroupLag, mGroupAge, mGroupUntr} {
+		mTaskStatus, mPollTotal, mWriteTotal, mActiveRecord, mUnreachable, mGroupLag, mGroupAge, mGroupUntr,
+		mCommitAvg, mCommitMax, mBatchAvg, mPollAvg, mPollMax, mRecordsLag, mLagRecords, mLagSeconds} {
 		ch <- d
 	}
-	for _, d := range mConnTaskCounts {
-		ch <- d
+	for _, m := range []map[string]*prometheus.Desc{mConnTaskCounts, mMirror, mCheckpoint} {
+		for _, d := range m {
+			ch <- d
+		}
 	}
 	describeClients(ch)
 }
@@ -315,15 +396,61 @@ func (c *metricsCollector) collectLive(ch chan<- prometheus.Metric, now time.Tim
 			ch <- prometheus.MustNewConstMetric(mUnreachable, prometheus.GaugeValue, d.Seconds(), cs.Source, cs.Target, cs.Name, "", cluster)
 		}
 	}
+	// A partition or group that moves between tasks can be in two of them
+	// for a moment: its series go out once.
+	seen := make(map[string]bool)
+	once := func(d *prometheus.Desc, v float64, lv ...string) {
+		k := d.String() + "\x00" + strings.Join(lv, "\x00")
+		if seen[k] {
+			return
+		}
+		seen[k] = true
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, lv...)
+	}
+	consumers := consumerIDs(w.clients.snapshot())
+	nowMs := now.UnixMilli()
 	for _, t := range live {
 		if t.m == nil {
 			continue
 		}
 		cs, task := t.spec, strconv.Itoa(t.id)
 		conn := jmxValue(connectName(cs.Source, cs.Target, cs.Name))
+		clientid, hasClient := consumers[t.m.reach.cluster(cs.Source)]
 		var active int64
 		for _, sp := range t.m.parts.snapshot() {
 			active += sp.InFlight()
+			ps, ok := sp.snapshot(nowMs)
+			if !ok {
+				continue
+			}
+			l := ps.labels
+			part := strconv.Itoa(int(l.Partition))
+			switch l.Kind {
+			case MirrorSourcePartition:
+				lv := []string{jmxValue(cs.Source), jmxValue(cs.Target), jmxValue(l.TargetTopic), part}
+				for name, v := range map[string]float64{
+					"record_count": ps.records, "record_rate": ps.recordRate, "byte_count": ps.bytes, "byte_rate": ps.byteRate,
+					"record_age_ms": ps.ageV, "record_age_ms_max": ps.ageMax, "record_age_ms_min": ps.ageMin, "record_age_ms_avg": ps.ageAvg,
+					"replication_latency_ms": ps.latV, "replication_latency_ms_max": ps.latMax,
+					"replication_latency_ms_min": ps.latMin, "replication_latency_ms_avg": ps.latAvg,
+				} {
+					once(mMirror[name], v, lv...)
+				}
+				if !ps.hasFetch {
+					continue
+				}
+				if hasClient {
+					once(mRecordsLag, float64(ps.consumerLag), clientid, jmxValue(l.Topic), part)
+				}
+				once(mLagRecords, float64(ps.lagRecords), cs.Source, cs.Target, l.Topic, part)
+				once(mLagSeconds, ps.lagSeconds, cs.Source, cs.Target, l.Topic, part)
+			case CheckpointPartition:
+				lv := []string{jmxValue(cs.Source), jmxValue(cs.Target), jmxValue(l.Group), jmxValue(l.Topic), part}
+				for name, v := range map[string]float64{"checkpoint_latency_ms": ps.latV, "checkpoint_latency_ms_max": ps.latMax,
+					"checkpoint_latency_ms_min": ps.latMin, "checkpoint_latency_ms_avg": ps.latAvg} {
+					once(mCheckpoint[name], v, lv...)
+				}
+			}
 		}
 		ch <- prometheus.MustNewConstMetric(mActiveRecord, prometheus.GaugeValue, float64(active), conn, task)
 		_, failing := t.m.reach.failing(now, w.cfg.UnreachableAfter)
@@ -331,15 +458,39 @@ func (c *metricsCollector) collectLive(ch chan<- prometheus.Metric, now time.Tim
 			ch <- prometheus.MustNewConstMetric(mUnreachable, prometheus.GaugeValue, d.Seconds(), cs.Source, cs.Target, cs.Name, task, cluster)
 		}
 		t.m.mu.Lock()
+		_, commitMax, _, commitAvg := t.m.commitTime.Measure(nowMs)
+		_, pollMax, _, pollAvg := t.m.pollTime.Measure(nowMs)
+		_, _, _, batchAvg := t.m.batchSize.Measure(nowMs)
 		for _, g := range t.m.groups {
-			ch <- prometheus.MustNewConstMetric(mGroupLag, prometheus.GaugeValue, float64(g.LagRecords), cs.Source, cs.Target, g.Group)
-			ch <- prometheus.MustNewConstMetric(mGroupUntr, prometheus.GaugeValue, float64(g.Untranslated), cs.Source, cs.Target, g.Group)
 			age := math.Inf(1)
 			if at := t.m.groupsAt[g.Group]; !at.IsZero() {
 				age = now.Sub(at).Seconds()
 			}
-			ch <- prometheus.MustNewConstMetric(mGroupAge, prometheus.GaugeValue, age, cs.Source, cs.Target, g.Group)
+			once(mGroupLag, float64(g.LagRecords), cs.Source, cs.Target, g.Group)
+			once(mGroupUntr, float64(g.Untranslated), cs.Source, cs.Target, g.Group)
+			once(mGroupAge, age, cs.Source, cs.Target, g.Group)
 		}
 		t.m.mu.Unlock()
+		ch <- prometheus.MustNewConstMetric(mCommitAvg, prometheus.GaugeValue, commitAvg, conn, task)
+		ch <- prometheus.MustNewConstMetric(mCommitMax, prometheus.GaugeValue, commitMax, conn, task)
+		ch <- prometheus.MustNewConstMetric(mPollAvg, prometheus.GaugeValue, pollAvg, conn, task)
+		ch <- prometheus.MustNewConstMetric(mPollMax, prometheus.GaugeValue, pollMax, conn, task)
+		ch <- prometheus.MustNewConstMetric(mBatchAvg, prometheus.GaugeValue, batchAvg, conn, task)
 	}
+}
+
+// consumerIDs maps the reachability of each owner's consumer clients to
+// their client id (as a label value): the replication consumer of a
+// MirrorSource task, whose records-lag series carry it.
+func consumerIDs(ms []*clientMetrics) map[*clusterReach]string {
+	out := make(map[*clusterReach]string)
+	for _, m := range ms {
+		if m.role != RoleConsumer || m.reach == nil {
+			continue
+		}
+		m.mu.Lock()
+		out[m.reach] = jmxValue(m.id)
+		m.mu.Unlock()
+	}
+	return out
 }

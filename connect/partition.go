@@ -63,6 +63,7 @@ type SourcePartition struct {
 	// aheadLast are their source offsets.
 	ahead                 int64
 	aheadFirst, aheadLast int64
+	metrics  atomic.Pointer[partMetrics] // nil until ExportMetrics; its stats are guarded by mu
 
 	// waiting is set while the runner waits for the partition's acks to go
 	// on with it (it sends one record at a time, or it is blocked): an ack
@@ -184,6 +185,12 @@ func (sp *SourcePartition) popLocked() (int64, bool) {
 // ack is called by the producer promise for each record of this partition,
 // in produce order; size is the record's size for failBytes.
 func (sp *SourcePartition) ack(downstream int64, size int, err error) {
+	sp.ackAt(downstream, size, -1, -1, err)
+}
+
+// ackAt is ack with the record's timestamp and the time of the ack (Unix
+// ms) for the partition's metrics; nowMs < 0 records none.
+func (sp *SourcePartition) ackAt(downstream int64, size int, tsMs, nowMs int64, err error) {
 	sp.mu.Lock()
 	upstream, ok := sp.popLocked()
 	if !ok {
@@ -226,6 +233,9 @@ func (sp *SourcePartition) ack(downstream int64, size int, err error) {
 		sp.observer.Acked(upstream, downstream)
 	}
 	sp.acked = upstream
+	if m := sp.metrics.Load(); m != nil && nowMs >= 0 {
+		m.ackedLocked(tsMs, nowMs, sp.head >= len(sp.runs))
+	}
 	sp.mu.Unlock()
 }
 

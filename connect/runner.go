@@ -64,6 +64,7 @@ type taskRunner struct {
 	// worker ran out of time. A task's stop ends at the earlier of that and
 	// ShutdownTimeout after its own ctx ended.
 	hard context.Context
+	clock *coarseClock // the worker's, for the per-partition metrics
 
 	// newProducer opens the producer of the task's records: the target's
 	// producer options, then ConnectorSpec.RecordProducer.
@@ -266,7 +267,11 @@ func (r *taskRunner) run(ctx context.Context) (err error) {
 		if len(r.attention) > 0 {
 			r.service(pctx, time.Now())
 		}
+		began := time.Now()
 		recs, woken, err := r.poll(ctx)
+		if now := time.Now(); err == nil && !woken {
+			r.stats.m.polled(now.Sub(began), len(recs), now)
+		}
 		switch {
 		case ctx.Err() != nil:
 			return nil
@@ -410,9 +415,7 @@ func (r *taskRunner) produce(ctx context.Context, sp *SourcePartition, recs []So
 		return
 	}
 	sp.mu.Lock()
-	for i := range recs {
-		sp.pushLocked(recs[i].Offset)
-	}
+	sp.pushRecordsLocked(recs, r.clock.nowMs())
 	sp.mu.Unlock()
 	for i := range recs {
 		rec := recs[i].Record
@@ -458,7 +461,7 @@ func (r *taskRunner) onAck(rec *kgo.Record, err error) {
 	if err != nil {
 		size = int(recordBatchSize(rec))
 	}
-	sp.ack(rec.Offset, size, err)
+	sp.ackAt(rec.Offset, size, rec.Timestamp.UnixMilli(), r.clock.nowMs(), err)
 	if err != nil {
 		r.prodErr.Store(true)
 		r.wakeUp()
@@ -491,6 +494,7 @@ func (r *taskRunner) commitDue(now time.Time) bool {
 // the last commit.
 func (r *taskRunner) commit(ctx context.Context) error {
 	r.nextCommit = time.Now().Add(r.flushInterval)
+	began := time.Now()
 	r.entries = r.entries[:0]
 	for _, sp := range r.tc.parts.snapshot() {
 		if sp.key == nil {
@@ -511,6 +515,7 @@ func (r *taskRunner) commit(ctx context.Context) error {
 	if err := r.store.commit(ctx, r.entries); err != nil {
 		return err
 	}
+	r.stats.m.committed(time.Since(began))
 	if len(r.entries) > 0 {
 		r.stats.Commits.Add(1)
 		r.log.Debug("committed source offsets", "partitions", len(r.entries))

@@ -380,6 +380,9 @@ func (t *MirrorCheckpointTask) checkpoints(byGroup map[string][]offsets.Partitio
 			}
 			rec := &kgo.Record{Topic: t.cfg.CheckpointsTopic, Partition: 0, Key: key, Value: value, Timestamp: began}
 			sp := t.partition(connect.MirrorCheckpointOffsetKey(t.connector, g, pt.TargetTopic, pt.Partition))
+			// MM2's checkpoint-latency-ms, one series per group and
+			// partition (MM2 mixes them all in one sensor).
+			sp.ExportMetrics(connect.PartitionMetrics{Kind: connect.CheckpointPartition, Group: g, Topic: pt.TargetTopic, Partition: pt.Partition})
 			out = append(out, connect.SourceRecord{Record: rec, Partition: sp, Offset: 0})
 			t.emitted[k] = cp
 		}

@@ -130,6 +130,11 @@ func (t *MirrorSourceTask) Start(ctx context.Context, tc *connect.TaskContext) e
 		// lost, and nothing more is skipped.
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		freshMetadata, // partitions added by Reconfigure start within 250ms, not 5s
+		// Transaction markers come back too (and are not copied): their
+		// offsets are the consumer's position past the records, which the
+		// lag metrics need (a partition that ends with a marker is caught
+		// up) and loss detection expects.
+		kgo.KeepControlRecords(),
 		connect.ClientLabel(fmt.Sprintf("%s->%s|%s-%d|replication-consumer", tc.Source, tc.Target, tc.Connector, tc.ID)),
 	)
 	if err != nil {
@@ -309,6 +314,8 @@ func (t *MirrorSourceTask) track(tps []topicPartition) map[string]map[int32]kgo.
 		if _, ok := t.remote[tp.Topic]; !ok {
 			t.remote[tp.Topic] = t.cfg.Policy.FormatRemoteTopic(t.cfg.SourceAlias, tp.Topic)
 		}
+		sp.ExportMetrics(connect.PartitionMetrics{Kind: connect.MirrorSourcePartition,
+			Topic: tp.Topic, Partition: tp.Partition, TargetTopic: t.remote[tp.Topic]})
 		o := kgo.NewOffset().AtStart()
 		if t.cfg.StartAtEnd {
 			o = kgo.NewOffset().AtEnd()
@@ -354,6 +361,7 @@ func (t *MirrorSourceTask) Reconfigure(_ context.Context, props connect.Props) e
 				removed[topic] = append(removed[topic], int32(p))
 				ps[p] = nil
 				delete(t.where, sp)
+				sp.StopMetrics()
 			}
 		}
 	}
@@ -488,19 +496,26 @@ func (t *MirrorSourceTask) Poll(ctx context.Context) ([]connect.SourceRecord, er
 	out := t.out[:0]
 	var lossErr error
 	fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
-		if len(fp.Records) == 0 {
-			return
-		}
 		ps := t.parts[fp.Topic]
-		if int(fp.Partition) >= len(ps) || ps[fp.Partition] == nil {
-			return // unassigned while the fetch was in flight
+		if fp.Err != nil || int(fp.Partition) >= len(ps) || ps[fp.Partition] == nil {
+			return // failed (see EachError), or unassigned while the fetch was in flight
 		}
 		sp, remote := ps[fp.Partition], t.remote[fp.Topic]
+		if len(fp.Records) == 0 {
+			// Nothing past the position: the consumer is at the high
+			// watermark (past transaction markers, too).
+			sp.ObserveFetch(fp.HighWatermark, fp.HighWatermark)
+			return
+		}
 		if err := t.checkLoss(fp, sp); err != nil {
 			lossErr = errors.Join(lossErr, err)
 			return
 		}
+		sp.ObserveFetch(fp.HighWatermark, fp.Records[len(fp.Records)-1].Offset+1)
 		for _, r := range fp.Records {
+			if r.Attrs.IsControl() {
+				continue // a transaction marker: the target's producer writes its own
+			}
 			if t.prov != nil && !t.prov.stamp(r) {
 				continue // it came from the target: copying it back would loop
 			}

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/mm2go/mm2go/connect"
 )
@@ -306,4 +308,166 @@ func TestMetrics_UnreachableSource(t *testing.T) {
 	if ss := m.get("mm2go_cluster_unreachable_seconds", nil); len(ss) != 0 {
 		t.Errorf("still unreachable after the cluster came back: %s", m.describe("mm2go_cluster_unreachable_seconds"))
 	}
+}
+
+// TestMetrics_MirrorSeries copies known records and reads MM2's
+// per-partition series (record and byte counts exact, ages and latencies
+// within what the clock allows), the consumer's records-lag, MM2's
+// checkpoint latency per group and partition, and mm2go's replication lag
+// while the target holds records back.
+func TestMetrics_MirrorSeries(t *testing.T) {
+	src, dst := newCluster(t, "src"), newCluster(t, "dst")
+	if _, err := kadm.NewClient(client(t, src)).CreateTopic(context.Background(), 2, 1, nil, "t"); err != nil {
+		t.Fatal(err)
+	}
+	srcProd := client(t, src, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	produced := produceRecords(t, srcProd, "t", 2, 100, "t")
+	commitSource(t, src, "g", "t", map[int32]int64{0: 10}, "")
+	commitSource(t, src, "h", "t", map[int32]int64{1: 20}, "")
+	began := time.Now()
+	rw := startWorker(t, connect.WorkerConfig{Clusters: clusterConfigs(map[string]*kfake.Cluster{"A": src, "B": dst})},
+		[]connect.ConnectorSpec{sourceSpec("A", "B", nil), checkpointSpec("A", "B", nil)})
+	srv := httptest.NewServer(rw.w.Handler("test"))
+	defer srv.Close()
+	url := srv.URL + "/metrics"
+	part := func(p int32) map[string]string {
+		return map[string]string{"source": "A", "target": "B", "topic": "A.t", "partition": fmt.Sprint(p)}
+	}
+	var m metrics
+	waitFor(t, 30*time.Second, "200 records counted and both groups checkpointed", func() bool {
+		m = scrape(t, url)
+		c0, _ := m.value("kafka_connect_mirror_mirrorsourceconnector_record_count", part(0))
+		c1, _ := m.value("kafka_connect_mirror_mirrorsourceconnector_record_count", part(1))
+		return c0 == 100 && c1 == 100 &&
+			len(m.get("kafka_connect_mirror_mirrorcheckpointconnector_checkpoint_latency_ms", map[string]string{"group": "g"})) == 1 &&
+			len(m.get("kafka_connect_mirror_mirrorcheckpointconnector_checkpoint_latency_ms", map[string]string{"group": "h"})) == 1
+	})
+	scraped := time.Now()
+	for p := range int32(2) {
+		var bytes, tsMin, tsMax int64 = 0, math.MaxInt64, 0
+		for _, r := range produced[p] {
+			bytes += int64(len(r.Value))
+			tsMin, tsMax = min(tsMin, r.Timestamp.UnixMilli()), max(tsMax, r.Timestamp.UnixMilli())
+		}
+		l := part(p)
+		if v, _ := m.value("kafka_connect_mirror_mirrorsourceconnector_byte_count", l); v != float64(bytes) {
+			t.Errorf("partition %d: byte_count = %v, want %d (value bytes only, as MM2)", p, v, bytes)
+		}
+		// Ages at poll and latencies at ack: now - record timestamp, with
+		// now between the start of the worker and the scrape.
+		lo, hi := float64(began.UnixMilli()-tsMax), float64(scraped.UnixMilli()-tsMin)
+		for _, name := range []string{"record_age_ms", "record_age_ms_min", "record_age_ms_avg", "record_age_ms_max",
+			"replication_latency_ms", "replication_latency_ms_min", "replication_latency_ms_avg", "replication_latency_ms_max"} {
+			v, ok := m.value("kafka_connect_mirror_mirrorsourceconnector_"+name, l)
+			if !ok || v < lo || v > hi {
+				t.Errorf("partition %d: %s = %v (found %v), want within [%v, %v]", p, name, v, ok, lo, hi)
+			}
+		}
+		age, _ := m.value("kafka_connect_mirror_mirrorsourceconnector_record_age_ms_min", l)
+		lat, _ := m.value("kafka_connect_mirror_mirrorsourceconnector_replication_latency_ms_min", l)
+		if lat < age {
+			t.Errorf("partition %d: replication latency min %v below the record age min %v: a record acknowledged before it was polled", p, lat, age)
+		}
+		if v, ok := m.value("kafka_connect_mirror_mirrorsourceconnector_record_rate", l); !ok || v <= 0 || v > 100 {
+			t.Errorf("partition %d: record_rate = %v (found %v), want 100 records over at least one 30 s window", p, v, ok)
+		}
+		if v, ok := m.value("kafka_consumer_fetch_manager_records_lag", map[string]string{
+			"clientid": `"A->B|MirrorSourceConnector-0|replication-consumer"`, "topic": "t", "partition": fmt.Sprint(p)}); !ok || v != 0 {
+			t.Errorf("partition %d: records_lag = %v (found %v), want 0\n%s", p, v, ok, m.describe("kafka_consumer_fetch_manager_records_lag"))
+		}
+		own := map[string]string{"source": "A", "target": "B", "topic": "t", "partition": fmt.Sprint(p)}
+		if v, ok := m.value("mm2go_partition_lag_records", own); !ok || v != 0 {
+			t.Errorf("partition %d: mm2go_partition_lag_records = %v (found %v), want 0", p, v, ok)
+		}
+		if v, ok := m.value("mm2go_partition_lag_seconds", own); !ok || v != 0 {
+			t.Errorf("partition %d: mm2go_partition_lag_seconds = %v (found %v), want 0", p, v, ok)
+		}
+	}
+	// One latency series per group and partition (MM2 mixes them in one).
+	for _, g := range []struct {
+		group, partition string
+	}{{"g", "0"}, {"h", "1"}} {
+		l := map[string]string{"source": "A", "target": "B", "group": g.group, "topic": "A.t", "partition": g.partition}
+		for _, name := range []string{"checkpoint_latency_ms", "checkpoint_latency_ms_max", "checkpoint_latency_ms_min", "checkpoint_latency_ms_avg"} {
+			if v, ok := m.value("kafka_connect_mirror_mirrorcheckpointconnector_"+name, l); !ok || v < 0 || v > float64(scraped.Sub(began).Milliseconds()) {
+				t.Errorf("%s%v = %v (found %v), want between 0 and the time since the start\n%s", name, l, v, ok,
+					m.describe("kafka_connect_mirror_mirrorcheckpointconnector_"+name))
+			}
+		}
+	}
+	for _, name := range []string{"kafka_connect_connector_task_offset_commit_avg_time_ms", "kafka_connect_connector_task_offset_commit_max_time_ms",
+		"kafka_connect_source_task_poll_batch_avg_time_ms", "kafka_connect_connector_task_batch_size_avg"} {
+		if v, ok := m.value(name, map[string]string{"connector": `"A->B.MirrorSourceConnector"`, "task": "0"}); !ok || v < 0 || v > 30_000 {
+			t.Errorf("%s = %v (found %v), want a plausible time or size", name, v, ok)
+		}
+	}
+
+	// The target holds produce requests back: new records are in flight,
+	// and the lag says how many and how old the oldest is.
+	var hold atomic.Bool
+	hold.Store(true)
+	dst.ControlKey(int16(kmsg.Produce), func(kmsg.Request) (kmsg.Response, error, bool) {
+		dst.KeepControl()
+		for i := 0; hold.Load() && i < 100; i++ {
+			time.Sleep(50 * time.Millisecond)
+		}
+		return nil, nil, false
+	})
+	sent := time.Now()
+	more := make([]*kgo.Record, 5)
+	for i := range more {
+		more[i] = &kgo.Record{Topic: "t", Partition: 1, Value: []byte("later"), Timestamp: sent}
+	}
+	if err := srcProd.ProduceSync(context.Background(), more...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	own1 := map[string]string{"source": "A", "target": "B", "topic": "t", "partition": "1"}
+	waitFor(t, 20*time.Second, "5 records of lag on partition 1", func() bool {
+		m = scrape(t, url)
+		v, _ := m.value("mm2go_partition_lag_records", own1)
+		return v == 5
+	})
+	if v, _ := m.value("mm2go_partition_lag_seconds", own1); v <= 0 || v > time.Since(sent).Seconds()+0.01 {
+		t.Errorf("lag seconds with 5 records held back = %v, want the age of the oldest (at most %v)", v, time.Since(sent).Seconds())
+	}
+	if v, _ := m.value("kafka_connect_source_task_source_record_active_count", map[string]string{"connector": `"A->B.MirrorSourceConnector"`, "task": "0"}); v != 5 {
+		t.Errorf("active records with 5 held back = %v, want 5", v)
+	}
+	hold.Store(false)
+	waitFor(t, 20*time.Second, "the lag back to 0", func() bool {
+		m = scrape(t, url)
+		v, _ := m.value("mm2go_partition_lag_records", own1)
+		c, _ := m.value("kafka_connect_mirror_mirrorsourceconnector_record_count", part(1))
+		return v == 0 && c == 105
+	})
+}
+
+// TestMetrics_TransactionalSourceCaughtUp copies a topic written in
+// transactions: its last offset is a commit marker, which is not copied,
+// and a caught-up partition shows no lag.
+func TestMetrics_TransactionalSourceCaughtUp(t *testing.T) {
+	src, dst := newCluster(t, "src"), newCluster(t, "dst")
+	if _, err := kadm.NewClient(client(t, src)).CreateTopic(context.Background(), 1, 1, nil, "t"); err != nil {
+		t.Fatal(err)
+	}
+	produceTransactions(t, src, "t", 1, 20, 10) // 20 records and 2 markers
+	rw := startWorker(t, connect.WorkerConfig{Clusters: clusterConfigs(map[string]*kfake.Cluster{"A": src, "B": dst})},
+		[]connect.ConnectorSpec{sourceSpec("A", "B", nil)})
+	srv := httptest.NewServer(rw.w.Handler("test"))
+	defer srv.Close()
+	var m metrics
+	waitFor(t, 30*time.Second, "20 records counted", func() bool {
+		m = scrape(t, srv.URL+"/metrics")
+		c, _ := m.value("kafka_connect_mirror_mirrorsourceconnector_record_count", map[string]string{"topic": "A.t", "partition": "0"})
+		return c == 20
+	})
+	if n := totalRecords(endOffsets(t, dst, "A.t")); n != 20 {
+		t.Errorf("target holds %d offsets, want the 20 records and no marker", n)
+	}
+	waitFor(t, 10*time.Second, "no lag", func() bool {
+		m = scrape(t, srv.URL+"/metrics")
+		l, ok1 := m.value("mm2go_partition_lag_records", map[string]string{"topic": "t", "partition": "0"})
+		c, ok2 := m.value("kafka_consumer_fetch_manager_records_lag", map[string]string{"topic": "t", "partition": "0"})
+		return ok1 && ok2 && l == 0 && c == 0
+	})
 }
