@@ -66,7 +66,10 @@ func scrape(t testing.TB, url string) metrics {
 			case dto.MetricType_UNTYPED:
 				s.value = m.GetUntyped().GetValue()
 			default:
-				s.value = math.NaN() // summaries and histograms: present, no single value
+				// Summaries and histograms: their _sum and _count series.
+				s.value = math.NaN()
+				out[name+"_sum"] = append(out[name+"_sum"], s)
+				out[name+"_count"] = append(out[name+"_count"], s)
 			}
 			out[name] = append(out[name], s)
 		}
