@@ -121,7 +121,12 @@ func (m *partMetrics) pushedLocked(recs []SourceRecord, wasIdle bool, nowMs int6
 		r := recs[i].Record
 		age := float64(nowMs - r.Timestamp.UnixMilli())
 		sum += age
-		lo, hi = math.Min(lo, age), math.Max(hi, age)
+		if age < lo {
+			lo = age
+		}
+		if age > hi {
+			hi = age
+		}
 		bytes += len(r.Value)
 	}
 	first, last := recs[0].Record.Timestamp.UnixMilli(), recs[len(recs)-1].Record.Timestamp.UnixMilli()

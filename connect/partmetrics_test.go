@@ -128,3 +128,36 @@ func TestPartMetrics_HotPathAllocatesNothing(t *testing.T) {
 		t.Fatalf("push, fetch and ack of 500 records with metrics allocate %.1f times, want 0", allocs)
 	}
 }
+
+// BenchmarkSourcePartition_PushAckMetrics is BenchmarkSourcePartition_PushAck
+// with the partition's metrics on, as the runner records them: compare the
+// two for the per-record cost of the metrics.
+func BenchmarkSourcePartition_PushAckMetrics(b *testing.B) {
+	sp := newSourcePartition([]byte("k"))
+	sp.ExportMetrics(PartitionMetrics{Kind: MirrorSourcePartition, Topic: "t", TargetTopic: "A.t"})
+	const batch = 500
+	recs := make([]SourceRecord, batch)
+	for i := range recs {
+		recs[i] = SourceRecord{Record: &kgo.Record{Value: make([]byte, 100), Timestamp: time.UnixMilli(1_800_000_000_000 + int64(i))}, Partition: sp}
+	}
+	var clock coarseClock
+	stop := clock.start()
+	defer stop()
+	b.ReportAllocs()
+	var off int64
+	for b.Loop() {
+		sp.mu.Lock()
+		idle := sp.head >= len(sp.runs)
+		for i := range recs {
+			recs[i].Offset = off + int64(i)
+			sp.pushLocked(recs[i].Offset)
+		}
+		sp.metrics.Load().pushedLocked(recs, idle, clock.nowMs())
+		sp.mu.Unlock()
+		for i := range recs {
+			sp.ackAt(recs[i].Offset, recs[i].Record.Timestamp.UnixMilli(), clock.nowMs(), nil)
+		}
+		off += batch
+	}
+	b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "records/s")
+}

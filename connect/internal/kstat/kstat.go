@@ -59,12 +59,26 @@ func (w *window) purge(now int64) {
 	}
 }
 
+// add records n events at now; values are never NaN, so plain comparisons
+// do (math.Min and math.Max cost more on this path).
 func (w *window) add(n int64, sum, lo, hi float64, now int64) {
 	s := w.current(now)
 	s.n += n
 	s.sum += sum
-	s.min = math.Min(s.min, lo)
-	s.max = math.Max(s.max, hi)
+	if lo < s.min {
+		s.min = lo
+	}
+	if hi > s.max {
+		s.max = hi
+	}
+	s.last = now
+}
+
+// addSum records one event of value v at now for a sum only (Meter).
+func (w *window) addSum(v float64, now int64) {
+	s := w.current(now)
+	s.n++
+	s.sum += v
 	s.last = now
 }
 
@@ -118,7 +132,7 @@ type Meter struct {
 // Record adds v at now (Kafka's sensor.record(v)): v = 1 counts an event,
 // v = bytes counts bytes.
 func (m *Meter) Record(v float64, now int64) {
-	m.w.add(1, v, v, v, now)
+	m.w.addSum(v, now)
 	m.total += v
 }
 
