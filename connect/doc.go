@@ -84,6 +84,20 @@
 // connector and task, and helpers that run a Worker against in-process fake
 // clusters.
 //
+// # Metrics
+//
+// Worker.Collector exports mm2go's own series and the ones of MM2, Kafka
+// Connect and the Java clients under the names Strimzi's JMX-exporter rules
+// give them (see metrics.go). Tasks feed the per-partition series through
+// their SourcePartition handles: ExportMetrics names a partition (MM2's
+// MirrorSourceConnector or MirrorCheckpointConnector series), ObserveFetch
+// gives the source's high watermark per fetched partition, StopMetrics ends
+// them. The runner records per run of records it hands to the producer and
+// per ack, under the partition's lock, without allocating. Every client a
+// task or connector opens carries a kgo hook that counts its traffic and
+// tells the owner whether the cluster answers: a task that gets no answer
+// from one of its clusters for WorkerConfig.UnreachableAfter is UNREACHABLE.
+//
 // # Errors
 //
 // Retriable marks an error worth retrying; IsRetriable is the one place that
