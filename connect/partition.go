@@ -63,7 +63,7 @@ type SourcePartition struct {
 	// aheadLast are their source offsets.
 	ahead                 int64
 	aheadFirst, aheadLast int64
-	metrics  atomic.Pointer[partMetrics] // nil until ExportMetrics; its stats are guarded by mu
+	metrics               atomic.Pointer[partMetrics] // nil until ExportMetrics; its stats are guarded by mu
 
 	// waiting is set while the runner waits for the partition's acks to go
 	// on with it (it sends one record at a time, or it is blocked): an ack

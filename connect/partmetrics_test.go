@@ -155,7 +155,7 @@ func BenchmarkSourcePartition_PushAckMetrics(b *testing.B) {
 		sp.metrics.Load().pushedLocked(recs, idle, clock.nowMs())
 		sp.mu.Unlock()
 		for i := range recs {
-			sp.ackAt(recs[i].Offset, recs[i].Record.Timestamp.UnixMilli(), clock.nowMs(), nil)
+			sp.ackAt(recs[i].Offset, 0, recs[i].Record.Timestamp.UnixMilli(), clock.nowMs(), nil)
 		}
 		off += batch
 	}

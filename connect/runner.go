@@ -63,7 +63,7 @@ type taskRunner struct {
 	// hard is the worker's hard stop: done when a graceful stop of the
 	// worker ran out of time. A task's stop ends at the earlier of that and
 	// ShutdownTimeout after its own ctx ended.
-	hard context.Context
+	hard  context.Context
 	clock *coarseClock // the worker's, for the per-partition metrics
 
 	// newProducer opens the producer of the task's records: the target's
@@ -188,7 +188,9 @@ func (r *taskRunner) run(ctx context.Context) (err error) {
 		kgo.WithLogger(r.kgoLog),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
 		kgo.MetadataMinAge(250*time.Millisecond), // see awaitPartition
-		ClientLabel(fmt.Sprintf("%s|%s|producer", r.spec.Herder(), r.name())),
+		// Connect's producer client id, with the connector named as
+		// Strimzi names MM2's: dashboards select it by that form.
+		ClientLabel(fmt.Sprintf("connector-producer-%s-%d", connectName(r.spec.Source, r.spec.Target, r.spec.Name), r.id)),
 	)
 	if err != nil {
 		return err
