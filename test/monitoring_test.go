@@ -255,6 +255,15 @@ var notFromWorker = map[string]string{
 var scrapeLabels = map[string]bool{"strimzi_io_kind": true, "strimzi_io_cluster": true, "kubernetes_pod_name": true,
 	"namespace": true, "pod": true, "container": true, "job": true, "instance": true}
 
+// jvmToGo are the JVM series Strimzi's dashboard reads and the Go runtime
+// series mm2go exports in their place (the README's table): a panel on the
+// JVM series stays empty, and the Go series must be there instead.
+var jvmToGo = map[string][]string{
+	"jvm_memory_used_bytes":         {"go_memstats_heap_inuse_bytes", "process_resident_memory_bytes"},
+	"jvm_gc_collection_seconds_sum": {"go_gc_duration_seconds_sum"},
+	"jvm_threads_current":           {"go_goroutines", "go_threads"},
+}
+
 // conditional are series the worker exports only while something is
 // wrong, so a healthy worker's scrape does not hold them.
 var conditional = map[string]string{
@@ -268,9 +277,10 @@ var conditionalValues = map[string]map[string]string{
 	"kafka_connect_connector_status": {"status": "only for a task in that state"},
 }
 
-// monitoringExprs returns the PromQL expressions of the Grafana dashboards
-// (panel targets, template queries) and the Prometheus rules in
-// examples/monitoring, by file.
+// monitoringExprs returns the PromQL expressions of mm2go's Grafana
+// dashboard (panel targets, template queries) and Prometheus rules in
+// examples/monitoring, and the queries of Strimzi's MM2 dashboard
+// (testdata), by file.
 func monitoringExprs(t *testing.T) map[string][]string {
 	t.Helper()
 	const dir = "../examples/monitoring/"
@@ -289,7 +299,7 @@ func monitoringExprs(t *testing.T) map[string][]string {
 			walk(file, sub)
 		}
 	}
-	for _, file := range []string{"strimzi-kafka-mirror-maker-2.json", "mm2go.json"} {
+	for _, file := range []string{"mm2go.json"} {
 		b, err := os.ReadFile(dir + file)
 		if err != nil {
 			t.Fatal(err)
@@ -351,9 +361,19 @@ func monitoringExprs(t *testing.T) map[string][]string {
 			out["mm2go-alerts.yaml"] = append(out["mm2go-alerts.yaml"], r.Expr)
 		}
 	}
-	if len(out["mm2go-alerts.yaml"]) < 8 || len(out["mm2go.json"]) < 20 || len(out["strimzi-kafka-mirror-maker-2.json"]) < 25 {
+	strimzi, err := os.ReadFile("testdata/strimzi-mm2-dashboard.promql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const strimziFile = "Strimzi's MM2 dashboard"
+	for line := range strings.Lines(string(strimzi)) {
+		if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
+			out[strimziFile] = append(out[strimziFile], line)
+		}
+	}
+	if len(out["mm2go-alerts.yaml"]) < 8 || len(out["mm2go.json"]) < 20 || len(out[strimziFile]) < 25 {
 		t.Fatalf("too few expressions read: %d alerts, %d + %d dashboard queries", len(out["mm2go-alerts.yaml"]),
-			len(out["mm2go.json"]), len(out["strimzi-kafka-mirror-maker-2.json"]))
+			len(out["mm2go.json"]), len(out[strimziFile]))
 	}
 	return out
 }
@@ -376,8 +396,8 @@ func declaredNames(c prometheus.Collector) map[string]bool {
 }
 
 // TestMonitoring_DashboardsAndAlertsUseExportedSeries reads every PromQL
-// expression of the shipped Grafana dashboards (Strimzi's MM2 dashboard as
-// mm2go ships it, and mm2go's own) and alert rules, and checks each
+// expression of Strimzi's MM2 Grafana dashboard (testdata), mm2go's own
+// dashboard and its alert rules, and checks each
 // selector against the scrape of a worker that copies records and
 // checkpoints a group: the metric exists, and a series matches its label
 // matchers (quoted client ids and connector names included), except for
@@ -416,6 +436,14 @@ func TestMonitoring_DashboardsAndAlertsUseExportedSeries(t *testing.T) {
 			}
 			for _, s := range sels {
 				if _, ok := notFromWorker[s.name]; ok {
+					continue
+				}
+				if gos, ok := jvmToGo[s.name]; ok {
+					for _, g := range gos {
+						if len(m[g]) == 0 {
+							t.Errorf("%s: %s stands in for %s but is not in the worker's metrics", file, g, s.name)
+						}
+					}
 					continue
 				}
 				if why, ok := conditional[s.name]; ok {
