@@ -148,6 +148,7 @@ type ConnectorContext struct {
 
 	newClient   clientFactory
 	reconfigure func()
+	offsets     *offsetStore
 }
 
 // NewClient returns a new client for the named cluster with the worker's
@@ -160,6 +161,17 @@ func (cc *ConnectorContext) NewClient(cluster string, role Role, opts ...kgo.Opt
 // the tasks whose configs changed. It does not block and may be called from
 // any goroutine.
 func (cc *ConnectorContext) RequestReconfiguration() { cc.reconfigure() }
+
+// StoredOffsets calls fn with every source offset stored in the flow's
+// Connect offsets topic (every connector's: parse the key with
+// ParseOffsetKey to tell them apart), as loaded at start or committed since.
+// MirrorSource uses it at start to find stored partitions that no longer
+// exist on the source.
+func (cc *ConnectorContext) StoredOffsets(fn func(key []byte, v OffsetValue)) {
+	if cc.offsets != nil {
+		cc.offsets.each(fn)
+	}
+}
 
 // TaskContext is what the worker hands a task.
 type TaskContext struct {
@@ -186,6 +198,17 @@ func (tc *TaskContext) ReportLostRecords(n int64) {
 	}
 }
 
+// ReportUnknownLoss counts one source partition that may have lost records
+// that cannot be counted: its log was deleted (the topic deleted or
+// re-created) while nobody copied it, so the first record not copied is
+// known but not the last. The task logs the first offset; the worker shows
+// the count in Status and the mm2go_task_unknown_losses_total metric.
+func (tc *TaskContext) ReportUnknownLoss() {
+	if tc.stats != nil {
+		tc.stats.UnknownLosses.Add(1)
+	}
+}
+
 // ReportCycle records that one periodic cycle of the task (a checkpoint
 // cycle, say) finished and took d. The worker shows the count and the last
 // duration in Status, the REST task status and the mm2go_task_cycles_total
@@ -208,6 +231,13 @@ func (tc *TaskContext) NewClient(cluster string, role Role, opts ...kgo.Opt) (*k
 // since. ok is false when nothing is stored or the stored value is negative.
 func (tc *TaskContext) StoredOffset(key []byte) (offset int64, ok bool) {
 	return tc.offsets.get(key)
+}
+
+// StoredOffsetValue returns the stored value of a partition key with the
+// fields stored beside the offset, negative offsets included; ok is false
+// when nothing is stored.
+func (tc *TaskContext) StoredOffsetValue(key []byte) (v OffsetValue, ok bool) {
+	return tc.offsets.value(key)
 }
 
 // Partition returns the task's handle for the source partition whose Connect

@@ -37,7 +37,7 @@ func (w *Worker) runConnector(ctx, hard context.Context, spec ConnectorSpec, sto
 	reconf := make(chan struct{}, 1)
 	cc := &ConnectorContext{
 		Name: spec.Name, Source: spec.Source, Target: spec.Target,
-		Props: spec.Props.Clone(), Logger: log, newClient: spec.clients(w.clientsOf(w.connectorReach(spec), spec, -1)),
+		Props: spec.Props.Clone(), Logger: log, newClient: spec.clients(w.clientsOf(w.connectorReach(spec), spec, -1)), offsets: store,
 		reconfigure: func() {
 			select {
 			case reconf <- struct{}{}:
@@ -83,10 +83,6 @@ func (w *Worker) runConnector(ctx, hard context.Context, spec ConnectorSpec, sto
 	stats := make(map[int]*TaskStats)
 	var cfgs []Props // the task configs last applied
 	var taskErrs []error
-	stopTask := func(t *taskRunner, cancel context.CancelFunc) {
-		cancel()
-		<-t.done
-	}
 	cancels := make(map[*taskRunner]context.CancelFunc)
 	startTask := func(id int, props Props) {
 		tctx, cancel := context.WithCancel(ctx)
@@ -128,31 +124,30 @@ func (w *Worker) runConnector(ctx, hard context.Context, spec ConnectorSpec, sto
 			log.Warn("task configs not ready; will retry at the next refresh", "error", err)
 			return
 		}
+		// Work that moves between tasks leaves its old task, which commits
+		// it, before any task gets new work.
+		for _, id := range revoke(conn, tasks, cancels, cfgs, log) {
+			delete(cancels, tasks[id])
+			delete(tasks, id)
+			if id >= len(cfgs) {
+				delete(stats, id)
+				w.removeTask(spec, id)
+			}
+		}
 		for id, props := range cfgs {
 			t, ok := tasks[id]
 			switch {
 			case ok && propsEqual(t.props, props):
 			case ok && isReconfigurable(t.task):
 				select {
-				case t.reconfig <- props:
+				case t.reconfig <- reconfigRequest{props: props}:
 					t.props = props
 				case <-t.done:
 				}
-			case ok:
-				stopTask(t, cancels[t])
-				delete(cancels, t)
-				startTask(id, props)
 			default:
-				startTask(id, props) // also a failed task waiting to restart: new props, new try
-			}
-		}
-		for id, t := range tasks {
-			if id >= len(cfgs) {
-				stopTask(t, cancels[t])
-				delete(cancels, t)
-				delete(tasks, id)
-				delete(stats, id)
-				w.removeTask(spec, id)
+				// New, stopped by revoke, or a failed task waiting to
+				// restart: new props, new try.
+				startTask(id, props)
 			}
 		}
 		for id := range failures {
@@ -269,7 +264,7 @@ func (w *Worker) failConnector(spec ConnectorSpec, log hclog.Logger, err error) 
 
 func (w *Worker) newTaskRunner(spec ConnectorSpec, id int, props Props, conn Connector, store *offsetStore, log hclog.Logger, hard context.Context, stats *TaskStats) *taskRunner {
 	tlog := log.With("task", id)
-	parts := newPartitionTable(store.get)
+	parts := newPartitionTable(store.value)
 	// Counters go on across restarts; what the metrics read of a run (its
 	// partitions, its view of its clusters) is the new run's.
 	w.mu.Lock()
@@ -278,7 +273,7 @@ func (w *Worker) newTaskRunner(spec ConnectorSpec, id int, props Props, conn Con
 	clients := w.clientsOf(stats.m.reach, spec, id)
 	return &taskRunner{
 		cfg: &w.cfg, spec: spec, id: id, task: conn.NewTask(), store: store, log: tlog, hard: hard, began: time.Now(), clock: &w.clock,
-		stats: stats, props: props, reconfig: make(chan Props), done: make(chan struct{}),
+		stats: stats, props: props, reconfig: make(chan reconfigRequest), done: make(chan struct{}),
 		flushInterval: w.cfg.herder(spec.Source, spec.Target).OffsetFlushInterval,
 		newProducer: func(opts ...kgo.Opt) (*kgo.Client, error) {
 			return clients(spec.Target, RoleProducer, append(append([]kgo.Opt(nil), spec.RecordProducer...), opts...)...)

@@ -117,11 +117,42 @@ func MirrorHeartbeatOffsetKey(connector, source, target string) []byte {
 }
 
 // AppendOffsetValue appends the Connect offsets-topic value {"offset":N} to
-// dst and returns the extended slice.
-func AppendOffsetValue(dst []byte, offset int64) []byte {
+// dst, with fields after the offset ({"offset":N,"topicId":"..."}), and
+// returns the extended slice. Java MM2 reads only "offset" and ignores the
+// other fields of the map (MirrorUtils.unwrapOffset).
+func AppendOffsetValue(dst []byte, offset int64, fields ...OffsetField) []byte {
 	dst = append(dst, `{"offset":`...)
 	dst = strconv.AppendInt(dst, offset, 10)
+	for _, f := range fields {
+		dst = append(dst, ',')
+		dst = appendJSONString(dst, f.Name)
+		dst = append(dst, ':')
+		if f.IsInt {
+			dst = strconv.AppendInt(dst, f.Int, 10)
+		} else {
+			dst = appendJSONString(dst, f.Str)
+		}
+	}
 	return append(dst, '}')
+}
+
+// OffsetValue is a source offset as the Connect offsets topic stores it: the
+// "offset" of the value map and the map's other fields, such as the source
+// topic ID that MirrorSource keeps beside the offset.
+type OffsetValue struct {
+	Offset int64
+	// Fields are the other string or integer fields, in stored order.
+	Fields []OffsetField
+}
+
+// Field returns the field called name.
+func (v OffsetValue) Field(name string) (OffsetField, bool) {
+	for _, f := range v.Fields {
+		if f.Name == name {
+			return f, true
+		}
+	}
+	return OffsetField{}, false
 }
 
 const hexDigits = "0123456789ABCDEF"
@@ -260,11 +291,32 @@ func ParseOffsetValue(v []byte) (offset int64, ok bool, err error) {
 	if n, ok := parseCompactOffsetValue(v); ok {
 		return n, true, nil
 	}
-	offset, ok, err = parseOffsetValue(v)
+	offset, ok, err = parseOffsetValue(v, nil)
 	if err != nil {
 		return 0, false, fmt.Errorf("parse offset value: %w", err)
 	}
 	return offset, ok, nil
+}
+
+// ParseOffsetValueFields is ParseOffsetValue that also returns the value's
+// other fields whose values are strings or integers that fit in an int64;
+// fields of other types are skipped, as ParseOffsetValue skips them.
+func ParseOffsetValueFields(v []byte) (value OffsetValue, ok bool, err error) {
+	if len(v) == 0 {
+		return OffsetValue{}, false, nil
+	}
+	if n, ok := parseCompactOffsetValue(v); ok {
+		return OffsetValue{Offset: n}, true, nil
+	}
+	var fields []OffsetField
+	offset, ok, err := parseOffsetValue(v, &fields)
+	if err != nil {
+		return OffsetValue{}, false, fmt.Errorf("parse offset value: %w", err)
+	}
+	if !ok {
+		return OffsetValue{}, false, nil
+	}
+	return OffsetValue{Offset: offset, Fields: fields}, true, nil
 }
 
 // parseCompactOffsetValue parses v without allocating when it is exactly
@@ -292,7 +344,9 @@ func parseCompactOffsetValue(v []byte) (int64, bool) {
 	return n, err == nil
 }
 
-func parseOffsetValue(v []byte) (int64, bool, error) {
+// parseOffsetValue parses a value that is not in compact form. With fields
+// non-nil it appends the other string and integer fields to it.
+func parseOffsetValue(v []byte, fields *[]OffsetField) (int64, bool, error) {
 	d := json.NewDecoder(bytes.NewReader(v))
 	d.UseNumber()
 	tok, err := nextToken(d)
@@ -314,10 +368,15 @@ func parseOffsetValue(v []byte) (int64, bool, error) {
 		if err != nil {
 			return 0, false, err
 		}
-		if tok.(string) != "offset" { // the decoder only yields strings as object keys
-			var skip json.RawMessage
-			if err := d.Decode(&skip); err != nil {
+		if name := tok.(string); name != "offset" { // the decoder only yields strings as object keys
+			var other json.RawMessage
+			if err := d.Decode(&other); err != nil {
 				return 0, false, err
+			}
+			if fields != nil {
+				if f, ok := otherField(name, other); ok {
+					*fields = append(*fields, f)
+				}
 			}
 			continue
 		}
@@ -348,6 +407,19 @@ func parseOffsetValue(v []byte) (int64, bool, error) {
 		return 0, false, errors.New(`no "offset" field`)
 	}
 	return offset, true, nil
+}
+
+// otherField returns a value's field other than "offset" when its value is a
+// string or an integer that fits in an int64.
+func otherField(name string, raw json.RawMessage) (OffsetField, bool) {
+	var str string
+	if json.Unmarshal(raw, &str) == nil {
+		return StrField(name, str), true
+	}
+	if n, err := strconv.ParseInt(string(raw), 10, 64); err == nil {
+		return IntField(name, n), true
+	}
+	return OffsetField{}, false
 }
 
 // nextToken is d.Token with a premature end of input reported as

@@ -449,3 +449,60 @@ func FuzzParseOffsetValue(f *testing.F) {
 		}
 	})
 }
+
+// TestOffsetValue_Fields covers the fields stored beside the offset
+// (MirrorSource's topic ID): written after "offset", read back in order,
+// and invisible to a reader of "offset" alone, as Java MM2 is.
+func TestOffsetValue_Fields(t *testing.T) {
+	v := connect.AppendOffsetValue(nil, 99, connect.StrField("topicId", "r6OFzo_NgAlXNOFLTv9byQ"), connect.IntField("n", -3))
+	if want := `{"offset":99,"topicId":"r6OFzo_NgAlXNOFLTv9byQ","n":-3}`; string(v) != want {
+		t.Fatalf("AppendOffsetValue = %s, want %s", v, want)
+	}
+	// What Java's JsonConverter (schemas off) hands MirrorUtils.unwrapOffset:
+	// a map whose "offset" is an integer; other entries are primitives.
+	var m map[string]any
+	d := json.NewDecoder(bytes.NewReader(v))
+	d.UseNumber()
+	if err := d.Decode(&m); err != nil {
+		t.Fatalf("not JSON: %v", err)
+	}
+	if n, ok := m["offset"].(json.Number); !ok || n.String() != "99" {
+		t.Fatalf(`"offset" = %#v, want the integer 99`, m["offset"])
+	}
+	if off, ok, err := connect.ParseOffsetValue(v); err != nil || !ok || off != 99 {
+		t.Fatalf("ParseOffsetValue = %d, %v, %v; want 99", off, ok, err)
+	}
+	got, ok, err := connect.ParseOffsetValueFields(v)
+	want := connect.OffsetValue{Offset: 99, Fields: []connect.OffsetField{
+		connect.StrField("topicId", "r6OFzo_NgAlXNOFLTv9byQ"), connect.IntField("n", -3)}}
+	if err != nil || !ok || got.Offset != want.Offset || !slices.Equal(got.Fields, want.Fields) {
+		t.Fatalf("ParseOffsetValueFields = %+v, %v, %v; want %+v", got, ok, err, want)
+	}
+	if f, ok := got.Field("topicId"); !ok || f.Str != "r6OFzo_NgAlXNOFLTv9byQ" {
+		t.Fatalf(`Field("topicId") = %+v, %v`, f, ok)
+	}
+	if _, ok := got.Field("missing"); ok {
+		t.Fatal(`Field("missing") found`)
+	}
+
+	for _, tc := range []struct {
+		name  string
+		value string
+		want  connect.OffsetValue
+		ok    bool
+	}{
+		{"Java's plain value", `{"offset":5}`, connect.OffsetValue{Offset: 5}, true},
+		{"deleted", ``, connect.OffsetValue{}, false},
+		{"null", `null`, connect.OffsetValue{}, false},
+		{"other types skipped", `{"a":[1],"b":true,"c":1.5,"offset":-1,"d":"x"}`,
+			connect.OffsetValue{Offset: -1, Fields: []connect.OffsetField{connect.StrField("d", "x")}}, true},
+	} {
+		got, ok, err := connect.ParseOffsetValueFields([]byte(tc.value))
+		if err != nil || ok != tc.ok || got.Offset != tc.want.Offset || !slices.Equal(got.Fields, tc.want.Fields) {
+			t.Errorf("%s: ParseOffsetValueFields(%q) = %+v, %v, %v; want %+v, %v", tc.name, tc.value, got, ok, err, tc.want, tc.ok)
+		}
+	}
+	if _, _, err := connect.ParseOffsetValueFields([]byte(`{"topicId":"x"}`)); err == nil || err.Error() != `parse offset value: no "offset" field` {
+		t.Errorf(`ParseOffsetValueFields without "offset": error %v`, err)
+	}
+}

@@ -19,24 +19,26 @@ func OffsetsTopic(source string) string { return "mm2-offsets." + source + ".int
 
 // offsetStore keeps the source offsets of one herder (source->target pair) in
 // Kafka Connect's offsets topic on the target, in MM2's exact format: key
-// `["<connector>",{...partition map...}]`, value `{"offset":N}`, partitioned
-// by Kafka's murmur2 of the key. It is loaded once at start (last value per
-// key wins, null deletes), so a worker resumes from what Java MM2 or an
-// earlier mm2go wrote, and is updated in memory as tasks commit.
+// `["<connector>",{...partition map...}]`, value `{"offset":N}` (with other
+// fields when a task sets them, such as MirrorSource's topic ID),
+// partitioned by Kafka's murmur2 of the key. It is loaded once at start
+// (last value per key wins, null deletes), so a worker resumes from what
+// Java MM2 or an earlier mm2go wrote, and is updated in memory as tasks
+// commit.
 type offsetStore struct {
 	topic string
 	log   hclog.Logger
 	prod  *kgo.Client // key-hashing producer on the target
 
 	mu      sync.Mutex // guards offsets
-	offsets map[string]int64
+	offsets map[string]OffsetValue
 }
 
 // openOffsetStore creates the offsets topic if it is missing, loads it, and
 // opens the producer that commits to it.
 func openOffsetStore(ctx context.Context, cfg *WorkerConfig, source, target string, log hclog.Logger) (*offsetStore, error) {
 	h := cfg.herder(source, target)
-	s := &offsetStore{topic: h.OffsetsTopic, log: log, offsets: make(map[string]int64)}
+	s := &offsetStore{topic: h.OffsetsTopic, log: log, offsets: make(map[string]OffsetValue)}
 	adm, err := cfg.newClient(target, RoleAdmin)
 	if err != nil {
 		return nil, err
@@ -75,7 +77,7 @@ func openOffsetStore(ctx context.Context, cfg *WorkerConfig, source, target stri
 // cannot parse (other Connect connectors share the topic format but not
 // always the shape) are skipped, as Connect does.
 func (s *offsetStore) apply(key, value []byte) {
-	off, ok, err := ParseOffsetValue(value)
+	off, ok, err := ParseOffsetValueFields(value)
 	if err != nil {
 		s.log.Debug("skipping unparseable source offset", "topic", s.topic, "key", string(key), "error", err)
 		return
@@ -92,16 +94,41 @@ func (s *offsetStore) apply(key, value []byte) {
 // get returns the stored offset of key; negative offsets count as absent, as
 // in MM2 (no seek, the reset policy applies).
 func (s *offsetStore) get(key []byte) (int64, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	o, ok := s.offsets[string(key)]
-	return o, ok && o >= 0
+	v, ok := s.value(key)
+	return v.Offset, ok && v.Offset >= 0
 }
 
-// commitEntry is one source offset to commit.
+// value returns the stored value of key, negative offsets included.
+func (s *offsetStore) value(key []byte) (OffsetValue, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v, ok := s.offsets[string(key)]
+	return v, ok
+}
+
+// each calls fn with every stored key and value, in no order, from a copy
+// taken under the lock.
+func (s *offsetStore) each(fn func(key []byte, v OffsetValue)) {
+	s.mu.Lock()
+	keys := make([]string, 0, len(s.offsets))
+	vals := make([]OffsetValue, 0, len(s.offsets))
+	for k, v := range s.offsets {
+		keys = append(keys, k)
+		vals = append(vals, v)
+	}
+	s.mu.Unlock()
+	for i, k := range keys {
+		fn([]byte(k), vals[i])
+	}
+}
+
+// commitEntry is one source offset to commit: the value of sp's key, or a
+// null value (deleted) with forget.
 type commitEntry struct {
-	sp     *SourcePartition
-	offset int64
+	sp      *SourcePartition
+	value   OffsetValue
+	forget  bool
+	version int64 // sp's value version the entry was read at
 }
 
 // commit writes entries to the offsets topic and waits for the target to
@@ -109,8 +136,8 @@ type commitEntry struct {
 // partition is marked committed; on error nothing is marked and the next
 // commit retries. It returns when ctx ends even while the producer still
 // waits for the target (an idempotent producer cannot give up a record it
-// sent): what lands late is harmless, since offsets of a key only grow and
-// land in order.
+// sent): what lands late is harmless, since the values of a key land in
+// order.
 func (s *offsetStore) commit(ctx context.Context, entries []commitEntry) error {
 	if len(entries) == 0 {
 		return nil
@@ -118,7 +145,11 @@ func (s *offsetStore) commit(ctx context.Context, entries []commitEntry) error {
 	results := make(chan error, len(entries))
 	promise := func(_ *kgo.Record, err error) { results <- err }
 	for _, e := range entries {
-		s.prod.Produce(ctx, &kgo.Record{Key: e.sp.key, Value: AppendOffsetValue(nil, e.offset)}, promise)
+		r := &kgo.Record{Key: e.sp.key}
+		if !e.forget {
+			r.Value = AppendOffsetValue(nil, e.value.Offset, e.value.Fields...)
+		}
+		s.prod.Produce(ctx, r, promise)
 	}
 	for range entries {
 		select {
@@ -132,8 +163,12 @@ func (s *offsetStore) commit(ctx context.Context, entries []commitEntry) error {
 	}
 	s.mu.Lock()
 	for _, e := range entries {
-		s.offsets[string(e.sp.key)] = e.offset
-		e.sp.committed = e.offset
+		if e.forget {
+			delete(s.offsets, string(e.sp.key))
+		} else {
+			s.offsets[string(e.sp.key)] = e.value
+		}
+		e.sp.committed, e.sp.committedVersion = e.value.Offset, e.version
 	}
 	s.mu.Unlock()
 	return nil

@@ -45,9 +45,28 @@ type SourcePartition struct {
 	mu       sync.Mutex  // guards the fields below
 	runs     []offsetRun // FIFO of in-flight source offsets
 	head     int         // index of the first live run
-	acked    int64       // highest source offset acknowledged in order; -1 none
+	acked    int64       // highest source offset acknowledged in order (or stored); -1 none
 	observer AckObserver
 	cancel   context.CancelFunc // cancels ctx; nil for a handle built by hand
+	// fields are stored beside acked in the offset value; forget stores a
+	// null value instead. version counts their changes and restarts, so a
+	// commit writes the value even when acked did not move.
+	fields  []OffsetField
+	forget  bool
+	version int64
+	// fresh is set by a restart until the next ack: acked is -1 because the
+	// log starts over, which is worth storing, not because nothing is known.
+	fresh bool
+	// restart is a restart of the partition's offsets that waits for the
+	// records returned before it (restart.after of them) to be acknowledged
+	// or failed.
+	restart *offsetRestart
+	changed *atomic.Bool // the task's "commit soon" flag; nil for a bare handle
+	// committed and committedVersion are the last committed value's offset
+	// and version: written by the runner's commit, read by Partition from
+	// any goroutine.
+	committed        int64
+	committedVersion int64
 	// The first failure since the last reset: its error and source offset.
 	// A failure stops acked from advancing.
 	err       error
@@ -75,7 +94,6 @@ type SourcePartition struct {
 	// handle to the promise, and it is cancelled on the first failure so
 	// that the producer fails the partition's records still buffered.
 	ctx          context.Context
-	committed    int64      // last committed offset
 	produceReady bool       // the producer knows the target partition
 	largeReady   bool       // the large-record producer knows it
 	maxBatch     int32      // largest batch the task's producer takes for the target topic; 0 not known
@@ -88,6 +106,13 @@ type SourcePartition struct {
 
 // offsetRun is n consecutive source offsets starting at first.
 type offsetRun struct{ first, n int64 }
+
+// offsetRestart is a pending RestartOffsets or ForgetOffsets.
+type offsetRestart struct {
+	after  int64 // in-flight records still to be acknowledged before it
+	fields []OffsetField
+	forget bool
+}
 
 type partitionKey struct{}
 
@@ -117,24 +142,90 @@ func (sp *SourcePartition) SetObserver(o AckObserver) {
 	sp.mu.Unlock()
 }
 
+// SetOffsetFields sets the fields stored beside the partition's offset
+// ({"offset":N,"topicId":"..."}) from the next commit on, which the worker
+// brings forward and writes even if the offset did not move. After a
+// RestartOffsets that still waits for records, they replace the restart's
+// fields. Call it from the runner goroutine.
+func (sp *SourcePartition) SetOffsetFields(fields ...OffsetField) {
+	sp.mu.Lock()
+	if sp.restart != nil {
+		sp.restart.fields = fields
+	} else {
+		sp.fields = fields
+		sp.version++
+	}
+	sp.mu.Unlock()
+	sp.markChanged()
+}
+
 // RestartOffsets tells the worker that the partition's source offsets start
-// over (the source topic was deleted and re-created), so that the next
-// commit stores the new, lower offset instead of waiting for it to pass the
-// old one. Call it from the runner goroutine (Start, Poll, Reconfigure),
-// before the new records are returned.
-func (sp *SourcePartition) RestartOffsets() {
-	sp.committed = -1
+// over (the source topic was deleted and re-created, or its log went back),
+// so that it stores the new, lower offsets instead of waiting for them to
+// pass the old ones. Records returned from Poll before the call are still
+// committed under the old value as they are acknowledged; once all of them
+// are, the stored value becomes offset -1 with fields (nothing of the new
+// log copied: start at its start), committed at once, and the offsets of
+// the records returned after the call follow. Call it from the runner
+// goroutine (Start, Poll, Reconfigure), before the new records are returned.
+func (sp *SourcePartition) RestartOffsets(fields ...OffsetField) {
+	sp.startOver(&offsetRestart{fields: fields})
+}
+
+// ForgetOffsets is RestartOffsets for a source partition that no longer
+// exists: once the records returned before it are acknowledged, the worker
+// deletes the partition's stored offset (a null value).
+func (sp *SourcePartition) ForgetOffsets() { sp.startOver(&offsetRestart{forget: true}) }
+
+func (sp *SourcePartition) startOver(r *offsetRestart) {
 	if sp.st != nil {
-		sp.restarted = true // the runner drops what the partition waited for
+		sp.restarted = true // the runner drops what the blocked partition waited for
+	}
+	sp.mu.Lock()
+	for _, run := range sp.runs[sp.head:] {
+		r.after += run.n
+	}
+	sp.restart = r
+	if r.after == 0 {
+		sp.applyRestartLocked()
+	}
+	sp.mu.Unlock()
+	sp.markChanged()
+}
+
+// applyRestartLocked makes the pending restart the partition's value.
+func (sp *SourcePartition) applyRestartLocked() {
+	r := sp.restart
+	sp.restart = nil
+	sp.acked, sp.fields, sp.forget, sp.fresh = -1, r.fields, r.forget, true
+	sp.version++
+}
+
+func (sp *SourcePartition) markChanged() {
+	if sp.changed != nil {
+		sp.changed.Store(true)
 	}
 }
 
 // Acked returns the highest source offset that the target acknowledged
-// together with every record before it, or -1.
+// together with every record before it, the stored offset when none was
+// acknowledged since the handle was taken, or -1.
 func (sp *SourcePartition) Acked() int64 {
 	sp.mu.Lock()
 	defer sp.mu.Unlock()
 	return sp.acked
+}
+
+// toCommit returns the value to commit, and whether it differs from the
+// last committed one. Runner goroutine only.
+func (sp *SourcePartition) toCommit() (commitEntry, bool) {
+	sp.mu.Lock()
+	defer sp.mu.Unlock()
+	e := commitEntry{sp: sp, value: OffsetValue{Offset: sp.acked, Fields: sp.fields}, forget: sp.forget, version: sp.version}
+	if sp.acked < 0 && !sp.forget && !sp.fresh {
+		return e, false // nothing known to store yet; new fields wait for the first ack
+	}
+	return e, sp.version != sp.committedVersion || sp.acked != sp.committed
 }
 
 // InFlight returns how many records of the partition wait for the target.
@@ -213,7 +304,7 @@ func (sp *SourcePartition) ackAt(downstream int64, size int, tsMs, nowMs int64, 
 			sp.failBytes += int64(size)
 			sp.failCount++
 		}
-		sp.mu.Unlock()
+		sp.countDownAndUnlock()
 		return
 	}
 	if sp.err != nil {
@@ -224,7 +315,7 @@ func (sp *SourcePartition) ackAt(downstream int64, size int, tsMs, nowMs int64, 
 		}
 		sp.ahead++
 		sp.aheadLast = upstream
-		sp.mu.Unlock()
+		sp.countDownAndUnlock()
 		return
 	}
 	// The observer hears of the record before it counts as acknowledged, so
@@ -232,11 +323,29 @@ func (sp *SourcePartition) ackAt(downstream int64, size int, tsMs, nowMs int64, 
 	if sp.observer != nil {
 		sp.observer.Acked(upstream, downstream)
 	}
-	sp.acked = upstream
+	sp.acked, sp.fresh = upstream, false
 	if m := sp.metrics.Load(); m != nil && nowMs >= 0 {
 		m.ackedLocked(tsMs, nowMs, sp.head >= len(sp.runs))
 	}
+	sp.countDownAndUnlock()
+}
+
+// countDownAndUnlock counts one record returned before a pending restart as
+// done (acknowledged or failed), applies the restart after the last of them,
+// and unlocks the partition.
+func (sp *SourcePartition) countDownAndUnlock() {
+	r := sp.restart
+	if r == nil {
+		sp.mu.Unlock()
+		return
+	}
+	if r.after--; r.after > 0 {
+		sp.mu.Unlock()
+		return
+	}
+	sp.applyRestartLocked()
 	sp.mu.Unlock()
+	sp.markChanged()
 }
 
 // failure returns the partition's first produce error since the last reset.
@@ -272,42 +381,74 @@ func (sp *SourcePartition) reset() {
 	sp.mu.Lock()
 	sp.err, sp.errOffset, sp.failBytes, sp.failCount, sp.ahead = nil, 0, 0, 0, 0
 	sp.runs, sp.head = sp.runs[:0], 0
+	restarted := sp.restart != nil
+	if restarted { // what it waited for is gone with the runs
+		sp.applyRestartLocked()
+	}
 	sp.mu.Unlock()
+	if restarted {
+		sp.markChanged()
+	}
 	sp.newContext()
 }
 
 // partitionTable holds a task's partition handles by key.
 type partitionTable struct {
-	stored func(key []byte) (int64, bool) // the offset store's lookup
+	stored func(key []byte) (OffsetValue, bool) // the offset store's lookup
+	// changed is set when a partition's stored value must be written before
+	// the next commit interval (a restart, new fields); the runner commits.
+	changed atomic.Bool
 
 	mu    sync.Mutex // guards byKey and all
 	byKey map[string]*SourcePartition
 	all   []*SourcePartition
 }
 
-func newPartitionTable(stored func(key []byte) (int64, bool)) *partitionTable {
+func newPartitionTable(stored func(key []byte) (OffsetValue, bool)) *partitionTable {
 	return &partitionTable{stored: stored, byKey: make(map[string]*SourcePartition)}
 }
 
+// get returns the handle of key. A handle taken again after a while (the
+// partition left the task and came back) is brought up to what is stored,
+// which another task may have committed meanwhile, unless it still has
+// records in flight or acknowledged and not committed.
 func (t *partitionTable) get(key []byte) *SourcePartition {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if sp, ok := t.byKey[string(key)]; ok && key != nil {
+		sp.mu.Lock()
+		idle := sp.head == len(sp.runs) && sp.restart == nil && sp.acked == sp.committed && sp.version == sp.committedVersion
+		sp.mu.Unlock()
+		if idle {
+			t.load(sp)
+		}
 		return sp
 	}
 	sp := newSourcePartition(key)
+	sp.changed = &t.changed
 	if key != nil {
 		t.byKey[string(key)] = sp
-		// Start from what is stored, so that the first commit does not
-		// rewrite an offset that has not changed.
-		if t.stored != nil {
-			if o, ok := t.stored(key); ok {
-				sp.committed = o
-			}
-		}
+		t.load(sp)
 	}
 	t.all = append(t.all, sp)
 	return sp
+}
+
+// load sets sp to what is stored for its key, so that the first commit does
+// not rewrite a value that has not changed.
+func (t *partitionTable) load(sp *SourcePartition) {
+	v, ok := OffsetValue{Offset: -1}, false
+	if t.stored != nil {
+		v, ok = t.stored(sp.key)
+	}
+	if !ok {
+		v = OffsetValue{Offset: -1}
+	}
+	sp.mu.Lock()
+	sp.acked, sp.fields, sp.forget, sp.fresh = v.Offset, v.Fields, false, false
+	sp.committed = v.Offset
+	sp.committedVersion = sp.version
+	sp.mu.Unlock()
 }
 
 func (t *partitionTable) snapshot() []*SourcePartition {

@@ -98,3 +98,111 @@ func BenchmarkSourcePartition_PushAck(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "records/s")
 }
+
+// push registers offsets as in flight, as the runner does.
+func push(sp *SourcePartition, offsets ...int64) {
+	sp.mu.Lock()
+	for _, o := range offsets {
+		sp.pushLocked(o)
+	}
+	sp.mu.Unlock()
+}
+
+// commitValue returns what a commit would write for sp (want false: none)
+// and marks it committed, as a successful offsetStore.commit does.
+func commitValue(sp *SourcePartition) (string, bool) {
+	e, ok := sp.toCommit()
+	if !ok {
+		return "", false
+	}
+	sp.committed, sp.committedVersion = e.value.Offset, e.version
+	if e.forget {
+		return "null", true
+	}
+	return string(AppendOffsetValue(nil, e.value.Offset, e.value.Fields...)), true
+}
+
+func TestSourcePartition_StoredValue(t *testing.T) {
+	id := StrField("topicId", "old")
+	newID := StrField("topicId", "new")
+	stored := map[string]OffsetValue{"k": {Offset: 99}}
+	table := newPartitionTable(func(key []byte) (OffsetValue, bool) { v, ok := stored[string(key)]; return v, ok })
+	sp := table.get([]byte("k"))
+	if v, ok := commitValue(sp); ok {
+		t.Fatalf("a handle fresh from the store commits %s, want nothing", v)
+	}
+	// A field set with nothing acked rewrites the stored offset with it.
+	sp.SetOffsetFields(id)
+	if !table.changed.Load() {
+		t.Fatal("SetOffsetFields did not ask for a commit")
+	}
+	if v, _ := commitValue(sp); v != `{"offset":99,"topicId":"old"}` {
+		t.Fatalf("after SetOffsetFields: commit %q, want the stored offset with the field", v)
+	}
+	push(sp, 100, 101)
+	sp.ack(0, 0, nil)
+	// The log restarts with one old record still in flight: the old one
+	// is committed under the old value first.
+	sp.RestartOffsets(newID)
+	push(sp, 0, 1)
+	if v, _ := commitValue(sp); v != `{"offset":100,"topicId":"old"}` {
+		t.Fatalf("before the old records are acked: commit %q", v)
+	}
+	sp.ack(1, 0, nil) // offset 101, the last old record
+	if v, _ := commitValue(sp); v != `{"offset":-1,"topicId":"new"}` {
+		t.Fatalf("once the old records are acked: commit %q, want the new log's start", v)
+	}
+	sp.ack(2, 0, nil)
+	if v, _ := commitValue(sp); v != `{"offset":0,"topicId":"new"}` {
+		t.Fatalf("after the new log's first record: commit %q", v)
+	}
+	sp.ack(3, 0, nil)
+	sp.ForgetOffsets()
+	if v, _ := commitValue(sp); v != "null" {
+		t.Fatalf("after ForgetOffsets: commit %q, want a null value", v)
+	}
+	if v, ok := commitValue(sp); ok {
+		t.Fatalf("a committed value is committed again: %s", v)
+	}
+}
+
+func TestSourcePartition_FieldsWaitForAnOffset(t *testing.T) {
+	table := newPartitionTable(func([]byte) (OffsetValue, bool) { return OffsetValue{}, false })
+	sp := table.get([]byte("k"))
+	// Nothing stored and nothing acked: no -1 is stored for the field's
+	// sake (a restart would then start at the log start, not the reset
+	// point).
+	sp.SetOffsetFields(StrField("topicId", "x"))
+	if v, ok := commitValue(sp); ok {
+		t.Fatalf("commit %s with nothing acknowledged, want nothing", v)
+	}
+	push(sp, 7)
+	sp.ack(0, 0, nil)
+	if v, _ := commitValue(sp); v != `{"offset":7,"topicId":"x"}` {
+		t.Fatalf("commit %q, want the first acked offset with the field", v)
+	}
+}
+
+func TestPartitionTable_TakenBackLoadsStore(t *testing.T) {
+	stored := map[string]OffsetValue{"k": {Offset: 10}}
+	table := newPartitionTable(func(key []byte) (OffsetValue, bool) { v, ok := stored[string(key)]; return v, ok })
+	sp := table.get([]byte("k"))
+	push(sp, 11)
+	sp.ack(0, 0, nil)
+	commitValue(sp)
+	// Another task took the partition and committed further.
+	stored["k"] = OffsetValue{Offset: 500}
+	if got := table.get([]byte("k")); got != sp || got.Acked() != 500 {
+		t.Fatalf("handle taken back: Acked = %d, want the stored 500", got.Acked())
+	}
+	if v, ok := commitValue(sp); ok {
+		t.Fatalf("handle taken back commits %s, want nothing", v)
+	}
+	// With an acknowledged offset not yet committed, the handle keeps it.
+	push(sp, 501)
+	sp.ack(0, 0, nil)
+	stored["k"] = OffsetValue{Offset: 900}
+	if got := table.get([]byte("k")); got.Acked() != 501 {
+		t.Fatalf("Acked = %d, want the uncommitted 501 kept", got.Acked())
+	}
+}

@@ -76,7 +76,8 @@ func connectStatus(cs ConnectorStatus) map[string]any {
 	tasks := make([]map[string]any, 0, len(cs.Tasks))
 	for _, ts := range cs.Tasks {
 		t := map[string]any{"id": ts.ID, "state": string(ts.State), "worker_id": "mm2go",
-			"records_acked": ts.RecordsAcked, "bytes_acked": ts.BytesAcked, "records_lost": ts.RecordsLost}
+			"records_acked": ts.RecordsAcked, "bytes_acked": ts.BytesAcked, "records_lost": ts.RecordsLost,
+			"unknown_losses": ts.UnknownLosses}
 		if ts.Cycles > 0 {
 			t["cycles"], t["last_cycle_seconds"] = ts.Cycles, ts.LastCycle.Seconds()
 		}
@@ -149,6 +150,7 @@ var (
 	descSent    = prometheus.NewDesc("mm2go_task_records_sent_total", "Records handed to the producer.", labels, nil)
 	descCommits = prometheus.NewDesc("mm2go_task_offset_commits_total", "Source-offset commits written.", labels, nil)
 	descLost    = prometheus.NewDesc("mm2go_task_records_lost_total", "Source records deleted (retention, topic re-created) before they were copied.", labels, nil)
+	descUnknown = prometheus.NewDesc("mm2go_task_unknown_losses_total", "Source partitions that may have lost records that cannot be counted (deleted or re-created while not copied); the log gives the first offset.", labels, nil)
 	descCycles  = prometheus.NewDesc("mm2go_task_cycles_total", "Periodic cycles (checkpoint cycles) the task finished.", labels, nil)
 	descCycle   = prometheus.NewDesc("mm2go_task_last_cycle_seconds", "How long the task's last periodic cycle (checkpoint cycle) took.", labels, nil)
 	descRunning = prometheus.NewDesc("mm2go_task_running", "1 if the task is running, 0 otherwise.", labels, nil)
@@ -163,7 +165,7 @@ var (
 )
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descRecords, descBytes, descSent, descCommits, descLost, descCycles, descCycle, descRunning, descFailed,
+	for _, d := range []*prometheus.Desc{descRecords, descBytes, descSent, descCommits, descLost, descUnknown, descCycles, descCycle, descRunning, descFailed,
 		descRestart, descAhead, descNBlock, descBlocked, descBlockS, descBlockR} {
 		ch <- d
 	}
@@ -182,6 +184,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(descSent, prometheus.CounterValue, float64(ts.RecordsSent), lv...)
 			ch <- prometheus.MustNewConstMetric(descCommits, prometheus.CounterValue, float64(ts.Commits), lv...)
 			ch <- prometheus.MustNewConstMetric(descLost, prometheus.CounterValue, float64(ts.RecordsLost), lv...)
+			ch <- prometheus.MustNewConstMetric(descUnknown, prometheus.CounterValue, float64(ts.UnknownLosses), lv...)
 			if ts.Cycles > 0 {
 				ch <- prometheus.MustNewConstMetric(descCycles, prometheus.CounterValue, float64(ts.Cycles), lv...)
 				ch <- prometheus.MustNewConstMetric(descCycle, prometheus.GaugeValue, ts.LastCycle.Seconds(), lv...)

@@ -71,12 +71,12 @@ type taskRunner struct {
 	newProducer   func(opts ...kgo.Opt) (*kgo.Client, error)
 	flushInterval time.Duration // the herder's offset.flush.interval.ms
 
-	props    Props         // current props; connector goroutine only
-	reconfig chan Props    // new props for a Reconfigurable task
-	done     chan struct{} // closed after run returned and err is set
-	err      error         // run's result, read after done
-	began    time.Time     // when run began; connector goroutine reads it after done
-	stopErr  error         // what the graceful stop failed with
+	props    Props                // current props; connector goroutine only
+	reconfig chan reconfigRequest // new props for a Reconfigurable task
+	done     chan struct{}        // closed after run returned and err is set
+	err      error                // run's result, read after done
+	began    time.Time            // when run began; connector goroutine reads it after done
+	stopErr  error                // what the graceful stop failed with
 
 	prod    *kgo.Client
 	large   *kgo.Client // single-record producer for records above prod's batch size; nil until needed
@@ -114,6 +114,9 @@ type TaskStats struct {
 	// record of their partition was refused: written ahead of it. mm2go's
 	// fences keep it at zero; it is there so that it could never be silent.
 	RecordsAhead atomic.Int64
+	// UnknownLosses counts source partitions that may have lost records
+	// that cannot be counted (ReportUnknownLoss).
+	UnknownLosses atomic.Int64
 
 	mu      sync.Mutex         // guards blocked
 	blocked []BlockedPartition // partitions stopped at a refused record
@@ -259,9 +262,16 @@ func (r *taskRunner) run(ctx context.Context) (err error) {
 			}
 		}
 		select {
-		case p := <-r.reconfig:
-			if err := r.task.(Reconfigurable).Reconfigure(ctx, p); err != nil {
-				return fmt.Errorf("reconfigure task %s: %w", r.name(), err)
+		case req := <-r.reconfig:
+			if err := r.task.(Reconfigurable).Reconfigure(ctx, req.props); err != nil {
+				err = fmt.Errorf("reconfigure task %s: %w", r.name(), err)
+				if req.done != nil {
+					req.done <- err
+				}
+				return err
+			}
+			if req.done != nil {
+				req.done <- r.handOff(ctx)
 			}
 			r.recheckAttention()
 		default:
@@ -291,7 +301,8 @@ func (r *taskRunner) run(ctx context.Context) (err error) {
 		}
 		bo.reset()
 		r.send(pctx, recs)
-		if r.commitDue(time.Now()) {
+		// A partition whose offsets restarted is committed at once.
+		if r.commitDue(time.Now()) || r.tc.parts.changed.Load() {
 			if err := r.commit(ctx); err != nil && ctx.Err() == nil {
 				r.log.Warn("source offset commit failed; will retry", "error", err)
 			}
@@ -484,7 +495,7 @@ func (r *taskRunner) commitDue(now time.Time) bool {
 		return !now.Before(r.nextCommit)
 	}
 	for _, sp := range r.tc.parts.snapshot() {
-		if sp.key != nil && sp.Acked() > sp.committed {
+		if _, ok := sp.toCommit(); ok && sp.key != nil {
 			return true
 		}
 	}
@@ -498,12 +509,13 @@ func (r *taskRunner) commit(ctx context.Context) error {
 	r.nextCommit = time.Now().Add(r.flushInterval)
 	began := time.Now()
 	r.entries = r.entries[:0]
+	r.tc.parts.changed.Store(false)
 	for _, sp := range r.tc.parts.snapshot() {
 		if sp.key == nil {
 			continue
 		}
-		if a := sp.Acked(); a > sp.committed {
-			r.entries = append(r.entries, commitEntry{sp: sp, offset: a})
+		if e, ok := sp.toCommit(); ok {
+			r.entries = append(r.entries, e)
 		}
 	}
 	// The task makes its own records durable first (offset syncs, the

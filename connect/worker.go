@@ -140,6 +140,10 @@ type TaskStatus struct {
 	BytesAcked   int64
 	Commits      int64
 	RecordsLost  int64 // source records gone before they were copied
+	// UnknownLosses counts source partitions that may have lost records
+	// that cannot be counted: deleted or re-created while nobody copied
+	// them. The log gives the first offset of each.
+	UnknownLosses int64
 	// Cycles and LastCycle are the task's periodic cycles (ReportCycle):
 	// how many finished and how long the last one took. Zero for tasks
 	// without cycles.
@@ -153,6 +157,7 @@ func (ts *TaskStatus) fill(st *TaskStats) {
 	ts.BytesAcked = st.BytesAcked.Load()
 	ts.Commits = st.Commits.Load()
 	ts.RecordsLost = st.RecordsLost.Load()
+	ts.UnknownLosses = st.UnknownLosses.Load()
 	ts.Cycles = st.Cycles.Load()
 	ts.LastCycle = time.Duration(st.LastCycle.Load())
 	ts.RecordsAhead = st.RecordsAhead.Load()

@@ -29,10 +29,19 @@ const (
 	// (consumer.poll.timeout.ms, MM2's default 1000).
 	KeyPollTimeout        = "consumer.poll.timeout.ms"
 	KeyAssignedPartitions = "task.assigned.partitions"
-	// KeyTopicGenerations (task-internal, mm2go) lists topic=generation for
-	// source topics that were deleted and re-created while the connector ran.
-	KeyTopicGenerations = "task.topic.generations"
-	KeyTaskIndex        = "task.index"
+	// KeyEndedPartitions (task-internal, mm2go) lists, in the form of
+	// task.assigned.partitions, source partitions that no longer exist (topic
+	// deleted, or re-created with fewer partitions) and that the task held
+	// until now or whose stored offsets nobody else will close: the task
+	// reports what they held past the last copied record and deletes their
+	// stored offsets.
+	KeyEndedPartitions = "task.ended.partitions"
+	// KeyTopicIDs (task-internal, mm2go) lists topic=ID for the task's
+	// topics that were deleted and re-created while the connector ran: the
+	// task looks such a topic up again at once instead of waiting for its
+	// fetches of the old topic ID to fail.
+	KeyTopicIDs  = "task.topic.ids"
+	KeyTaskIndex = "task.index"
 )
 
 // MM2 property names of offset syncs, read by MirrorSource.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -32,17 +34,29 @@ type MirrorSource struct {
 	// srcCl and tgtCl are the clients under src and tgt, for raw requests.
 	srcCl, tgtCl *kgo.Client
 
-	mu        sync.Mutex // guards parts, generations and recreated
-	parts     []topicPartition
-	recreated bool // a topic's generation went up since the last reconfiguration
+	mu    sync.Mutex // guards parts, owner, ended, endedAtStart and newIDs
+	parts []topicPartition
+	// newIDs are the topic IDs of topics re-created while the connector
+	// ran, handed to their tasks (KeyTopicIDs) so that they look again at
+	// once rather than when the old topic ID fails their fetches.
+	newIDs    map[string]kadm.TopicID
+	hintedIDs map[string]kadm.TopicID // newIDs as of the last refresh
+	// owner is the task of each partition as of the last TaskConfigs: the
+	// assignment is sticky (see TaskConfigs).
+	owner  map[topicPartition]int
+	ntasks int // tasks of the last TaskConfigs
+	// ended are, by task, the partitions the last TaskConfigs found gone
+	// from the source, and endedAtStart the stored partitions Start found
+	// gone (see goneWhileStopped), for the first TaskConfigs.
+	ended        map[int][]topicPartition
+	endedAtStart []topicPartition
 
 	srcRF   map[string]int16 // source replication factors, with RFFromSource; sync's goroutine only
 	configs *configSync
 	// topicIDs are the source topics' IDs as last seen (sync's goroutine
-	// only); a changed ID means the topic was deleted and re-created, and
-	// its generation (guarded by mu) goes up so tasks copy it from its start.
-	topicIDs    map[string]kadm.TopicID
-	generations map[string]int
+	// only), to say when a topic was deleted and re-created. Tasks find out
+	// by themselves, from the topic IDs of what they fetch.
+	topicIDs map[string]kadm.TopicID
 
 	stop   context.CancelFunc
 	wg     sync.WaitGroup
@@ -94,7 +108,7 @@ func (m *MirrorSource) Start(ctx context.Context, cc *connect.ConnectorContext) 
 	}
 	m.srcRF = make(map[string]int16)
 	if m.topicIDs == nil {
-		m.topicIDs, m.generations = make(map[string]kadm.TopicID), make(map[string]int)
+		m.topicIDs = make(map[string]kadm.TopicID)
 	}
 	m.configs = newConfigSync(cfg, m.src, m.tgt, cc.Logger)
 	parts, err := m.sync(ctx)
@@ -106,8 +120,9 @@ func (m *MirrorSource) Start(ctx context.Context, cc *connect.ConnectorContext) 
 	if err := m.ensureOffsetTopics(ctx); err != nil {
 		return err
 	}
+	gone := m.goneWhileStopped(parts)
 	m.mu.Lock()
-	m.parts = parts
+	m.parts, m.endedAtStart = parts, gone
 	m.mu.Unlock()
 	cc.Logger.Info("replicating topics", "topics", countTopics(parts), "partitions", len(parts))
 	rctx, cancel := context.WithCancel(context.Background())
@@ -262,8 +277,8 @@ func (m *MirrorSource) refreshLoop(ctx context.Context) {
 			continue
 		}
 		m.mu.Lock()
-		changed := !slices.Equal(parts, m.parts) || m.recreated
-		m.recreated = false
+		changed := !slices.Equal(parts, m.parts) || !maps.Equal(m.newIDs, m.hintedIDs)
+		m.hintedIDs = maps.Clone(m.newIDs)
 		if changed {
 			added, removed := diffPartitions(m.parts, parts)
 			m.cc.Logger.Info("source partitions changed", "added", len(added), "removed", len(removed), "partitions", len(parts))
@@ -276,24 +291,63 @@ func (m *MirrorSource) refreshLoop(ctx context.Context) {
 	}
 }
 
-// noteTopicID remembers a source topic's ID. When it changed, the topic was
-// deleted and re-created: its generation goes up, which makes the tasks copy
-// the new topic from its start (and report what the old one had left).
+// noteTopicID remembers a source topic's ID and says when it changed: the
+// topic was deleted and re-created. The tasks see the new ID in what they
+// fetch, report what the old topic held past the last copied record, and
+// copy the new topic from its start.
 func (m *MirrorSource) noteTopicID(topic string, id kadm.TopicID) {
 	if id == (kadm.TopicID{}) {
 		return // a broker without topic IDs
 	}
 	old, seen := m.topicIDs[topic]
 	m.topicIDs[topic] = id
-	if !seen || old == id {
-		return
+	if seen && old != id {
+		m.mu.Lock()
+		if m.newIDs == nil {
+			m.newIDs = make(map[string]kadm.TopicID)
+		}
+		m.newIDs[topic] = id
+		m.mu.Unlock()
+		m.cc.Logger.Warn("source topic was deleted and re-created; its tasks copy the new topic from its start",
+			"topic", topic, "old_id", topicIDString(old), "new_id", topicIDString(id))
 	}
-	m.mu.Lock()
-	m.generations[topic]++
-	m.recreated = true
-	m.mu.Unlock()
-	m.cc.Logger.Error("source topic was deleted and re-created; copying the new topic from its start",
-		"topic", topic, "old_id", old.String(), "new_id", id.String())
+}
+
+// goneWhileStopped returns the stored partitions of this connector's source
+// topics that no longer exist: the topic was re-created with fewer
+// partitions while no worker copied it. The first TaskConfigs hands them to
+// a task, which reports what may have been lost and deletes their stored
+// offsets. Topics no longer replicated (deleted, or no longer matched by the
+// flow) are left alone: their stored offsets may serve again.
+func (m *MirrorSource) goneWhileStopped(parts []topicPartition) []topicPartition {
+	count := make(map[string]int32)
+	for _, tp := range parts {
+		count[tp.Topic] = max(count[tp.Topic], tp.Partition+1)
+	}
+	var gone []topicPartition
+	m.cc.StoredOffsets(func(key []byte, _ connect.OffsetValue) {
+		ns, fields, err := connect.ParseOffsetKey(key)
+		if err != nil || ns != m.cc.Name {
+			return
+		}
+		var tp topicPartition
+		var cluster string
+		for _, f := range fields {
+			switch {
+			case f.Name == "cluster" && !f.IsInt:
+				cluster = f.Str
+			case f.Name == "topic" && !f.IsInt:
+				tp.Topic = f.Str
+			case f.Name == "partition" && f.IsInt && f.Int >= 0 && f.Int <= math.MaxInt32:
+				tp.Partition = int32(f.Int)
+			}
+		}
+		if n, ok := count[tp.Topic]; ok && cluster == m.cfg.SourceAlias && tp.Partition >= n {
+			gone = append(gone, tp)
+		}
+	})
+	slices.SortFunc(gone, compareTP)
+	return gone
 }
 
 // sync lists the source topics to replicate and makes sure each has a
@@ -461,37 +515,158 @@ func (c SourceConfig) replicatedTopics(details kadm.TopicDetails) (counts map[st
 	return counts, rf
 }
 
-// TaskConfigs implements connect.Connector: partitions are dealt round-robin
-// over sorted (topic, partition) order, so assignments stay stable as topics
-// are added.
+// TaskConfigs implements connect.Connector. The assignment is sticky: a
+// partition keeps its task for as long as both exist, new partitions go one
+// by one, in sorted order, to the task with the fewest (the lowest index on
+// a tie), and partitions that left the source just leave. Only when the
+// number of tasks changes (tasks.max changed, or fewer partitions than
+// tasks remain) do partitions move: a task that goes away gives up all of
+// them, and a task with more than its share gives up the excess, to the
+// tasks with the fewest. The runtime makes a moving partition's old task
+// commit it before the new one starts it (see Revoked), so a move copies
+// nothing twice.
+//
+// Partitions that left the source are listed (KeyEndedPartitions) in the
+// config of the task that held them, which reports what they held past the
+// last copied record.
 func (m *MirrorSource) TaskConfigs(maxTasks int) ([]connect.Props, error) {
 	m.mu.Lock()
-	parts := m.parts
-	var gens []string
-	for t, g := range m.generations {
-		gens = append(gens, t+"="+strconv.Itoa(g))
+	defer m.mu.Unlock()
+	if m.owner == nil {
+		m.owner = make(map[topicPartition]int)
 	}
-	m.mu.Unlock()
-	if len(parts) == 0 {
+	n := min(maxTasks, len(m.parts))
+	ended := make(map[int][]topicPartition)
+	present := make(map[topicPartition]bool, len(m.parts))
+	for _, tp := range m.parts {
+		present[tp] = true
+	}
+	prevTasks := m.ntasks
+	m.ntasks = n
+	for tp, task := range m.owner {
+		if !present[tp] {
+			ended[task] = append(ended[task], tp)
+			delete(m.owner, tp)
+		}
+	}
+	if len(m.endedAtStart) > 0 {
+		ended[0] = append(ended[0], m.endedAtStart...)
+		m.endedAtStart = nil
+	}
+	for _, tps := range ended {
+		slices.SortFunc(tps, compareTP)
+	}
+	m.ended = ended
+	if n == 0 {
+		clear(m.owner)
 		return nil, nil
 	}
-	slices.Sort(gens)
-	n := min(maxTasks, len(parts))
+	load := make([]int, n)
+	for tp, task := range m.owner {
+		if task >= n {
+			delete(m.owner, tp) // its task goes away
+			continue
+		}
+		load[task]++
+	}
+	if n != prevTasks && prevTasks > 0 {
+		// The tasks changed: a task with more than its share gives up the
+		// excess, its last partitions in sorted order.
+		share := (len(m.parts) + n - 1) / n
+		for i := len(m.parts) - 1; i >= 0; i-- {
+			if task, ok := m.owner[m.parts[i]]; ok && load[task] > share {
+				delete(m.owner, m.parts[i])
+				load[task]--
+			}
+		}
+	}
+	for _, tp := range m.parts {
+		if _, ok := m.owner[tp]; ok {
+			continue
+		}
+		least := 0
+		for i := range load {
+			if load[i] < load[least] {
+				least = i
+			}
+		}
+		m.owner[tp] = least
+		load[least]++
+	}
 	assigned := make([][]string, n)
-	for i, tp := range parts {
-		assigned[i%n] = append(assigned[i%n], tp.String())
+	ids := make([][]string, n)
+	for _, tp := range m.parts {
+		task := m.owner[tp]
+		assigned[task] = append(assigned[task], tp.String())
+		if id, ok := m.newIDs[tp.Topic]; ok {
+			// m.parts is sorted: a task's partitions of a topic come in a row.
+			entry := tp.Topic + "=" + topicIDString(id)
+			if l := ids[task]; len(l) == 0 || l[len(l)-1] != entry {
+				ids[task] = append(ids[task], entry)
+			}
+		}
 	}
 	out := make([]connect.Props, n)
 	for i := range n {
 		p := m.cc.Props.Clone()
 		p[KeyAssignedPartitions] = strings.Join(assigned[i], ",")
 		p[KeyTaskIndex] = strconv.Itoa(i)
-		if len(gens) > 0 {
-			p[KeyTopicGenerations] = strings.Join(gens, ",")
+		if tps := ended[i]; len(tps) > 0 {
+			p[KeyEndedPartitions] = joinPartitions(tps)
+		}
+		if len(ids[i]) > 0 {
+			p[KeyTopicIDs] = strings.Join(ids[i], ",")
 		}
 		out[i] = p
 	}
 	return out, nil
+}
+
+// Revoked implements connect.Revoker: the props under which task id, now
+// running with old, copies only the partitions it also has under new (none
+// when new is nil: the task goes away), and closes the partitions that left
+// the source. The runtime gives them to the task, waits until it committed,
+// and only then hands the partitions it gave up to their new tasks.
+func (m *MirrorSource) Revoked(id int, old, new connect.Props) connect.Props {
+	held, err := parseAssigned(old[KeyAssignedPartitions])
+	if err != nil {
+		return old // the task fails on the same error
+	}
+	keep := make(map[string]bool)
+	if new != nil {
+		for item := range strings.SplitSeq(new[KeyAssignedPartitions], ",") {
+			keep[strings.TrimSpace(item)] = true
+		}
+	}
+	var kept []string
+	for _, tp := range held {
+		if keep[tp.String()] {
+			kept = append(kept, tp.String())
+		}
+	}
+	p := old.Clone()
+	p[KeyAssignedPartitions] = strings.Join(kept, ",")
+	delete(p, KeyEndedPartitions)
+	if new != nil {
+		if e := new[KeyEndedPartitions]; e != "" {
+			p[KeyEndedPartitions] = e
+		}
+	} else {
+		m.mu.Lock()
+		if tps := m.ended[id]; len(tps) > 0 {
+			p[KeyEndedPartitions] = joinPartitions(tps)
+		}
+		m.mu.Unlock()
+	}
+	return p
+}
+
+func joinPartitions(tps []topicPartition) string {
+	s := make([]string, len(tps))
+	for i, tp := range tps {
+		s[i] = tp.String()
+	}
+	return strings.Join(s, ",")
 }
 
 // NewTask implements connect.Connector.

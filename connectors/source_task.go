@@ -2,9 +2,9 @@ package connectors
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -51,27 +51,24 @@ type MirrorSourceTask struct {
 	cfg SourceConfig
 	cl  *kgo.Client
 
-	// parts maps a source topic to its partition handles by partition
-	// number, and remote to its remote name: looked up once per fetched
-	// partition, not per record.
-	parts  map[string][]*connect.SourcePartition
-	where  map[*connect.SourcePartition]topicPartition // the reverse of parts
+	// parts maps a source topic to the state of its assigned partitions by
+	// partition number, and remote to its remote name: looked up once per
+	// fetched partition, not per record.
+	parts  map[string][]*sourceLog
+	where  map[*connect.SourcePartition]topicPartition // the partitions of parts by handle
 	remote map[string]string
 	out    []connect.SourceRecord // reused across polls
-
-	// next is, per partition, the source offset the task expects to read
-	// next (-1: unknown), and hwm the partition's last high watermark seen:
-	// they tell records deleted before they were copied from gaps that
-	// compaction and transaction markers leave.
-	next map[*connect.SourcePartition]int64
-	hwm  map[*connect.SourcePartition]int64
+	// readd holds, during a Poll, the topics to purge from the client and
+	// add again (their topic ID changed).
+	readd map[string]bool
+	// endedKeys are the offset keys of partitions closed as no longer
+	// existing, so that a config that repeats them reports them once.
+	endedKeys map[string]bool
+	// hinted are the topic IDs of KeyTopicIDs as of the last config.
+	hinted map[string][16]byte
 	// prov stamps provenance headers and drops loops, with the identity
 	// policy only (nil otherwise).
 	prov *provenance
-	// gens are the generations of re-created source topics (see
-	// KeyTopicGenerations), as of the task's current config.
-	gens  map[string]int
-	fresh map[string]bool // topics to start at their start while Reconfigure runs
 
 	// Offset translation; runner goroutine only, except the promise
 	// callbacks and what they set.
@@ -99,16 +96,19 @@ func (t *MirrorSourceTask) Start(ctx context.Context, tc *connect.TaskContext) e
 	if err != nil {
 		return err
 	}
-	t.tc, t.cfg = tc, cfg
-	t.parts = make(map[string][]*connect.SourcePartition)
-	t.where = make(map[*connect.SourcePartition]topicPartition)
-	t.remote = make(map[string]string)
-	if t.gens, err = parseGenerations(tc.Props[KeyTopicGenerations]); err != nil {
+	ended, err := parseEnded(tc.Props[KeyEndedPartitions])
+	if err != nil {
 		return err
 	}
-	t.fresh = make(map[string]bool)
-	t.next = make(map[*connect.SourcePartition]int64)
-	t.hwm = make(map[*connect.SourcePartition]int64)
+	t.tc, t.cfg = tc, cfg
+	t.parts = make(map[string][]*sourceLog)
+	t.where = make(map[*connect.SourcePartition]topicPartition)
+	t.remote = make(map[string]string)
+	t.readd = make(map[string]bool)
+	t.endedKeys = make(map[string]bool)
+	if t.hinted, err = parseTopicIDs(tc.Props[KeyTopicIDs]); err != nil {
+		return err
+	}
 	if policy.IsIdentity(cfg.Policy) {
 		t.prov = newProvenance(cfg.SourceAlias, cfg.TargetAlias)
 	}
@@ -116,6 +116,7 @@ func (t *MirrorSourceTask) Start(ctx context.Context, tc *connect.TaskContext) e
 	// first record of each partition begins a run and an MM2 sync.
 	t.shifts = offsets.NewShiftTracker(cfg.OffsetLagMax, cfg.EmitOffsetSyncs)
 	t.indexErr.Store(nil)
+	t.endPartitions(ended)
 	start := t.track(assigned)
 	if err := t.openOffsetProducers(); err != nil {
 		return err
@@ -296,180 +297,327 @@ func (t *MirrorSourceTask) Commit(ctx context.Context) error {
 	return nil
 }
 
+// sourceLog is the task's state of one assigned source partition.
+type sourceLog struct {
+	sp *connect.SourcePartition
+	// next is the source offset the task expects to read next (-1:
+	// unknown), and hwm the partition's last high watermark seen (-1: none
+	// since the task took the partition): they tell records deleted before
+	// they were copied from gaps that compaction and transaction markers
+	// leave, and what a log that went away still held.
+	next, hwm int64
+	// id is the topic ID of the log being copied; zero until known (a
+	// stored offset without one, or a broker without topic IDs).
+	id [16]byte
+	// start is where the partition started, for adding it again before
+	// anything was read.
+	start kgo.Offset
+}
+
+// position is where the partition goes on from.
+func (l *sourceLog) position() kgo.Offset {
+	if l.next >= 0 {
+		return kgo.NewOffset().At(l.next)
+	}
+	return l.start
+}
+
+// OffsetFieldTopicID is the field of a source offset value, beside "offset",
+// that holds the ID of the source topic whose offset it is:
+// {"offset":N,"topicId":"<Kafka's base64 form>"}. A topic deleted and
+// re-created has a new ID, so a stored offset of the old topic is never
+// taken for a position in the new one. Java MM2 reads only "offset".
+const OffsetFieldTopicID = "topicId"
+
+var noTopicID [16]byte
+
+// topicIDString is a topic ID as Kafka prints it (Uuid.toString: URL-safe
+// base64 without padding).
+func topicIDString(id [16]byte) string { return base64.RawURLEncoding.EncodeToString(id[:]) }
+
+func topicIDField(id [16]byte) connect.OffsetField {
+	return connect.StrField(OffsetFieldTopicID, topicIDString(id))
+}
+
+// storedTopicID returns the topic ID stored in v, or zero.
+func storedTopicID(v connect.OffsetValue) [16]byte {
+	var id [16]byte
+	if f, ok := v.Field(OffsetFieldTopicID); ok && !f.IsInt {
+		if b, err := base64.RawURLEncoding.DecodeString(f.Str); err == nil && len(b) == len(id) {
+			copy(id[:], b)
+		}
+	}
+	return id
+}
+
+// fields returns the fields the partition stores beside its offset.
+func (l *sourceLog) fields() []connect.OffsetField {
+	if l.id == noTopicID {
+		return nil
+	}
+	return []connect.OffsetField{topicIDField(l.id)}
+}
+
 // track registers partition handles for tps and returns where each partition
-// starts: after its stored source offset, or at the reset point.
+// starts: after its stored source offset, at the start of a log of which
+// nothing was copied yet, or at the reset point.
 func (t *MirrorSourceTask) track(tps []topicPartition) map[string]map[int32]kgo.Offset {
 	start := make(map[string]map[int32]kgo.Offset)
 	for _, tp := range tps {
 		key := connect.MirrorSourceOffsetKey(t.tc.Connector, t.cfg.SourceAlias, tp.Topic, tp.Partition)
-		sp := t.tc.Partition(key)
+		delete(t.endedKeys, string(key))
+		l := &sourceLog{sp: t.tc.Partition(key), next: -1, hwm: -1, start: kgo.NewOffset().AtStart()}
+		if t.cfg.StartAtEnd {
+			l.start = kgo.NewOffset().AtEnd()
+		}
+		if v, ok := t.tc.StoredOffsetValue(key); ok {
+			l.id = storedTopicID(v)
+			switch {
+			case v.Offset >= 0: // MM2 stores the last copied offset
+				l.start, l.next = kgo.NewOffset().At(v.Offset+1), v.Offset+1
+			case l.id != noTopicID:
+				// A re-created topic of which nothing was copied yet: from
+				// its first offset, whatever the reset policy says.
+				l.start, l.next = kgo.NewOffset().AtStart(), 0
+			}
+		}
+		l.sp.SetObserver(t.shifts.Partition(tp.Topic, tp.Partition))
 		ps := t.parts[tp.Topic]
 		for int32(len(ps)) <= tp.Partition {
 			ps = append(ps, nil)
 		}
-		ps[tp.Partition] = sp
+		ps[tp.Partition] = l
 		t.parts[tp.Topic] = ps
-		t.where[sp] = tp
-		sp.SetObserver(t.shifts.Partition(tp.Topic, tp.Partition))
+		t.where[l.sp] = tp
 		if _, ok := t.remote[tp.Topic]; !ok {
 			t.remote[tp.Topic] = t.cfg.Policy.FormatRemoteTopic(t.cfg.SourceAlias, tp.Topic)
 		}
-		sp.ExportMetrics(connect.PartitionMetrics{Kind: connect.MirrorSourcePartition,
+		l.sp.ExportMetrics(connect.PartitionMetrics{Kind: connect.MirrorSourcePartition,
 			Topic: tp.Topic, Partition: tp.Partition, TargetTopic: t.remote[tp.Topic]})
-		o := kgo.NewOffset().AtStart()
-		if t.cfg.StartAtEnd {
-			o = kgo.NewOffset().AtEnd()
-		}
-		if t.fresh[tp.Topic] {
-			// Re-created while unassigned: its stored offset is the old
-			// topic's.
-			t.startOver(sp, tp.Topic, tp.Partition)
-			o = kgo.NewOffset().AtStart()
-		} else if stored, ok := t.tc.StoredOffset(key); ok {
-			o = kgo.NewOffset().At(stored + 1) // MM2 stores the last copied offset
-			t.next[sp] = stored + 1
-		} else {
-			t.next[sp] = -1
-		}
 		if start[tp.Topic] == nil {
 			start[tp.Topic] = make(map[int32]kgo.Offset)
 		}
-		start[tp.Topic][tp.Partition] = o
+		start[tp.Topic][tp.Partition] = l.start
 	}
 	return start
 }
 
-// Reconfigure implements connect.Reconfigurable: partitions added to the
-// assignment start copying, removed ones stop, and the rest go on untouched.
+// held returns the task's state of tp, or nil.
+func (t *MirrorSourceTask) held(tp topicPartition) *sourceLog {
+	if ps := t.parts[tp.Topic]; int(tp.Partition) < len(ps) {
+		return ps[tp.Partition]
+	}
+	return nil
+}
+
+// Reconfigure implements connect.Reconfigurable: partitions that no longer
+// exist on the source (KeyEndedPartitions) are closed, what they held past
+// the last copied record is reported, and their stored offsets deleted;
+// partitions added to the assignment start copying, removed ones stop, and
+// the rest go on untouched.
 func (t *MirrorSourceTask) Reconfigure(_ context.Context, props connect.Props) error {
 	assigned, err := parseAssigned(props[KeyAssignedPartitions])
 	if err != nil {
 		return err
 	}
+	ended, err := parseEnded(props[KeyEndedPartitions])
+	if err != nil {
+		return err
+	}
+	ids, err := parseTopicIDs(props[KeyTopicIDs])
+	if err != nil {
+		return err
+	}
+	t.endPartitions(ended)
+	t.lookAgain(ids)
 	want := make(map[topicPartition]bool, len(assigned))
 	var added []topicPartition
 	for _, tp := range assigned {
 		want[tp] = true
-		if ps := t.parts[tp.Topic]; int(tp.Partition) >= len(ps) || ps[tp.Partition] == nil {
+		if t.held(tp) == nil {
 			added = append(added, tp)
 		}
 	}
 	removed := make(map[string][]int32)
 	for topic, ps := range t.parts {
-		for p, sp := range ps {
-			if sp != nil && !want[topicPartition{topic, int32(p)}] {
+		for p, l := range ps {
+			if l != nil && !want[topicPartition{topic, int32(p)}] {
 				removed[topic] = append(removed[topic], int32(p))
 				ps[p] = nil
-				delete(t.where, sp)
-				sp.StopMetrics()
+				delete(t.where, l.sp)
+				l.sp.StopMetrics()
 			}
 		}
 	}
-	gens, err := parseGenerations(props[KeyTopicGenerations])
-	if err != nil {
-		return err
-	}
-	restart := t.recreatedPartitions(gens, want)
-	if len(restart) > 0 {
-		// The client still knows the old topic's ID and would keep fetching
-		// it; forget the topic, then add its partitions back below.
-		topics := make([]string, 0, len(restart))
-		for topic := range restart {
-			topics = append(topics, topic)
-		}
-		t.cl.PurgeTopicsFromClient(topics...)
-	}
-	prev := t.gens
-	t.gens = gens
-	for topic, g := range gens {
-		if g > prev[topic] {
-			t.fresh[topic] = true // partitions added below start at the new topic's start
+	for _, tp := range ended {
+		if !want[tp] {
+			removed[tp.Topic] = append(removed[tp.Topic], tp.Partition)
 		}
 	}
-	defer clear(t.fresh)
+	t.drop(removed, want)
+	if len(added) > 0 {
+		t.cl.AddConsumePartitions(t.track(added))
+	}
+	t.tc.Logger.Info("assignment changed", "added", len(added), "removed", countParts(removed), "ended", len(ended), "partitions", len(assigned))
+	return nil
+}
+
+// lookAgain takes the topic IDs the connector saw for topics re-created
+// while it ran (KeyTopicIDs). A topic whose ID is new to the task and
+// differs from the one it copies is purged from the client and added again:
+// its next fetch shows the new topic, and Poll starts it over (see
+// recreated). Without this the client would find out only when its fetches
+// of the old topic ID fail for good, seconds later. The fetched topic ID
+// decides, not this hint, which may be older than what the task saw.
+func (t *MirrorSourceTask) lookAgain(ids map[string][16]byte) {
+	for topic, id := range ids {
+		if t.hinted[topic] == id {
+			continue
+		}
+		t.hinted[topic] = id
+		for _, l := range t.parts[topic] {
+			if l != nil && l.id != noTopicID && l.id != id {
+				t.readd[topic] = true
+				break
+			}
+		}
+	}
+	if len(t.readd) > 0 {
+		t.addAgain()
+		clear(t.readd)
+	}
+}
+
+// parseTopicIDs parses KeyTopicIDs: topic=ID, comma separated, with IDs as
+// Kafka prints them.
+func parseTopicIDs(s string) (map[string][16]byte, error) {
+	out := make(map[string][16]byte)
+	if s == "" {
+		return out, nil
+	}
+	for item := range strings.SplitSeq(s, ",") {
+		topic, enc, ok := strings.Cut(item, "=")
+		b, err := base64.RawURLEncoding.DecodeString(enc)
+		if !ok || err != nil || topic == "" || len(b) != 16 {
+			return nil, fmt.Errorf("%s: %q is not topic=topic ID", KeyTopicIDs, item)
+		}
+		out[topic] = [16]byte(b)
+	}
+	return out, nil
+}
+
+// drop stops consuming removed partitions. A topic of which the task keeps
+// no partition is purged from the client altogether, so that if it comes
+// back re-created, the client learns its new topic ID.
+func (t *MirrorSourceTask) drop(removed map[string][]int32, want map[topicPartition]bool) {
+	var purge []string
+	for topic, ps := range removed {
+		keep := false
+		for p, l := range t.parts[topic] {
+			keep = keep || l != nil || want[topicPartition{topic, int32(p)}]
+		}
+		if !keep {
+			purge = append(purge, topic)
+			delete(removed, topic)
+			delete(t.parts, topic)
+			continue
+		}
+		removed[topic] = ps
+	}
+	if len(purge) > 0 {
+		t.cl.PurgeTopicsFromClient(purge...)
+	}
 	if len(removed) > 0 {
 		t.cl.RemoveConsumePartitions(removed)
 		// A partition the runner paused stays paused in the client even
 		// when it is no longer consumed; should it come back, it must not.
 		t.cl.ResumeFetchPartitions(removed)
 	}
-	if len(added) > 0 {
-		t.cl.AddConsumePartitions(t.track(added))
-	}
-	if len(restart) > 0 {
-		t.cl.AddConsumePartitions(t.restartRecreated(restart))
-	}
-	t.tc.Logger.Info("assignment changed", "added", len(added), "removed", len(removed), "restarted_topics", len(restart), "partitions", len(assigned))
-	return nil
 }
 
-// recreatedPartitions returns, by topic, the assigned partitions of topics
-// whose generation went up: they were deleted and re-created on the source.
-func (t *MirrorSourceTask) recreatedPartitions(gens map[string]int, assigned map[topicPartition]bool) map[string][]int32 {
-	out := make(map[string][]int32)
-	for topic, g := range gens {
-		if g <= t.gens[topic] {
+func countParts(m map[string][]int32) int {
+	n := 0
+	for _, ps := range m {
+		n += len(ps)
+	}
+	return n
+}
+
+// endPartitions closes source partitions that no longer exist (their topic
+// was deleted, or re-created with fewer partitions): what the task knew
+// their log to hold past the last copied record is reported lost, and
+// their stored offsets are deleted once the records already handed over are
+// acknowledged. A partition the task does not hold but whose offset is
+// stored (it went away while nobody copied it) is reported as a loss of
+// unknown size from its stored offset on. Each is handled once, however
+// often a config repeats it.
+func (t *MirrorSourceTask) endPartitions(ended []topicPartition) {
+	const why = "the source partition no longer exists (its topic was deleted, or re-created with fewer partitions)"
+	for _, tp := range ended {
+		key := connect.MirrorSourceOffsetKey(t.tc.Connector, t.cfg.SourceAlias, tp.Topic, tp.Partition)
+		if t.endedKeys[string(key)] {
 			continue
 		}
-		for p, sp := range t.parts[topic] {
-			if sp != nil && assigned[topicPartition{topic, int32(p)}] {
-				out[topic] = append(out[topic], int32(p))
-			}
+		t.endedKeys[string(key)] = true
+		if l := t.held(tp); l != nil {
+			t.endLog(tp.Topic, tp.Partition, l, why)
+			l.sp.ForgetOffsets()
+			t.parts[tp.Topic][tp.Partition] = nil
+			delete(t.where, l.sp)
+			l.sp.StopMetrics()
+			continue
 		}
+		v, ok := t.tc.StoredOffsetValue(key)
+		if !ok {
+			continue
+		}
+		t.reportUnknown(tp.Topic, tp.Partition, max(v.Offset+1, 0), why+" and went away while it was not copied")
+		t.tc.Partition(key).ForgetOffsets()
 	}
-	return out
 }
 
-// restartRecreated makes partitions of re-created topics start over at the
-// new topic's start. What the old topic held past the last copied record is
-// lost, and reported so: from the next expected offset to the last high
-// watermark seen.
-func (t *MirrorSourceTask) restartRecreated(restart map[string][]int32) map[string]map[int32]kgo.Offset {
-	start := make(map[string]map[int32]kgo.Offset)
-	for topic, ps := range restart {
-		start[topic] = make(map[int32]kgo.Offset)
-		for _, p := range ps {
-			t.startOver(t.parts[topic][p], topic, p)
-			start[topic][p] = kgo.NewOffset().AtStart()
-		}
-	}
-	return start
-}
-
-// startOver resets a partition of a re-created topic: it reports what the
-// old topic held past the last copied record (from the next expected offset
-// to the last high watermark seen) as lost, and makes the worker store the
-// new topic's lower offsets.
-func (t *MirrorSourceTask) startOver(sp *connect.SourcePartition, topic string, p int32) {
-	if from, to := t.next[sp], t.hwm[sp]; from >= 0 && to > from {
-		t.tc.ReportLostRecords(to - from)
+// endLog reports what the log of a partition that went away (its topic was
+// deleted or re-created) held past what was copied: exactly, from the next
+// expected offset to the last high watermark seen, when the task read the
+// log; from the next expected offset on, of unknown size, when it had not
+// read it since it took the partition. It returns the report, "" for none.
+func (t *MirrorSourceTask) endLog(topic string, p int32, l *sourceLog, why string) string {
+	switch {
+	case l.next >= 0 && l.hwm > l.next:
+		n := l.hwm - l.next
+		t.tc.ReportLostRecords(n)
 		t.tc.Logger.Error("source records lost before they were copied", "topic", topic, "partition", p,
-			"first_lost_offset", from, "last_lost_offset", to-1, "records", to-from,
-			"reason", "the topic was deleted and re-created before they were copied")
+			"first_lost_offset", l.next, "last_lost_offset", l.hwm-1, "records", n, "reason", why)
+		return fmt.Sprintf("records at offsets %d to %d were lost: %s", l.next, l.hwm-1, why)
+	case l.next >= 0 && l.hwm < 0:
+		why += "; the task had not read the old log since it took the partition, so its end is not known"
+		t.reportUnknown(topic, p, l.next, why)
+		return fmt.Sprintf("records from offset %d on may have been lost: %s", l.next, why)
 	}
-	t.next[sp], t.hwm[sp] = -1, 0
-	sp.RestartOffsets()
+	return ""
 }
 
-// parseGenerations parses KeyTopicGenerations: topic=generation, comma
-// separated (topic names have no "," or "=").
-func parseGenerations(s string) (map[string]int, error) {
-	out := make(map[string]int)
-	if s == "" {
-		return out, nil
-	}
-	for item := range strings.SplitSeq(s, ",") {
-		topic, g, ok := strings.Cut(item, "=")
-		n, err := strconv.Atoi(g)
-		if !ok || err != nil || topic == "" || n < 0 {
-			return nil, fmt.Errorf("%s: %q is not topic=generation", KeyTopicGenerations, item)
-		}
-		out[topic] = n
-	}
-	return out, nil
+// reportUnknown reports a loss of unknown size: records of a log that went
+// away, from offset from on, if there were any.
+func (t *MirrorSourceTask) reportUnknown(topic string, p int32, from int64, why string) {
+	t.tc.ReportUnknownLoss()
+	t.tc.Logger.Error("source records may have been lost before they were copied; how many is not known", "topic", topic, "partition", p,
+		"first_lost_offset", from, "last_lost_offset", "unknown", "reason", why)
 }
 
-// Poll implements connect.SourceTask.
+// parseEnded parses KeyEndedPartitions, in task.assigned.partitions' form.
+func parseEnded(s string) ([]topicPartition, error) {
+	tps, err := parseAssigned(s)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", KeyEndedPartitions, err)
+	}
+	return tps, nil
+}
+
+// Poll implements connect.SourceTask. Every fetched partition's topic ID is
+// checked against the one the task copies: a new ID means the topic was
+// deleted and re-created, and every partition of it starts over at the new
+// topic's start (see recreated).
 func (t *MirrorSourceTask) Poll(ctx context.Context) ([]connect.SourceRecord, error) {
 	if err := t.sendOffsets(ctx); err != nil {
 		return nil, err
@@ -477,10 +625,20 @@ func (t *MirrorSourceTask) Poll(ctx context.Context) ([]connect.SourceRecord, er
 	pctx, cancel := context.WithTimeout(ctx, t.cfg.PollTimeout)
 	fetches := t.cl.PollFetches(pctx)
 	cancel()
+	clear(t.readd)
 	var fatal, retry error
 	fetches.EachError(func(topic string, p int32, err error) {
 		switch {
 		case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		case errors.Is(err, kerr.UnknownTopicID):
+			// The topic is not the one the client knows any more: deleted,
+			// maybe re-created. The client never takes on a new topic ID by
+			// itself; purged and added again, it looks the topic up anew.
+			if !t.readd[topic] {
+				t.tc.Logger.Warn("source topic ID unknown to the cluster: the topic was deleted, maybe re-created; looking it up again",
+					"topic", topic, "partition", p)
+			}
+			t.readd[topic] = true
 		case connect.IsRetriable(err), errors.Is(err, kerr.UnknownTopicOrPartition):
 			// The client retries by itself. If nothing else came back, the
 			// runner backs off and says so (not once per fetch: a deleted
@@ -495,38 +653,71 @@ func (t *MirrorSourceTask) Poll(ctx context.Context) ([]connect.SourceRecord, er
 	}
 	out := t.out[:0]
 	var lossErr error
-	fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
-		ps := t.parts[fp.Topic]
-		if fp.Err != nil || int(fp.Partition) >= len(ps) || ps[fp.Partition] == nil {
-			return // failed (see EachError), or unassigned while the fetch was in flight
-		}
-		sp, remote := ps[fp.Partition], t.remote[fp.Topic]
-		if len(fp.Records) == 0 {
-			// Nothing past the position: the consumer is at the high
-			// watermark (past transaction markers, too).
-			sp.ObserveFetch(fp.HighWatermark, fp.HighWatermark)
-			return
-		}
-		if err := t.checkLoss(fp, sp); err != nil {
-			lossErr = errors.Join(lossErr, err)
-			return
-		}
-		sp.ObserveFetch(fp.HighWatermark, fp.Records[len(fp.Records)-1].Offset+1)
-		for _, r := range fp.Records {
-			if r.Attrs.IsControl() {
-				continue // a transaction marker: the target's producer writes its own
+	// Fetches are walked by hand, not with EachPartition, for the topic ID
+	// of each fetched topic.
+	for _, f := range fetches {
+		for i := range f.Topics {
+			ft := &f.Topics[i]
+			for j := range ft.Partitions {
+				fp := &ft.Partitions[j]
+				if fp.Err != nil {
+					continue // EachError saw it
+				}
+				l := t.held(topicPartition{ft.Topic, fp.Partition})
+				if l == nil {
+					continue // unassigned while the fetch was in flight
+				}
+				if t.readd[ft.Topic] {
+					// Added again below where it goes on from: what was
+					// fetched now is fetched again, from the right topic.
+					continue
+				}
+				if ft.TopicID != noTopicID && l.id != ft.TopicID {
+					if l.id == noTopicID {
+						// A stored offset without a topic ID (Java MM2's,
+						// or an older mm2go's): from now on it has one.
+						l.id = ft.TopicID
+						l.sp.SetOffsetFields(l.fields()...)
+					} else {
+						if err := t.recreated(ft.Topic, l.id, ft.TopicID); err != nil {
+							lossErr = errors.Join(lossErr, err)
+						}
+						continue // read again from the new topic's start
+					}
+				}
+				if len(fp.Records) == 0 {
+					// Nothing past the position: the consumer is at the
+					// high watermark (past transaction markers, too).
+					l.hwm = fp.HighWatermark
+					l.sp.ObserveFetch(fp.HighWatermark, fp.HighWatermark)
+					continue
+				}
+				if err := t.checkLoss(ft.Topic, fp, l); err != nil {
+					lossErr = errors.Join(lossErr, err)
+					continue
+				}
+				sp, remote := l.sp, t.remote[ft.Topic]
+				sp.ObserveFetch(fp.HighWatermark, fp.Records[len(fp.Records)-1].Offset+1)
+				for _, r := range fp.Records {
+					if r.Attrs.IsControl() {
+						continue // a transaction marker: the target's producer writes its own
+					}
+					if t.prov != nil && !t.prov.stamp(r) {
+						continue // it came from the target: copying it back would loop
+					}
+					r.Topic = remote // partition, key, value, headers, timestamp stay
+					out = append(out, connect.SourceRecord{Record: r, Partition: sp, Offset: r.Offset})
+				}
 			}
-			if t.prov != nil && !t.prov.stamp(r) {
-				continue // it came from the target: copying it back would loop
-			}
-			r.Topic = remote // partition, key, value, headers, timestamp stay
-			out = append(out, connect.SourceRecord{Record: r, Partition: sp, Offset: r.Offset})
 		}
-	})
+	}
 	if lossErr != nil {
 		// on.data.loss=fail: nothing of this poll is copied, so the
 		// committed offsets stay before the loss until an operator acts.
 		return nil, lossErr
+	}
+	if len(t.readd) > 0 {
+		t.addAgain()
 	}
 	t.out = out
 	if len(out) == 0 && retry != nil {
@@ -535,44 +726,98 @@ func (t *MirrorSourceTask) Poll(ctx context.Context) ([]connect.SourceRecord, er
 	return out, nil
 }
 
+// recreated handles a fetch that shows topic with topic ID now instead of
+// old: the topic was deleted and re-created. Every partition of it that the
+// task copies from the old topic is at its end: what the old log held past
+// the last copied record is reported, and the partition starts over at the
+// new topic's first offset, which its stored offset says from the next
+// commit on. With on.data.loss=fail a loss is returned instead, and nothing
+// changes.
+func (t *MirrorSourceTask) recreated(topic string, old, now [16]byte) error {
+	why := fmt.Sprintf("the topic was deleted and re-created (topic ID %s, now %s)", topicIDString(old), topicIDString(now))
+	t.tc.Logger.Warn("source topic was deleted and re-created; copying the new topic from its start",
+		"topic", topic, "old_id", topicIDString(old), "new_id", topicIDString(now))
+	var lossErr error
+	for p, l := range t.parts[topic] {
+		if l == nil || l.id != old {
+			continue
+		}
+		if lost := t.endLog(topic, int32(p), l, why); lost != "" && t.cfg.FailOnDataLoss {
+			lossErr = errors.Join(lossErr, fmt.Errorf("source %s[%d]: %s (%s=fail)", topic, p, lost, KeyOnDataLoss))
+			continue
+		}
+		l.id, l.next, l.hwm, l.start = now, 0, -1, kgo.NewOffset().AtStart()
+		l.sp.RestartOffsets(l.fields()...)
+	}
+	if lossErr == nil {
+		t.readd[topic] = true
+	}
+	return lossErr
+}
+
+// addAgain purges the topics in t.readd from the client and adds their
+// partitions again where each goes on from: the client then looks the topic
+// up anew and fetches under its current topic ID.
+func (t *MirrorSourceTask) addAgain() {
+	topics := make([]string, 0, len(t.readd))
+	start := make(map[string]map[int32]kgo.Offset, len(t.readd))
+	for topic := range t.readd {
+		topics = append(topics, topic)
+		for p, l := range t.parts[topic] {
+			if l == nil {
+				continue
+			}
+			if start[topic] == nil {
+				start[topic] = make(map[int32]kgo.Offset)
+			}
+			start[topic][int32(p)] = l.position()
+		}
+	}
+	t.cl.PurgeTopicsFromClient(topics...)
+	t.cl.AddConsumePartitions(start)
+}
+
 // checkLoss compares the first fetched offset of a partition with the one
 // the task expected. A record is lost when the log start moved past the
 // expected offset (retention deleted records before they were copied); a
-// first offset below the expected one means the partition went back (the
-// topic was deleted and re-created, or truncated), and the records between
-// the expected offset and the last high watermark seen are lost. Compaction
-// and transaction markers leave gaps above the log start: not a loss.
+// first offset below the expected one means the partition went back
+// (truncated, or re-created on a broker without topic IDs), and the records
+// between the expected offset and the last high watermark seen are lost (of
+// unknown number when the task had not seen the old log). Compaction and
+// transaction markers leave gaps above the log start: not a loss.
 //
 // A loss is logged as an error with its exact offsets and counted; with
 // on.data.loss=fail it is returned as an error.
-func (t *MirrorSourceTask) checkLoss(fp kgo.FetchTopicPartition, sp *connect.SourcePartition) error {
+func (t *MirrorSourceTask) checkLoss(topic string, fp *kgo.FetchPartition, l *sourceLog) error {
 	first, last := fp.Records[0].Offset, fp.Records[len(fp.Records)-1].Offset
-	exp := t.next[sp]
-	t.next[sp] = last + 1
-	prevHWM := t.hwm[sp]
-	t.hwm[sp] = fp.HighWatermark
-	var from, to int64 // lost range [from, to)
-	var why string
+	exp, prevHWM := l.next, l.hwm
+	l.next, l.hwm = last+1, fp.HighWatermark
+	var lost string
 	switch {
 	case exp < 0 || first == exp:
 		return nil
 	case first > exp && fp.LogStartOffset > exp:
-		from, to, why = exp, min(fp.LogStartOffset, first), "deleted by retention before they were copied"
+		from, to := exp, min(fp.LogStartOffset, first)
+		const why = "deleted by retention before they were copied"
+		t.tc.ReportLostRecords(to - from)
+		t.tc.Logger.Error("source records lost before they were copied", "topic", topic, "partition", fp.Partition,
+			"first_lost_offset", from, "last_lost_offset", to-1, "records", to-from, "reason", why)
+		lost = fmt.Sprintf("records at offsets %d to %d %s", from, to-1, why)
 	case first < exp:
-		from, to, why = exp, max(prevHWM, exp), "gone: the partition's offsets went back (topic deleted and re-created, or truncated)"
 		t.tc.Logger.Error("source partition went back; copying it from its new records",
-			"topic", fp.Topic, "partition", fp.Partition, "expected_offset", exp, "first_offset", first)
+			"topic", topic, "partition", fp.Partition, "expected_offset", exp, "first_offset", first)
+		gone := &sourceLog{next: exp, hwm: prevHWM}
+		lost = t.endLog(topic, fp.Partition, gone, "the partition's offsets went back (topic re-created, or truncated)")
+		if !t.cfg.FailOnDataLoss {
+			// The new, lower offsets are stored from the next commit on.
+			l.sp.RestartOffsets(l.fields()...)
+		}
 	default:
 		return nil // a gap above the log start: compaction or transaction markers
 	}
-	if to > from {
-		t.tc.ReportLostRecords(to - from)
-		t.tc.Logger.Error("source records lost before they were copied", "topic", fp.Topic, "partition", fp.Partition,
-			"first_lost_offset", from, "last_lost_offset", to-1, "records", to-from, "reason", why)
-	}
-	if t.cfg.FailOnDataLoss {
-		t.next[sp] = exp // the restarted task meets the same loss
-		return fmt.Errorf("source %s[%d]: records at offsets %d to %d %s (%s=fail)", fp.Topic, fp.Partition, from, to-1, why, KeyOnDataLoss)
+	if t.cfg.FailOnDataLoss && lost != "" {
+		l.next, l.hwm = exp, prevHWM // the restarted task meets the same loss
+		return fmt.Errorf("source %s[%d]: %s (%s=fail)", topic, fp.Partition, lost, KeyOnDataLoss)
 	}
 	return nil
 }
@@ -602,7 +847,9 @@ func (t *MirrorSourceTask) ResumePartition(sp *connect.SourcePartition, offset i
 	}
 	if offset >= 0 {
 		t.cl.SetOffsets(map[string]map[int32]kgo.EpochOffset{tp.Topic: {tp.Partition: {Epoch: -1, Offset: offset}}})
-		t.next[sp] = offset
+		if l := t.held(tp); l != nil {
+			l.next = offset
+		}
 	}
 	t.cl.ResumeFetchPartitions(map[string][]int32{tp.Topic: {tp.Partition}})
 	return true
