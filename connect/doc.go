@@ -79,6 +79,26 @@
 //     partition.
 //   - AckObserver: set on a SourcePartition, told of every acknowledged
 //     (source offset, target offset) pair.
+//   - Revoker: a connector whose tasks share out units of work (source
+//     partitions) that must never have two tasks at once.
+//
+// # Handing work over between tasks
+//
+// When new task configs move work from one task to another, the worker
+// does it in two steps: every task that loses work gets the props the
+// connector's Revoker returns, flushes its producer and commits, and tasks
+// that go away stop (which commits); only then do the tasks get their new
+// configs. A unit's new task therefore starts where the old one stopped,
+// and a graceful move copies nothing twice.
+//
+// # Stored values
+//
+// A source offset's value may carry fields beside "offset" (MirrorSource
+// stores the source topic's ID): see OffsetValue and
+// SourcePartition.SetOffsetFields. A task whose source log starts over
+// calls SourcePartition.RestartOffsets (or ForgetOffsets for one that is
+// gone): the worker then stores the lower offsets, once the records handed
+// over before are acknowledged, and commits at once.
 //
 // The package connecttest is a test kit for all of this: a scripted fake
 // connector and task, and helpers that run a Worker against in-process fake

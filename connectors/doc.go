@@ -25,6 +25,24 @@
 // topic configs and ACLs in sync, and reports source records deleted before
 // they were copied.
 //
+// # Re-created topics and moving partitions
+//
+// A source partition's stored offset carries its topic's ID
+// ({"offset":N,"topicId":"..."}, OffsetFieldTopicID; Java MM2 reads only
+// "offset"). A task checks the topic ID of every fetch against the one it
+// copies: a topic deleted and re-created, while the worker ran or not, is
+// copied from its new start, what the old topic held past the last copied
+// record is reported (exactly when the task had read it, from the first
+// offset not copied when it had not), and the new position is committed at
+// once. The connector lists partitions that left the source in the config
+// of the task that held them (KeyEndedPartitions), which reports and
+// deletes their offsets, and hands tasks the new IDs of topics re-created
+// while it ran (KeyTopicIDs) so that they look again at once.
+//
+// Partitions are assigned to tasks stickily (MirrorSource.TaskConfigs) and,
+// when one moves, MirrorSource.Revoked lets the runtime have the old task
+// commit it before the new task starts it (connect.Revoker).
+//
 // With the identity replication policy, MirrorSource stamps each copied
 // record with a provenance header (ProvenanceHeader) listing the clusters it
 // came through, and never copies a record to a cluster on that list.

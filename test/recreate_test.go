@@ -291,3 +291,42 @@ func TestTopicRecreated_JavaOffsetPastNewEnd(t *testing.T) {
 		t.Errorf("the second start reported %d losses of unknown size, want none", n)
 	}
 }
+
+// TestTopicRecreated_FailOnDataLoss re-creates a topic while the worker is
+// stopped, with on.data.loss=fail: the task fails naming the possible loss
+// and copies nothing of the new topic, and the stored offset stays, so that
+// the next start fails the same way until an operator acts.
+func TestTopicRecreated_FailOnDataLoss(t *testing.T) {
+	src, dst := newCluster(t, "src"), newCluster(t, "dst")
+	want := produceTopic(t, src, "re", 1, 100, "old")
+	cfg := connect.WorkerConfig{Clusters: clusterConfigs(map[string]*kfake.Cluster{"A": src, "B": dst}),
+		OffsetFlushInterval: 200 * time.Millisecond}
+	specs := []connect.ConnectorSpec{sourceSpec("A", "B", map[string]string{"on.data.loss": "fail"})}
+	rw := startWorker(t, cfg, specs)
+	waitCopied(t, dst, "A.re", want, 20*time.Second)
+	if err := rw.stop(); err != nil {
+		t.Fatal(err)
+	}
+	recreateTopic(t, src, "re", 1)
+	produceRecords(t, client(t, src, kgo.RecordPartitioner(kgo.ManualPartitioner())), "re", 1, 50, "new")
+	for run := range 2 {
+		rw = startWorkerNoCheck(t, cfg, specs)
+		waitFor(t, 20*time.Second, "the task failed", func() bool {
+			for _, cs := range rw.w.Status() {
+				for _, ts := range cs.Tasks {
+					if ts.State == connect.StateFailed && strings.Contains(ts.Error, "re-created") &&
+						strings.Contains(ts.Error, "from offset 100 on may have been lost") {
+						return true
+					}
+				}
+			}
+			return false
+		})
+		if err := rw.stop(); err == nil || !strings.Contains(err.Error(), "on.data.loss=fail") {
+			t.Errorf("run %d: worker Run = %v, want the data-loss failure", run, err)
+		}
+		if n := endOffsets(t, dst, "A.re")[0]; n != 100 {
+			t.Errorf("run %d: target has %d records, want the old topic's 100 only", run, n)
+		}
+	}
+}
