@@ -143,20 +143,19 @@ func (sp *SourcePartition) SetObserver(o AckObserver) {
 }
 
 // SetOffsetFields sets the fields stored beside the partition's offset
-// ({"offset":N,"topicId":"..."}) from the next commit on, which the worker
-// brings forward and writes even if the offset did not move. After a
-// RestartOffsets that still waits for records, they replace the restart's
-// fields. Call it from the runner goroutine.
+// ({"offset":N,"topicId":"..."}) from the next commit on, which writes them
+// even if the offset did not move (but not before a first offset is known).
+// After a RestartOffsets that still waits for records, they replace the
+// restart's fields. Call it from the runner goroutine.
 func (sp *SourcePartition) SetOffsetFields(fields ...OffsetField) {
 	sp.mu.Lock()
+	defer sp.mu.Unlock()
 	if sp.restart != nil {
 		sp.restart.fields = fields
-	} else {
-		sp.fields = fields
-		sp.version++
+		return
 	}
-	sp.mu.Unlock()
-	sp.markChanged()
+	sp.fields = fields
+	sp.version++
 }
 
 // RestartOffsets tells the worker that the partition's source offsets start

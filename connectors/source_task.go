@@ -116,7 +116,6 @@ func (t *MirrorSourceTask) Start(ctx context.Context, tc *connect.TaskContext) e
 	// first record of each partition begins a run and an MM2 sync.
 	t.shifts = offsets.NewShiftTracker(cfg.OffsetLagMax, cfg.EmitOffsetSyncs)
 	t.indexErr.Store(nil)
-	t.endPartitions(ended)
 	start := t.track(assigned)
 	if err := t.openOffsetProducers(); err != nil {
 		return err
@@ -142,6 +141,7 @@ func (t *MirrorSourceTask) Start(ctx context.Context, tc *connect.TaskContext) e
 		t.closeOffsetProducers()
 		return err
 	}
+	t.endPartitions(ended) // last: a Start that fails is tried again
 	tc.Logger.Info("copying partitions", "partitions", len(assigned))
 	return nil
 }
@@ -428,7 +428,7 @@ func (t *MirrorSourceTask) Reconfigure(_ context.Context, props connect.Props) e
 	if err != nil {
 		return err
 	}
-	t.endPartitions(ended)
+	closed := t.endPartitions(ended)
 	t.lookAgain(ids)
 	want := make(map[topicPartition]bool, len(assigned))
 	var added []topicPartition
@@ -449,16 +449,15 @@ func (t *MirrorSourceTask) Reconfigure(_ context.Context, props connect.Props) e
 			}
 		}
 	}
-	for _, tp := range ended {
-		if !want[tp] {
-			removed[tp.Topic] = append(removed[tp.Topic], tp.Partition)
-		}
+	for _, tp := range closed {
+		removed[tp.Topic] = append(removed[tp.Topic], tp.Partition)
 	}
+	nremoved := countParts(removed)
 	t.drop(removed, want)
 	if len(added) > 0 {
 		t.cl.AddConsumePartitions(t.track(added))
 	}
-	t.tc.Logger.Info("assignment changed", "added", len(added), "removed", countParts(removed), "ended", len(ended), "partitions", len(assigned))
+	t.tc.Logger.Info("assignment changed", "added", len(added), "removed", nremoved, "ended", len(ended), "partitions", len(assigned))
 	return nil
 }
 
@@ -510,19 +509,17 @@ func parseTopicIDs(s string) (map[string][16]byte, error) {
 // no partition is purged from the client altogether, so that if it comes
 // back re-created, the client learns its new topic ID.
 func (t *MirrorSourceTask) drop(removed map[string][]int32, want map[topicPartition]bool) {
+	wanted := make(map[string]bool)
+	for tp := range want {
+		wanted[tp.Topic] = true
+	}
 	var purge []string
-	for topic, ps := range removed {
-		keep := false
-		for p, l := range t.parts[topic] {
-			keep = keep || l != nil || want[topicPartition{topic, int32(p)}]
-		}
-		if !keep {
+	for topic := range removed {
+		if !wanted[topic] {
 			purge = append(purge, topic)
 			delete(removed, topic)
 			delete(t.parts, topic)
-			continue
 		}
-		removed[topic] = ps
 	}
 	if len(purge) > 0 {
 		t.cl.PurgeTopicsFromClient(purge...)
@@ -550,8 +547,9 @@ func countParts(m map[string][]int32) int {
 // acknowledged. A partition the task does not hold but whose offset is
 // stored (it went away while nobody copied it) is reported as a loss of
 // unknown size from its stored offset on. Each is handled once, however
-// often a config repeats it.
-func (t *MirrorSourceTask) endPartitions(ended []topicPartition) {
+// often a config repeats it. It returns the partitions it closed that the
+// task held.
+func (t *MirrorSourceTask) endPartitions(ended []topicPartition) (closed []topicPartition) {
 	const why = "the source partition no longer exists (its topic was deleted, or re-created with fewer partitions)"
 	for _, tp := range ended {
 		key := connect.MirrorSourceOffsetKey(t.tc.Connector, t.cfg.SourceAlias, tp.Topic, tp.Partition)
@@ -565,6 +563,7 @@ func (t *MirrorSourceTask) endPartitions(ended []topicPartition) {
 			t.parts[tp.Topic][tp.Partition] = nil
 			delete(t.where, l.sp)
 			l.sp.StopMetrics()
+			closed = append(closed, tp)
 			continue
 		}
 		v, ok := t.tc.StoredOffsetValue(key)
@@ -574,6 +573,7 @@ func (t *MirrorSourceTask) endPartitions(ended []topicPartition) {
 		t.reportUnknown(tp.Topic, tp.Partition, max(v.Offset+1, 0), why+" and went away while it was not copied")
 		t.tc.Partition(key).ForgetOffsets()
 	}
+	return closed
 }
 
 // endLog reports what the log of a partition that went away (its topic was
