@@ -168,7 +168,9 @@ func (s *offsetStore) commit(ctx context.Context, entries []commitEntry) error {
 		} else {
 			s.offsets[string(e.sp.key)] = e.value
 		}
+		e.sp.mu.Lock()
 		e.sp.committed, e.sp.committedVersion = e.value.Offset, e.version
+		e.sp.mu.Unlock()
 	}
 	s.mu.Unlock()
 	return nil

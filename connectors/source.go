@@ -644,6 +644,9 @@ func (m *MirrorSource) Revoked(id int, old, new connect.Props) connect.Props {
 			kept = append(kept, tp.String())
 		}
 	}
+	if new != nil && len(kept) == len(held) && new[KeyEndedPartitions] == "" {
+		return old // gives up nothing and closes nothing: no hand-off
+	}
 	p := old.Clone()
 	p[KeyAssignedPartitions] = strings.Join(kept, ",")
 	delete(p, KeyEndedPartitions)

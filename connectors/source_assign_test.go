@@ -146,6 +146,9 @@ func TestMirrorSource_Revoked(t *testing.T) {
 	if !maps.Equal(got, want) {
 		t.Fatalf("Revoked(task going away) = %v, want %v", got, want)
 	}
+	if got := m.Revoked(1, old, connect.Props{KeyAssignedPartitions: old[KeyAssignedPartitions]}); !maps.Equal(got, old) {
+		t.Fatalf("Revoked(same partitions, nothing ended) = %v, want the props unchanged (no hand-off)", got)
+	}
 	if got := m.Revoked(1, new, new); !maps.Equal(got, new) {
 		t.Fatalf("Revoked(nothing moves) = %v, want the props unchanged", got)
 	}
