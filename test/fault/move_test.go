@@ -47,7 +47,6 @@ func TestFault_PartitionMove(t *testing.T) {
 
 	t.Run("topic-sorting-first", func(t *testing.T) {
 		t.Parallel()
-		pendingFix(t, "issue 10 item 2: sticky assignment, and a partition that changes task is committed by its old owner before the new owner starts")
 		// Commits every 5 s (mm2go's default): a move between two commits
 		// re-copies what the old owner copied since the last one, unless
 		// the old owner commits it first. Only the two topics: the

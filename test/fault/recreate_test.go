@@ -32,12 +32,6 @@ func TestFault_TopicRecreated(t *testing.T) {
 			how := map[int32]string{2: "fewer", 4: "equal", 6: "more"}[newParts]
 			t.Run(when+"/"+how, func(t *testing.T) {
 				t.Parallel()
-				switch when {
-				case "stopped":
-					pendingFix(t, "issue 10 item 1: a topic re-created while the worker is stopped is detected (topic IDs beside the committed offsets)")
-				case "running-gap":
-					pendingFix(t, "issue 10 item 1: a topic the worker saw deleted, then re-created, is copied from its start (the client still holds the old topic ID)")
-				}
 				e := newEnv(t, envOpts{})
 				e.createTopic("events", oldParts)
 				w := e.worker()
