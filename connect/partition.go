@@ -215,6 +215,14 @@ func (sp *SourcePartition) Acked() int64 {
 	return sp.acked
 }
 
+// ackedSinceCommit says whether the target acknowledged records of the
+// partition since its last commit.
+func (sp *SourcePartition) ackedSinceCommit() bool {
+	sp.mu.Lock()
+	defer sp.mu.Unlock()
+	return sp.acked >= 0 && sp.acked != sp.committed
+}
+
 // toCommit returns the value to commit, and whether it differs from the
 // last committed one. Runner goroutine only.
 func (sp *SourcePartition) toCommit() (commitEntry, bool) {

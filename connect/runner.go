@@ -495,7 +495,7 @@ func (r *taskRunner) commitDue(now time.Time) bool {
 		return !now.Before(r.nextCommit)
 	}
 	for _, sp := range r.tc.parts.snapshot() {
-		if _, ok := sp.toCommit(); ok && sp.key != nil {
+		if sp.key != nil && sp.ackedSinceCommit() {
 			return true
 		}
 	}

@@ -132,7 +132,7 @@ func TestTakeover_TranslatesJavaCopiesWithOffsetSyncs(t *testing.T) {
 				Source: client(t, src), Target: client(t, dst), SourceAlias: "A",
 				RemoteTopic: func(a, t string) string { return a + "." + t }, Group: tc.group, Syncs: syncStore,
 			})
-			return err == nil && len(ts) == 1 && ts[0].Err == nil && ts[0].FromOffsetSyncs == tc.fromSyncs
+			return err == nil && len(ts) == 1 && ts[0].Err == nil && ts[0].FromOffsetSyncs == tc.fromSyncs && ts[0].Exact == tc.exact
 		})
 		got := ts[0]
 		if got.TargetOffset != tc.target || got.Exact != tc.exact || got.FromOffsetSyncs != tc.fromSyncs {
