@@ -1,6 +1,7 @@
 package flows
 
 import (
+	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/ecdsa"
@@ -13,12 +14,15 @@ import (
 	"crypto/x509/pkix"
 	"encoding/asn1"
 	"encoding/pem"
+	"errors"
+	"fmt"
 	"math/big"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -467,9 +471,8 @@ B.bootstrap.servers = b:9092
 			t.Errorf("%s: got %v (%T), want %v (%T)", tc.name, got, got, tc.want, tc.want)
 		}
 	}
-	codecs, _ := producer.OptValue(kgo.ProducerBatchCompression).([]kgo.CompressionCodec)
-	if len(codecs) != 1 || codecs[0] != kgo.ZstdCompression() {
-		t.Errorf("compression = %v, want zstd", codecs)
+	if err := sameCompression(producer, kgo.ZstdCompression()); err != nil {
+		t.Errorf("compression: %v", err)
 	}
 	all := strings.Join(f.Warnings, "\n")
 	for _, w := range []string{
@@ -572,4 +575,57 @@ func TestDecryptPKCS8_Malformed(t *testing.T) {
 			t.Errorf("decryptPKCS8(%x) succeeded", der)
 		}
 	}
+}
+
+// sameCompression reports how the compressor of cl differs from kgo's
+// default compressor for want: it compresses a sample batch and compares
+// the codec and the bytes (the options share one compressor, see
+// compression, so kgo.ProducerBatchCompression is not set).
+func sameCompression(cl *kgo.Client, want kgo.CompressionCodec) error {
+	got, _ := cl.OptValue(kgo.WithCompressor).(kgo.Compressor)
+	if got == nil {
+		return errors.New("no compressor")
+	}
+	ref, err := kgo.DefaultCompressor(want)
+	if err != nil {
+		return err
+	}
+	sample := bytes.Repeat([]byte("mm2go compression sample 0123456789 "), 512)
+	gb, gc := got.Compress(new(bytes.Buffer), sample)
+	gb = bytes.Clone(gb)
+	wb, wc := ref.Compress(new(bytes.Buffer), sample)
+	if gc != wc || !bytes.Equal(gb, wb) {
+		return fmt.Errorf("codec %v (%d bytes), want %v (%d bytes)", gc, len(gb), wc, len(wb))
+	}
+	return nil
+}
+
+// TestClientOpts_CompressionSharedByConcurrentClients builds producers of
+// one cluster's options at once, as tasks starting together do: under
+// -race, kgo's NewClient writing to a codec slice shared through the
+// options was a data race.
+func TestClientOpts_CompressionSharedByConcurrentClients(t *testing.T) {
+	f, err := Parse([]byte("clusters = A\nA.bootstrap.servers = 127.0.0.1:1\nA.producer.compression.type = lz4\n"), FormatProperties)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts, err := f.Clusters["A"].ClientOpts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			cl, err := kgo.NewClient(append(append([]kgo.Opt(nil), opts.Common...), opts.Producer...)...)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer cl.Close()
+			if err := sameCompression(cl, kgo.Lz4Compression()); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
 }

@@ -303,7 +303,15 @@ func compression(v string, _ int, get getProp) ([]kgo.Opt, error) {
 		}
 		level, set = n, true
 	}
-	return []kgo.Opt{kgo.ProducerBatchCompression(codec(level, set))}, nil
+	// One compressor, built here and shared by every producer of these
+	// options: kgo.ProducerBatchCompression would keep the codec slice in
+	// the option, and kgo's NewClient writes to that slice while it builds
+	// its compressor, a data race when two producers start at once.
+	c, err := kgo.DefaultCompressor(codec(level, set))
+	if err != nil {
+		return nil, err
+	}
+	return []kgo.Opt{kgo.WithCompressor(c)}, nil
 }
 
 // compressionLevel checks the level of one codec; compression applies it.
