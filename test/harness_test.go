@@ -17,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/mm2go/mm2go/connect"
+	"github.com/mm2go/mm2go/connect/connecttest"
 	"github.com/mm2go/mm2go/connectors"
 )
 
@@ -35,6 +36,35 @@ func newCluster(t testing.TB, id string, opts ...kfake.Opt) *kfake.Cluster {
 	return c
 }
 
+// virtualOpts holds, for each cluster on a kfake.VirtualNetwork, the
+// options that reach it (connecttest.VirtualOpts): tests on synctest's fake
+// clock run their clusters there, and every client the helpers and the
+// worker make of such a cluster gets them.
+var virtualOpts sync.Map // *kfake.Cluster -> []kgo.Opt
+
+// newVirtualCluster starts a fake cluster with its own cluster id on vn,
+// listening on port, for a test in a synctest bubble; clusterConfigs,
+// client and seedOpts reach it through vn.
+func newVirtualCluster(t testing.TB, vn *kfake.VirtualNetwork, id string, port int, opts ...kfake.Opt) *kfake.Cluster {
+	t.Helper()
+	c := newCluster(t, id, append([]kfake.Opt{kfake.Ports(port), kfake.ListenFn(vn.Listen)}, opts...)...)
+	virtualOpts.Store(c, connecttest.VirtualOpts(vn))
+	t.Cleanup(func() { virtualOpts.Delete(c) })
+	return c
+}
+
+// seedOpts are the options that reach c: its seed brokers, and those of
+// its virtual network when it is on one.
+func seedOpts(c brokers) []kgo.Opt {
+	opts := []kgo.Opt{kgo.SeedBrokers(c.ListenAddrs()...)}
+	if k, ok := c.(*kfake.Cluster); ok {
+		if vo, ok := virtualOpts.Load(k); ok {
+			opts = append(opts, vo.([]kgo.Opt)...)
+		}
+	}
+	return opts
+}
+
 // testLogger logs to the test output (shown on failure or with -v).
 func testLogger(t testing.TB) hclog.Logger {
 	level := hclog.Info
@@ -47,7 +77,7 @@ func testLogger(t testing.TB) hclog.Logger {
 // client returns a client of c with opts; closed at cleanup.
 func client(t testing.TB, c brokers, opts ...kgo.Opt) *kgo.Client {
 	t.Helper()
-	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(c.ListenAddrs()...)}, opts...)...)
+	cl, err := kgo.NewClient(append(seedOpts(c), opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +146,7 @@ func launchWorker(t testing.TB, cfg connect.WorkerConfig, specs []connect.Connec
 func clusterConfigs(cs map[string]*kfake.Cluster) map[string]connect.ClusterConfig {
 	out := make(map[string]connect.ClusterConfig, len(cs))
 	for alias, c := range cs {
-		out[alias] = connect.ClusterConfig{Alias: alias, Opts: []kgo.Opt{kgo.SeedBrokers(c.ListenAddrs()...)}}
+		out[alias] = connect.ClusterConfig{Alias: alias, Opts: seedOpts(c)}
 	}
 	return out
 }

@@ -25,12 +25,19 @@ import (
 // flow a->b (extra lines go into its settings).
 func newMigrateClusters(t *testing.T, settings ...string) (a, b *kfake.Cluster, path string) {
 	t.Helper()
+	return newMigrateClustersWith(t, nil, nil, settings...)
+}
+
+// newMigrateClustersWith is newMigrateClusters with options for each
+// cluster (a kfake.VirtualNetwork's listener, say).
+func newMigrateClustersWith(t *testing.T, aOpts, bOpts []kfake.Opt, settings ...string) (a, b *kfake.Cluster, path string) {
+	t.Helper()
 	var err error
-	if a, err = kfake.NewCluster(kfake.ClusterID("a"), kfake.NumBrokers(1)); err != nil {
+	if a, err = kfake.NewCluster(append([]kfake.Opt{kfake.ClusterID("a"), kfake.NumBrokers(1)}, aOpts...)...); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(a.Close)
-	if b, err = kfake.NewCluster(kfake.ClusterID("b"), kfake.NumBrokers(1)); err != nil {
+	if b, err = kfake.NewCluster(append([]kfake.Opt{kfake.ClusterID("b"), kfake.NumBrokers(1)}, bOpts...)...); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(b.Close)
