@@ -2,7 +2,6 @@ package inspect
 
 import (
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -77,31 +76,7 @@ func (f *Flow) replicates(topic string) bool {
 // even when it is disabled (after a cut-over it may well be): its clusters'
 // client options and the settings the worker would run it with.
 func FlowFromFile(f *flows.File, source, target string) (*Flow, error) {
-	for _, alias := range []string{source, target} {
-		if _, ok := f.Clusters[alias]; !ok {
-			names := make([]string, 0, len(f.Clusters))
-			for a := range f.Clusters {
-				names = append(names, a)
-			}
-			slices.Sort(names)
-			return nil, fmt.Errorf("cluster %q is not in the flow file (its clusters: %s)", alias, strings.Join(names, ", "))
-		}
-	}
-	var fl *flows.Flow
-	for _, c := range f.Flows {
-		if c.Source == source && c.Target == target {
-			fl = c
-		}
-	}
-	if fl == nil {
-		return nil, fmt.Errorf("the flow file has no flow %s->%s", source, target)
-	}
-	// Expand resolves only enabled flows: enable this one for as long as it
-	// takes.
-	was := fl.Enabled
-	fl.Enabled = true
-	e, err := f.Expand()
-	fl.Enabled = was
+	e, _, err := f.ExpandFlow("the flow file", source, target)
 	if err != nil {
 		return nil, err
 	}

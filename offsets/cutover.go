@@ -192,22 +192,9 @@ type CutoverRequest struct {
 }
 
 func (r *CutoverRequest) check() error {
-	var missing []string
-	for _, f := range []struct {
-		name string
-		set  bool
-	}{
-		{"Source", r.Source != nil}, {"Target", r.Target != nil}, {"SourceAlias", r.SourceAlias != ""},
-		{"TargetAlias", r.TargetAlias != ""}, {"RemoteTopic", r.RemoteTopic != nil}, {"Groups", len(r.Groups) > 0},
-	} {
-		if !f.set {
-			missing = append(missing, f.name)
-		}
-	}
-	if len(missing) > 0 {
-		return fmt.Errorf("cut over: %s not set", strings.Join(missing, ", "))
-	}
-	return nil
+	return checkRequired("cut over",
+		required{"Source", r.Source != nil}, required{"Target", r.Target != nil}, required{"SourceAlias", r.SourceAlias != ""},
+		required{"TargetAlias", r.TargetAlias != ""}, required{"RemoteTopic", r.RemoteTopic != nil}, required{"Groups", len(r.Groups) > 0})
 }
 
 // ErrCutoverNotReady is wrapped by a GroupCutover's Err when a readiness

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"slices"
 	"sort"
-	"strings"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -97,22 +96,9 @@ type TranslateBackRequest struct {
 }
 
 func (r *TranslateBackRequest) check() error {
-	var missing []string
-	for _, f := range []struct {
-		name string
-		set  bool
-	}{
-		{"FlowSource", r.FlowSource != nil}, {"FlowTarget", r.FlowTarget != nil}, {"SourceAlias", r.SourceAlias != ""},
-		{"RemoteTopic", r.RemoteTopic != nil}, {"Group", r.Group != ""},
-	} {
-		if !f.set {
-			missing = append(missing, f.name)
-		}
-	}
-	if len(missing) > 0 {
-		return fmt.Errorf("translate group back: %s not set", strings.Join(missing, ", "))
-	}
-	return nil
+	return checkRequired("translate group back",
+		required{"FlowSource", r.FlowSource != nil}, required{"FlowTarget", r.FlowTarget != nil},
+		required{"SourceAlias", r.SourceAlias != ""}, required{"RemoteTopic", r.RemoteTopic != nil}, required{"Group", r.Group != ""})
 }
 
 // TranslateGroupBack translates the committed offsets of req.Group on the
@@ -135,13 +121,9 @@ func TranslateGroupBack(ctx context.Context, req TranslateBackRequest) ([]Partit
 	if err := req.check(); err != nil {
 		return nil, err
 	}
-	ix := req.Index
-	if ix == nil {
-		topic := cmp.Or(req.IndexTopic, IndexTopic(req.SourceAlias))
-		var err error
-		if ix, err = OpenIndex(ctx, req.FlowTarget, topic); err != nil {
-			return nil, fmt.Errorf("translate group %s back: %w", req.Group, err)
-		}
+	ix, err := indexOr(ctx, req.Index, req.FlowTarget, req.IndexTopic, req.SourceAlias)
+	if err != nil {
+		return nil, fmt.Errorf("translate group %s back: %w", req.Group, err)
 	}
 	upstream := make(map[string]string)
 	for _, t := range ix.Topics() {

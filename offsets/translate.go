@@ -192,24 +192,37 @@ type TranslateRequest struct {
 }
 
 func (r *TranslateRequest) check() error {
+	return checkRequired("translate group",
+		required{"Source", r.Source != nil || r.FromTarget}, required{"Target", r.Target != nil},
+		required{"SourceAlias", r.SourceAlias != ""}, required{"RemoteTopic", r.RemoteTopic != nil}, required{"Group", r.Group != ""})
+}
+
+// indexOr returns ix when a caller passed one in, or opens the index topic
+// (IndexTopic(sourceAlias) when topic is "") on the target of cl.
+func indexOr(ctx context.Context, ix *Index, cl *kgo.Client, topic, sourceAlias string) (*Index, error) {
+	if ix != nil {
+		return ix, nil
+	}
+	return OpenIndex(ctx, cl, cmp.Or(topic, IndexTopic(sourceAlias)))
+}
+
+// required is a field a request must have, and whether it has it.
+type required struct {
+	name string
+	set  bool
+}
+
+// checkRequired returns "<op>: A, B not set", naming every field not set,
+// or nil when all are.
+func checkRequired(op string, fields ...required) error {
 	var missing []string
-	if r.Source == nil && !r.FromTarget {
-		missing = append(missing, "Source")
-	}
-	if r.Target == nil {
-		missing = append(missing, "Target")
-	}
-	if r.SourceAlias == "" {
-		missing = append(missing, "SourceAlias")
-	}
-	if r.RemoteTopic == nil {
-		missing = append(missing, "RemoteTopic")
-	}
-	if r.Group == "" {
-		missing = append(missing, "Group")
+	for _, f := range fields {
+		if !f.set {
+			missing = append(missing, f.name)
+		}
 	}
 	if len(missing) > 0 {
-		return fmt.Errorf("translate group: %s not set", strings.Join(missing, ", "))
+		return fmt.Errorf("%s: %s not set", op, strings.Join(missing, ", "))
 	}
 	return nil
 }
@@ -304,13 +317,9 @@ func TranslateGroup(ctx context.Context, req TranslateRequest) ([]PartitionTrans
 	if err := req.check(); err != nil {
 		return nil, err
 	}
-	ix := req.Index
-	if ix == nil {
-		topic := cmp.Or(req.IndexTopic, IndexTopic(req.SourceAlias))
-		var err error
-		if ix, err = OpenIndex(ctx, req.Target, topic); err != nil {
-			return nil, fmt.Errorf("translate group %s: %w", req.Group, err)
-		}
+	ix, err := indexOr(ctx, req.Index, req.Target, req.IndexTopic, req.SourceAlias)
+	if err != nil {
+		return nil, fmt.Errorf("translate group %s: %w", req.Group, err)
 	}
 	if req.FromTarget {
 		return translateFromCheckpoints(ctx, req, ix)

@@ -166,3 +166,25 @@ func TestDemo_VerifiesTheCopy(t *testing.T) {
 		t.Errorf("demo --json: no cut-over progress on stderr:\n%s", errOut)
 	}
 }
+
+// TestParseFlowArg: --flow is SOURCE->TARGET for every command that takes
+// it (status, verify, migrate), with one message for each mistake.
+func TestParseFlowArg(t *testing.T) {
+	for _, tc := range []struct{ arg, source, target, err string }{
+		{arg: "a->b", source: "a", target: "b"},
+		{arg: " legacy -> cloud ", source: "legacy", target: "cloud"},
+		{arg: "a-b", err: `--flow "a-b" is not SOURCE->TARGET (for example --flow 'legacy->cloud')`},
+		{arg: "->b", err: `--flow "->b" is not SOURCE->TARGET`},
+		{arg: "a->", err: `--flow "a->" is not SOURCE->TARGET`},
+		{arg: "a->b->c", err: `--flow "a->b->c" is not SOURCE->TARGET`},
+		{arg: "a->a", err: `--flow "a->a" names the same cluster twice`},
+	} {
+		source, target, err := parseFlowArg(tc.arg)
+		switch {
+		case tc.err == "" && (err != nil || source != tc.source || target != tc.target):
+			t.Errorf("parseFlowArg(%q) = %q, %q, %v; want %q, %q", tc.arg, source, target, err, tc.source, tc.target)
+		case tc.err != "" && (err == nil || !strings.HasPrefix(err.Error(), tc.err)):
+			t.Errorf("parseFlowArg(%q) = %v, want an error starting %q", tc.arg, err, tc.err)
+		}
+	}
+}

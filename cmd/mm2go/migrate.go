@@ -65,19 +65,6 @@ func (g *groupList) Set(v string) error {
 	return nil
 }
 
-// parseFlow parses --flow A->B.
-func parseFlow(s string) (source, target string, err error) {
-	source, target, ok := strings.Cut(s, "->")
-	source, target = strings.TrimSpace(source), strings.TrimSpace(target)
-	if !ok || source == "" || target == "" {
-		return "", "", fmt.Errorf("--flow %q is not SOURCE->TARGET (for example --flow 'legacy->cloud')", s)
-	}
-	if source == target {
-		return "", "", fmt.Errorf("--flow %q names the same cluster twice", s)
-	}
-	return source, target, nil
-}
-
 // verifyGroupTopics returns the verification a cut-over asks for before a
 // group is ready: `mm2go verify`'s comparison of the topics the group
 // consumes (every record on the source against its copy), which must be
@@ -167,27 +154,18 @@ func runMigrateCutover(ctx context.Context, args []string, stdout, stderr io.Wri
 	case *timeout <= 0:
 		return usage("--timeout must be positive")
 	}
-	source, target, err := parseFlow(*flow)
+	source, target, err := parseFlowArg(*flow)
 	if err != nil {
 		return usage(err.Error())
 	}
-	f, code := loadFlowFile(*config, stderr, "migrate cutover")
-	if f == nil {
+	env, code := openFlowEnv("migrate cutover", *config, source, target, stderr, usage)
+	if env == nil {
 		return code
 	}
-	env, err := openTranslateEnv(f, *config, source, target)
-	if err != nil {
-		return usage(err.Error())
-	}
+	defer env.close()
+	src, tgt := env.src, env.tgt
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	src, tgt, err := env.clients()
-	if err != nil {
-		fmt.Fprintf(stderr, "mm2go migrate cutover: %v\n", err)
-		return exitFailure
-	}
-	defer src.Close()
-	defer tgt.Close()
 
 	progressOut := stdout
 	if *jsonOut {
@@ -199,7 +177,7 @@ func runMigrateCutover(ctx context.Context, args []string, stdout, stderr io.Wri
 		Progress: newCutoverPrinter(progressOut).print,
 	}
 	if !*noVerify {
-		req.Verify = verifyGroupTopics(f, source, target)
+		req.Verify = verifyGroupTopics(env.file, source, target)
 	}
 	res, err := offsets.Cutover(ctx, req)
 	out := cutoverOutput{Source: source, Target: target, DryRun: *dryRun, Topic: offsets.CutoverTopic(source), Groups: []cutoverGroup{}}

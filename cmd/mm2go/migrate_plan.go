@@ -42,27 +42,18 @@ func runMigratePlan(ctx context.Context, args []string, stdout, stderr io.Writer
 	case *timeout <= 0:
 		return usage("--timeout must be positive")
 	}
-	source, target, err := parseFlow(*flow)
+	source, target, err := parseFlowArg(*flow)
 	if err != nil {
 		return usage(err.Error())
 	}
-	f, code := loadFlowFile(*config, stderr, "migrate plan")
-	if f == nil {
+	env, code := openFlowEnv("migrate plan", *config, source, target, stderr, usage)
+	if env == nil {
 		return code
 	}
-	env, err := openTranslateEnv(f, *config, source, target)
-	if err != nil {
-		return usage(err.Error())
-	}
+	defer env.close()
+	src, tgt := env.src, env.tgt
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	src, tgt, err := env.clients()
-	if err != nil {
-		fmt.Fprintf(stderr, "mm2go migrate plan: %v\n", err)
-		return exitFailure
-	}
-	defer src.Close()
-	defer tgt.Close()
 	plan, err := connectors.PlanTarget(ctx, src, tgt, env.props)
 	if err != nil {
 		fmt.Fprintf(stderr, "mm2go migrate plan: %v\n", err)

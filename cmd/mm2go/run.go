@@ -104,6 +104,20 @@ func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) (int, bool) {
 	return exitOK, true
 }
 
+// parseFlowArg parses a --flow argument, SOURCE->TARGET: two cluster
+// aliases, not the same.
+func parseFlowArg(s string) (source, target string, err error) {
+	source, target, ok := strings.Cut(s, "->")
+	source, target = strings.TrimSpace(source), strings.TrimSpace(target)
+	if !ok || source == "" || target == "" || strings.Contains(target, "->") {
+		return "", "", fmt.Errorf("--flow %q is not SOURCE->TARGET (for example --flow 'legacy->cloud')", s)
+	}
+	if source == target {
+		return "", "", fmt.Errorf("--flow %q names the same cluster twice", s)
+	}
+	return source, target, nil
+}
+
 // logFlags are the logging flags every long-running command takes.
 type logFlags struct {
 	level string

@@ -218,7 +218,7 @@ func progressLine(sts []*inspect.FlowStatus, err error, maxLag int64, left time.
 func openInspectors(f *flows.File, path, flowArg string) ([]*inspect.Inspector, error) {
 	var fls []*inspect.Flow
 	if flowArg != "" {
-		source, target, err := parseFlowName(flowArg)
+		source, target, err := parseFlowArg(flowArg)
 		if err != nil {
 			return nil, err
 		}
@@ -248,16 +248,6 @@ func openInspectors(f *flows.File, path, flowArg string) ([]*inspect.Inspector, 
 		ins = append(ins, in)
 	}
 	return ins, nil
-}
-
-// parseFlowName splits "A->B".
-func parseFlowName(s string) (source, target string, err error) {
-	source, target, ok := strings.Cut(s, "->")
-	source, target = strings.TrimSpace(source), strings.TrimSpace(target)
-	if !ok || source == "" || target == "" || strings.Contains(target, "->") {
-		return "", "", fmt.Errorf("--flow %q: want source->target, such as primary->backup", s)
-	}
-	return source, target, nil
 }
 
 // compileWhole compiles a --topics or --groups expression, "" for none.

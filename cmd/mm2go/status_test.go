@@ -328,7 +328,7 @@ func TestStatus_Errors(t *testing.T) {
 		want string
 	}{
 		{"no config", []string{"status"}, exitUsage, "--config is required"},
-		{"bad flow", []string{"status", "--config", s.path, "--flow", "a-b"}, exitUsage, `--flow "a-b": want source->target`},
+		{"bad flow", []string{"status", "--config", s.path, "--flow", "a-b"}, exitUsage, `--flow "a-b" is not SOURCE->TARGET`},
 		{"unknown flow", []string{"status", "--config", s.path, "--flow", "b->a"}, exitUsage, "--flow b->a: the flow file has no flow b->a"},
 		{"unknown cluster", []string{"status", "--config", s.path, "--flow", "a->c"}, exitUsage, `cluster "c" is not in the flow file (its clusters: a, b)`},
 		{"bad topics", []string{"status", "--config", s.path, "--topics", "(x"}, exitUsage, "--topics: error parsing regexp"},

@@ -134,28 +134,18 @@ func runTranslate(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			return usage(fmt.Sprintf("--groups: %v", err))
 		}
 	}
-	f, code := loadFlowFile(*config, stderr, "translate-offsets")
-	if f == nil {
-		return code
-	}
 	flowSource, flowTarget := *source, *target
 	if *failBack {
 		flowSource, flowTarget = *target, *source
 	}
-	env, err := openTranslateEnv(f, *config, flowSource, flowTarget)
-	if err != nil {
-		return usage(err.Error())
+	env, code := openFlowEnv("translate-offsets", *config, flowSource, flowTarget, stderr, usage)
+	if env == nil {
+		return code
 	}
+	defer env.close()
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	src, tgt, err := env.clients()
-	if err != nil {
-		fmt.Fprintf(stderr, "mm2go translate-offsets: %v\n", err)
-		return exitFailure
-	}
-	defer src.Close()
-	defer tgt.Close()
-	tr := &translateRun{env: env, src: src, tgt: tgt, stderr: stderr,
+	tr := &translateRun{env: env, src: env.src, tgt: env.tgt, stderr: stderr,
 		out: translateOutput{Source: *source, Target: *target, Apply: *apply, Groups: []translateGroup{}}}
 	if *failBack {
 		return tr.failBack(ctx, *group, match, *groupsRe, *jsonOut, stdout)
@@ -165,7 +155,7 @@ func runTranslate(ctx context.Context, args []string, stdout, stderr io.Writer) 
 
 // translateRun is one run of translate-offsets.
 type translateRun struct {
-	env      *translateEnv
+	env      *flowEnv
 	src, tgt *kgo.Client // of the flow's source and target
 	stderr   io.Writer
 	out      translateOutput
@@ -409,19 +399,30 @@ func translationNotes(t offsets.PartitionTranslation, from, to string) []string 
 	return notes
 }
 
-// translateEnv is what translate-offsets needs of the flow file.
-type translateEnv struct {
+// flowEnv is what the commands that work on one flow (translate-offsets,
+// migrate plan and cutover) need of the flow file, and admin clients of
+// the flow's clusters.
+type flowEnv struct {
+	file           *flows.File
 	source, target clusterOpts
 	policy         policy.ReplicationPolicy
 	// syncsOnTarget is offset-syncs.topic.location=target.
 	syncsOnTarget bool
 	// props are the flow's connector props, as the worker gets them.
 	props connect.Props
+	// src and tgt are admin clients of the flow's source and target, set
+	// by openFlowEnv; close closes them.
+	src, tgt *kgo.Client
+}
+
+func (e *flowEnv) close() {
+	e.src.Close()
+	e.tgt.Close()
 }
 
 // loadSyncs reads the flow's MM2 offset syncs, the fallback for offsets
 // copied before mm2go's index existed (a takeover from Java MM2).
-func (e *translateEnv) loadSyncs(ctx context.Context) (*offsets.SyncStore, error) {
+func (e *flowEnv) loadSyncs(ctx context.Context) (*offsets.SyncStore, error) {
 	c, topic := e.source, e.policy.OffsetSyncsTopic(e.target.alias)
 	if e.syncsOnTarget {
 		c, topic = e.target, e.policy.OffsetSyncsTopic(e.source.alias)
@@ -436,39 +437,38 @@ type clusterOpts struct {
 	opts  flows.ClientOptions
 }
 
-// openTranslateEnv finds the flow source->target in f, even if it is
-// disabled (after a failover it may well be), and returns its clusters and
-// replication policy.
-func openTranslateEnv(f *flows.File, path, source, target string) (*translateEnv, error) {
-	for _, alias := range []string{source, target} {
-		if _, ok := f.Clusters[alias]; !ok {
-			names := make([]string, 0, len(f.Clusters))
-			for a := range f.Clusters {
-				names = append(names, a)
-			}
-			slices.Sort(names)
-			return nil, fmt.Errorf("cluster %q is not in %s (its clusters: %s)", alias, path, strings.Join(names, ", "))
-		}
+// openFlowEnv loads the flow file at path and finds the flow
+// source->target in it, even if it is disabled (after a cut-over or a
+// failover it may well be), with its clusters and replication policy, and
+// opens admin clients of both clusters. When it cannot, it has said why on
+// stderr and returns nil and the exit code: usage's for a file or a flow
+// that is wrong, 1 for a client that cannot be made. cmd names the command
+// in messages.
+func openFlowEnv(cmd, path, source, target string, stderr io.Writer, usage func(string) int) (*flowEnv, int) {
+	f, code := loadFlowFile(path, stderr, cmd)
+	if f == nil {
+		return nil, code
 	}
-	var flow *flows.Flow
-	for _, fl := range f.Flows {
-		if fl.Source == source && fl.Target == target {
-			flow = fl
-		}
+	env, err := newFlowEnv(f, path, source, target)
+	if err != nil {
+		return nil, usage(err.Error())
 	}
-	if flow == nil {
-		return nil, fmt.Errorf("%s has no flow %s->%s", path, source, target)
+	if env.src, env.tgt, err = env.clients(); err != nil {
+		fmt.Fprintf(stderr, "mm2go %s: %v\n", cmd, err)
+		return nil, exitFailure
 	}
-	// Expand resolves only enabled flows; the file is this command's own
-	// copy, so enabling the flow here changes nothing else.
-	flow.Enabled = true
-	e, err := f.Expand()
+	return env, exitOK
+}
+
+// newFlowEnv is openFlowEnv's look at the flow file: no clients yet.
+func newFlowEnv(f *flows.File, path, source, target string) (*flowEnv, error) {
+	e, fc, err := f.ExpandFlow(path, source, target)
 	if err != nil {
 		return nil, err
 	}
 	// The clusters' client options, as the worker gets them (Plan), but
 	// without Plan's checks of worker settings that do not matter here.
-	env := &translateEnv{}
+	env := &flowEnv{file: f}
 	for _, c := range []struct {
 		dst   *clusterOpts
 		alias string
@@ -479,20 +479,16 @@ func openTranslateEnv(f *flows.File, path, source, target string) (*translateEnv
 		}
 		*c.dst = clusterOpts{alias: c.alias, opts: opts}
 	}
-	for _, fc := range e.Flows {
-		if fc.Source == source && fc.Target == target {
-			if env.policy, err = policy.FromProps(fc.Props); err != nil {
-				return nil, fmt.Errorf("flow %s->%s: %w", source, target, err)
-			}
-			env.syncsOnTarget = strings.EqualFold(strings.TrimSpace(fc.Props["offset-syncs.topic.location"]), "target")
-			env.props = connect.Props(fc.Props).Clone()
-		}
+	if env.policy, err = policy.FromProps(fc.Props); err != nil {
+		return nil, fmt.Errorf("flow %s->%s: %w", source, target, err)
 	}
+	env.syncsOnTarget = strings.EqualFold(strings.TrimSpace(fc.Props["offset-syncs.topic.location"]), "target")
+	env.props = connect.Props(fc.Props).Clone()
 	return env, nil
 }
 
 // clients opens admin clients of both clusters.
-func (e *translateEnv) clients() (src, tgt *kgo.Client, err error) {
+func (e *flowEnv) clients() (src, tgt *kgo.Client, err error) {
 	open := func(c clusterOpts) (*kgo.Client, error) {
 		opts := append(append([]kgo.Opt(nil), c.opts.Common...), c.opts.Admin...)
 		cl, err := kgo.NewClient(opts...)

@@ -382,7 +382,7 @@ func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("stdout i
 
 func TestTranslateEnv_Clients(t *testing.T) {
 	bad := []kgo.Opt{kgo.ClientID(strings.Repeat("x", 257))}
-	for _, env := range []*translateEnv{
+	for _, env := range []*flowEnv{
 		{source: clusterOpts{alias: "a", opts: flows.ClientOptions{Common: bad}}},
 		{source: clusterOpts{alias: "a"}, target: clusterOpts{alias: "b", opts: flows.ClientOptions{Admin: bad}}},
 	} {
