@@ -64,7 +64,9 @@ type ClientOptions struct {
 //	                                       and rejects kgo.MaxProduceRequestsInflightPerBroker
 //
 // ssl.endpoint.identification.algorithm set to "" keeps verifying the
-// brokers' certificate chains but skips the host name check, as in Java.
+// brokers' certificate chains but skips the host name check, as in Java;
+// ssl.enabled.protocols, ssl.protocol and ssl.cipher.suites set the TLS
+// versions and cipher suites (see tlsTuning).
 // Worker keys ("offset.flush.interval.ms", "offset.storage.topic",
 // "exactly.once.source.support") are not client properties and are left
 // to the worker. Other properties are ignored; the loaders list them in
@@ -113,11 +115,11 @@ func (c *Cluster) TLSConfig() (*tls.Config, error) {
 		t = &TLS{}
 	}
 	cfg := &tls.Config{
-		MinVersion:         tls.VersionTLS12,
 		InsecureSkipVerify: t.InsecureSkipVerify,
 		ServerName:         t.ServerName,
 	}
-	var errs []error
+	tuning, errs := c.tlsTuning() // ssl.enabled.protocols, ssl.protocol, ssl.cipher.suites
+	tuning.apply(cfg)
 	if t.CAFile != "" {
 		data, err := os.ReadFile(t.CAFile)
 		if err != nil {
@@ -238,9 +240,6 @@ func loadKeyPair(certFile, keyFile, password string) (tls.Certificate, error) {
 	return cert, nil
 }
 
-// tlsProps are ssl.* properties TLSConfig reads.
-var tlsProps = map[string]bool{"ssl.endpoint.identification.algorithm": true}
-
 // propOpts maps the cluster's Java client properties onto options for each
 // role (see clientprops.go), without reading files, and checks its worker
 // keys.
@@ -280,7 +279,8 @@ func (c *Cluster) propOpts() (ClientOptions, []error) {
 func checkClientProps(c *Cluster) []error {
 	_, errs := c.propOpts()
 	errs = append(errs, checkSASLLoginProps(c)...)
-	errs = append(errs, checkSASLLoginProps(c)...)
+	_, terrs := c.tlsTuning()
+	errs = append(errs, terrs...)
 	if alg, ok := c.Properties["ssl.endpoint.identification.algorithm"]; ok {
 		if a := strings.ToLower(strings.TrimSpace(alg)); a != "" && a != "https" {
 			errs = append(errs, &FieldError{Path: c.at("properties.ssl.endpoint.identification.algorithm"),
@@ -301,6 +301,9 @@ func (f *File) warnUnmappedProps(c *Cluster) {
 	for _, key := range sortedKeys(c.Properties) {
 		if _, ignore := clusterPropProblem(key, c.Properties[key]); ignore != "" {
 			f.warnf("%s: ignored: %s", c.at("properties."+key), ignore)
+		} else if strings.HasPrefix(key, "ssl.") && !usesTLS(c.protocol()) {
+			// As in Java: TLS settings of a cluster without TLS do nothing.
+			f.warnf("%s: ignored: security protocol %s does not use TLS", c.at("properties."+key), c.protocol())
 		}
 	}
 }
@@ -312,13 +315,13 @@ func (f *File) warnUnmappedProps(c *Cluster) {
 // worker keys go the way of the same top-level keys.
 func clusterPropProblem(key, value string) (refuse, ignore string) {
 	switch {
-	case workerKeys[key], tlsProps[key], isSASLLoginProp(key):
+	case workerKeys[key], isSASLLoginProp(key):
 		return "", ""
 	case isConnectionKey(key):
 		if _, ok := structuredKeys[key]; ok {
 			return "", "" // Validate says which field to use
 		}
-		return "", "Java client property not supported by mm2go"
+		return securityPropProblem(key, value)
 	}
 	if name, role, ok := clientKey(key); ok {
 		if isConnectionKey(name) {

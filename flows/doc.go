@@ -107,6 +107,18 @@
 //	ssl.keystore.certificate.chain, .key        inline PEM, with type PEM
 //	ssl.key.password
 //
+// In either format, and in YAML under a cluster's properties, these Java
+// keys shape the handshake (tlsprops.go): ssl.enabled.protocols (TLSv1.2,
+// TLSv1.3) bounds the versions, ssl.protocol caps them, ssl.cipher.suites
+// names the TLS 1.2 suites by IANA name (Go's crypto/tls offers every TLS
+// 1.3 suite, so a list names all three or none; with none the client stops
+// at TLS 1.2, as Java's does), and ssl.endpoint.identification.algorithm=""
+// skips the host name check. TLSv1, TLSv1.1, RC4 and 3DES, Java classes
+// (ssl.engine.factory.class) and unknown ssl.* and sasl.* keys are refused
+// by name; JVM implementation choices (ssl.provider, the key and trust
+// manager algorithms, ssl.secure.random.implementation), Kerberos ticket
+// renewal and broker-only keys are accepted with a warning that says why.
+//
 // As in Java, either store type reads both JKS and PKCS12 files. JCEKS and
 // other store types are refused by name.
 //
