@@ -629,3 +629,29 @@ func TestClientOpts_CompressionSharedByConcurrentClients(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestClientOpts_CompressionNone: compression.type=none leaves batches
+// uncompressed; kgo's default compressor (snappy) must not take its place.
+func TestClientOpts_CompressionNone(t *testing.T) {
+	f, err := Parse([]byte("clusters = A\nA.bootstrap.servers = 127.0.0.1:1\nA.producer.compression.type = none\n"), FormatProperties)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts, err := f.Clusters["A"].ClientOpts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := kgo.NewClient(append(append([]kgo.Opt(nil), opts.Common...), opts.Producer...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	c, _ := cl.OptValue(kgo.WithCompressor).(kgo.Compressor)
+	if c == nil {
+		t.Fatal("no compressor")
+	}
+	sample := bytes.Repeat([]byte("mm2go compression sample 0123456789 "), 512)
+	if out, codec := c.Compress(new(bytes.Buffer), sample); codec != kgo.CodecNone || out != nil {
+		t.Errorf("compression.type=none compresses with codec %v (%d bytes)", codec, len(out))
+	}
+}

@@ -1,6 +1,7 @@
 package flows
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math"
@@ -311,7 +312,20 @@ func compression(v string, _ int, get getProp) ([]kgo.Opt, error) {
 	if err != nil {
 		return nil, err
 	}
+	if c == nil {
+		// DefaultCompressor has no compressor for none, and
+		// kgo.WithCompressor(nil) means kgo's default, snappy.
+		c = noCompression{}
+	}
 	return []kgo.Opt{kgo.WithCompressor(c)}, nil
+}
+
+// noCompression is compression.type=none: a kgo.Compressor that leaves
+// every batch as it is (a nil result is not used).
+type noCompression struct{}
+
+func (noCompression) Compress(*bytes.Buffer, []byte, ...kgo.CompressFlag) ([]byte, kgo.CompressionCodecType) {
+	return nil, kgo.CodecNone
 }
 
 // compressionLevel checks the level of one codec; compression applies it.
