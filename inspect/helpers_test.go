@@ -3,6 +3,7 @@ package inspect_test
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/mm2go/mm2go/connect"
+	"github.com/mm2go/mm2go/connect/connecttest"
 	"github.com/mm2go/mm2go/connectors"
 	"github.com/mm2go/mm2go/flows"
 	"github.com/mm2go/mm2go/inspect"
@@ -27,19 +29,40 @@ type env struct {
 	a, b *kfake.Cluster
 	file *flows.File
 	flow *inspect.Flow
+	// vn, when set, is the virtual network of the clusters and the
+	// workers' REST APIs (tests on synctest's fake clock); opts reach it.
+	vn       *kfake.VirtualNetwork
+	opts     []kgo.Opt
+	restPort int // the next worker's REST port on vn
 }
 
 // newEnv starts the clusters; extra is appended to the flow file (YAML),
 // clusterProps are the properties of cluster b.
 func newEnv(t testing.TB, settings string, targetProps string) *env {
 	t.Helper()
-	e := &env{}
+	return newEnvOn(t, nil, settings, targetProps)
+}
+
+// newEnvOn is newEnv with the clusters on vn (nil: loopback TCP), for a
+// test in a synctest bubble: every client, inspector and worker of the env
+// reaches them through vn.
+func newEnvOn(t testing.TB, vn *kfake.VirtualNetwork, settings string, targetProps string) *env {
+	t.Helper()
+	e := &env{vn: vn, restPort: 9680}
+	if vn != nil {
+		e.opts = connecttest.VirtualOpts(vn)
+	}
 	var err error
 	for _, c := range []struct {
-		dst **kfake.Cluster
-		id  string
-	}{{&e.a, "a"}, {&e.b, "b"}} {
-		if *c.dst, err = kfake.NewCluster(kfake.ClusterID(c.id), kfake.NumBrokers(1)); err != nil {
+		dst  **kfake.Cluster
+		id   string
+		port int
+	}{{&e.a, "a", 9601}, {&e.b, "b", 9602}} {
+		opts := []kfake.Opt{kfake.ClusterID(c.id), kfake.NumBrokers(1)}
+		if vn != nil {
+			opts = append(opts, kfake.Ports(c.port), kfake.ListenFn(vn.Listen))
+		}
+		if *c.dst, err = kfake.NewCluster(opts...); err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup((*c.dst).Close)
@@ -59,12 +82,25 @@ func newEnv(t testing.TB, settings string, targetProps string) *env {
 	if e.flow, err = inspect.FlowFromFile(e.file, "a", "b"); err != nil {
 		t.Fatal(err)
 	}
+	e.flow.SourceOpts = append(e.flow.SourceOpts, e.opts...)
+	e.flow.TargetOpts = append(e.flow.TargetOpts, e.opts...)
 	return e
+}
+
+// httpClient asks the workers' REST APIs: through vn when the env has one
+// (closed at the end of the test), else http.DefaultClient.
+func (e *env) httpClient(t testing.TB) *http.Client {
+	if e.vn == nil {
+		return http.DefaultClient
+	}
+	tr := &http.Transport{DialContext: e.vn.DialContext}
+	t.Cleanup(tr.CloseIdleConnections)
+	return &http.Client{Transport: tr}
 }
 
 func (e *env) client(t testing.TB, c *kfake.Cluster, opts ...kgo.Opt) *kgo.Client {
 	t.Helper()
-	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(c.ListenAddrs()...)}, opts...)...)
+	cl, err := kgo.NewClient(append(append([]kgo.Opt{kgo.SeedBrokers(c.ListenAddrs()...)}, e.opts...), opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,18 +145,43 @@ func (e *env) startWorker(t *testing.T) *worker {
 	if err != nil {
 		t.Fatal(err)
 	}
+	for alias, cc := range cfg.Clusters {
+		cc.Opts = append(cc.Opts, e.opts...)
+		cfg.Clusters[alias] = cc
+	}
 	reg := connect.NewRegistry()
 	connectors.Register(reg)
 	log := hclog.New(&hclog.LoggerOptions{Name: "mm2go", Level: hclog.Info, Output: t.Output()})
 	w := &worker{w: connect.NewWorker(cfg, connect.WithRegistry(reg), connect.WithLogger(log)), done: make(chan error, 1)}
-	srv := httptest.NewServer(w.w.Handler("test"))
-	w.url = srv.URL
+	var closeREST func()
+	if e.vn == nil {
+		srv := httptest.NewServer(w.w.Handler("test"))
+		w.url, closeREST = srv.URL, srv.Close
+	} else {
+		addr := fmt.Sprintf("127.0.0.1:%d", e.restPort)
+		e.restPort++
+		ln, err := e.vn.Listen("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := &http.Server{Handler: w.w.Handler("test")}
+		served := make(chan struct{})
+		go func() {
+			defer close(served)
+			_ = srv.Serve(ln)
+		}()
+		w.url = "http://" + addr
+		closeREST = func() {
+			srv.Close()
+			<-served
+		}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	w.cancel = cancel
 	go func() { w.done <- w.w.Run(ctx, specs) }()
 	t.Cleanup(func() {
 		w.stop(t)
-		srv.Close()
+		closeREST()
 	})
 	return w
 }

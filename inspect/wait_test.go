@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -21,9 +22,9 @@ import (
 // refuseProduce makes c refuse, while refuse is set, every produce request
 // that writes to topic (which must exist): each of its partitions gets
 // INVALID_RECORD.
-func refuseProduce(t *testing.T, c *kfake.Cluster, topic string, refuse *atomic.Bool) {
+func refuseProduce(t *testing.T, c *kfake.Cluster, topic string, refuse *atomic.Bool, opts ...kgo.Opt) {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...))
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(c.ListenAddrs()...)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,8 +61,13 @@ func refuseProduce(t *testing.T, c *kfake.Cluster, topic string, refuse *atomic.
 // never caught up; the wait ends at its deadline saying which partition is
 // behind, by how much and why (from the worker's REST status). Once the
 // target accepts them again and a worker runs, the wait ends caught up.
-func TestWaitCaughtUp_BlockedFlow(t *testing.T) {
-	e := newEnv(t, "", "")
+// It runs on synctest's fake clock, its clusters and the worker's REST API
+// on a kfake.VirtualNetwork: on the wall clock a loaded machine may not end
+// two looks before the deadline.
+func TestWaitCaughtUp_BlockedFlow(t *testing.T) { synctest.Test(t, testWaitCaughtUpBlockedFlow) }
+
+func testWaitCaughtUpBlockedFlow(t *testing.T) {
+	e := newEnvOn(t, &kfake.VirtualNetwork{}, "", "")
 	e.createTopic(t, "orders", 1)
 	cl := e.client(t, e.a)
 	produce(t, cl, "orders", 0, 5, time.Now(), "before")
@@ -71,14 +77,14 @@ func TestWaitCaughtUp_BlockedFlow(t *testing.T) {
 
 	var refuse atomic.Bool
 	refuse.Store(true)
-	refuseProduce(t, e.b, "a.orders", &refuse)
+	refuseProduce(t, e.b, "a.orders", &refuse, e.opts...)
 	produce(t, cl, "orders", 0, 3, time.Now(), "refused")
 
 	var looks atomic.Int64
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
 	defer cancel()
 	sts, err := inspect.WaitCaughtUp(ctx, []*inspect.Inspector{in}, inspect.WaitOptions{
-		Interval: 200 * time.Millisecond, WorkerURL: w.url,
+		Interval: 200 * time.Millisecond, WorkerURL: w.url, HTTPClient: e.httpClient(t),
 		Progress: func([]*inspect.FlowStatus, error) { looks.Add(1) },
 	})
 	var nc *inspect.NotCaughtUpError
@@ -117,9 +123,12 @@ func TestWaitCaughtUp_BlockedFlow(t *testing.T) {
 }
 
 // TestWaitCaughtUp_NoWorker: with no worker running, records written to the
-// source stay behind: the wait times out, and says so without a worker.
-func TestWaitCaughtUp_NoWorker(t *testing.T) {
-	e := newEnv(t, "", "")
+// source stay behind: the wait times out, and says so without a worker. On
+// synctest's fake clock, as TestWaitCaughtUp_BlockedFlow.
+func TestWaitCaughtUp_NoWorker(t *testing.T) { synctest.Test(t, testWaitCaughtUpNoWorker) }
+
+func testWaitCaughtUpNoWorker(t *testing.T) {
+	e := newEnvOn(t, &kfake.VirtualNetwork{}, "", "")
 	e.createTopic(t, "orders", 2)
 	produce(t, e.client(t, e.a, kgo.RecordPartitioner(kgo.ManualPartitioner())), "orders", 1, 4, time.Now(), "x")
 	in := e.inspector(t)
