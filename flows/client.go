@@ -304,8 +304,20 @@ func (f *File) warnUnmappedProps(c *Cluster) {
 		} else if strings.HasPrefix(key, "ssl.") && !usesTLS(c.protocol()) {
 			// As in Java: TLS settings of a cluster without TLS do nothing.
 			f.warnf("%s: ignored: security protocol %s does not use TLS", c.at("properties."+key), c.protocol())
+		} else if isSASLLoginProp(key) && !c.fetchesOAuthTokens() {
+			f.warnf("%s: ignored: it times and bounds fetching OAUTHBEARER tokens from a token endpoint "+
+				"(sasl.oauthbearer.token.endpoint.url), and this cluster fetches none", c.at("properties."+key))
 		}
 	}
+}
+
+// fetchesOAuthTokens reports whether the cluster's clients fetch OAUTHBEARER
+// tokens from a token endpoint, the only use of the sasl.login.* properties:
+// MSK IAM tokens are made afresh for every connection, unsecured ones are
+// made up, and other mechanisms have no tokens.
+func (c *Cluster) fetchesOAuthTokens() bool {
+	s := c.SASL
+	return s != nil && strings.EqualFold(strings.TrimSpace(s.Mechanism), mechOAuth) && s.AWS == nil && s.OAuth != nil && s.OAuth.Unsecured == nil
 }
 
 // clusterPropProblem says what is wrong with a cluster property (key

@@ -117,7 +117,9 @@
 // (ssl.engine.factory.class) and unknown ssl.* and sasl.* keys are refused
 // by name; JVM implementation choices (ssl.provider, the key and trust
 // manager algorithms, ssl.secure.random.implementation), Kerberos ticket
-// renewal and broker-only keys are accepted with a warning that says why.
+// renewal, broker-only keys and the sasl.login.* keys of a cluster that
+// fetches no OAUTHBEARER token from a token endpoint are accepted with a
+// warning that says why.
 //
 // As in Java, either store type reads both JKS and PKCS12 files. JCEKS and
 // other store types are refused by name.

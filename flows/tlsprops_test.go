@@ -230,3 +230,42 @@ flows: [{source: A, target: B}]
 		t.Errorf("warnings:\n%s", w)
 	}
 }
+
+// TestSASLLoginProps_OnlyForTokenEndpoints: the sasl.login.* keys time
+// fetching OAUTHBEARER tokens from a token endpoint; on a cluster that
+// fetches none they do nothing, and say so.
+func TestSASLLoginProps_OnlyForTokenEndpoints(t *testing.T) {
+	const login = "A.sasl.login.refresh.window.factor = 0.5\nA.sasl.login.connect.timeout.ms = 5000\n"
+	const want = ": ignored: it times and bounds fetching OAUTHBEARER tokens from a token endpoint (sasl.oauthbearer.token.endpoint.url), and this cluster fetches none"
+	for _, tc := range []struct {
+		name, src string
+		warned    bool
+	}{
+		{"PLAIN", "A.security.protocol = SASL_SSL\nA.sasl.mechanism = PLAIN\n" +
+			"A.sasl.jaas.config = org.apache.kafka.common.security.plain.PlainLoginModule required username=\"u\" password=\"p\";\n", true},
+		{"OAUTHBEARER with MSK IAM tokens", "A.security.protocol = SASL_SSL\nA.sasl.mechanism = OAUTHBEARER\n" +
+			"A.sasl.jaas.config = org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required;\n" +
+			"A.sasl.login.callback.handler.class = software.amazon.msk.auth.iam.IAMOAuthBearerLoginCallbackHandler\n" +
+			"A.sasl.client.callback.handler.class = software.amazon.msk.auth.iam.IAMOAuthBearerClientCallbackHandler\n", true},
+		{"OAUTHBEARER from a token endpoint", "A.security.protocol = SASL_SSL\nA.sasl.mechanism = OAUTHBEARER\n" +
+			"A.sasl.login.callback.handler.class = org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginCallbackHandler\n" +
+			"A.sasl.oauthbearer.token.endpoint.url = https://idp.test/token\n" +
+			"A.sasl.jaas.config = org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required clientId=\"c\" clientSecret=\"s\";\n", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f, err := Parse([]byte("clusters = A, B\nA.bootstrap.servers = a:9093\n"+tc.src+login+"B.bootstrap.servers = b:9092\n"), FormatProperties)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := f.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			all := strings.Join(f.Warnings, "\n")
+			for _, key := range []string{"A.sasl.login.refresh.window.factor", "A.sasl.login.connect.timeout.ms"} {
+				if got := strings.Contains(all, key+want); got != tc.warned {
+					t.Errorf("warning for %s: %t, want %t; warnings:\n%s", key, got, tc.warned, all)
+				}
+			}
+		})
+	}
+}
