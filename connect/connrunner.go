@@ -18,32 +18,38 @@ const healthyRun = time.Minute
 // taskFailure is what the connector remembers of a task that failed: it is
 // restarted after a capped exponential backoff.
 type taskFailure struct {
-	bo       backoff
-	restarts int64       // restarts done
-	lastErr  error       // the last failure
-	timer    *time.Timer // the pending restart; nil when none
+	bo      backoff
+	lastErr error       // the last failure
+	timer   *time.Timer // the pending restart; nil when none
 }
 
-// runConnector starts one connector (retrying retriable start errors), runs
-// its tasks, restarts tasks that fail (after a capped exponential backoff),
-// applies reconfiguration requests, and stops everything when ctx is
-// cancelled; hard ends the graceful stop (see Worker.Run). It returns the
-// connector's fatal error, or the errors of tasks that were failed at the
-// end or had not run healthily since they last failed.
-func (w *Worker) runConnector(ctx, hard context.Context, spec ConnectorSpec, store *offsetStore) error {
+// runConnector runs one connector until ctx is cancelled: it starts the
+// connector (retrying retriable start errors), runs its tasks, restarts
+// tasks that fail (after a capped exponential backoff), applies
+// reconfiguration requests, follows the connector's target state (PAUSED,
+// STOPPED, STARTED again) and carries out restart requests (see
+// control.go), and at the end stops everything; hard ends the graceful
+// stop (see Worker.Run). It returns the connector's fatal error, or the
+// errors of tasks that were failed at the end or had not run healthily
+// since they last failed.
+func (w *Worker) runConnector(ctx, hard context.Context, spec ConnectorSpec, store *offsetStore) (runErr error) {
 	log := w.log.Named("connector").With("connector", spec.Name, "source", spec.Source, "target", spec.Target)
+	h := w.ctl.register(spec)
+	h.begin()
+	defer func() { h.end(runErr) }()
 	newFn, _ := w.reg.lookup(spec.Class)
-	conn := newFn()
 	reconf := make(chan struct{}, 1)
-	cc := &ConnectorContext{
-		Name: spec.Name, Source: spec.Source, Target: spec.Target,
-		Props: spec.Props.Clone(), Logger: log, newClient: spec.clients(w.clientsOf(w.connectorReach(spec), spec, -1)), offsets: store,
-		reconfigure: func() {
-			select {
-			case reconf <- struct{}{}:
-			default:
-			}
-		},
+	newContext := func() *ConnectorContext {
+		return &ConnectorContext{
+			Name: spec.Name, Source: spec.Source, Target: spec.Target,
+			Props: spec.Props.Clone(), Logger: log, newClient: spec.clients(w.clientsOf(w.connectorReach(spec), spec, -1)), offsets: store,
+			reconfigure: func() {
+				select {
+				case reconf <- struct{}{}:
+				default:
+				}
+			},
+		}
 	}
 	maxTasks, err := spec.Props.Int("tasks.max", 1)
 	if err == nil && maxTasks < 1 {
@@ -52,38 +58,32 @@ func (w *Worker) runConnector(ctx, hard context.Context, spec ConnectorSpec, sto
 	if err != nil {
 		return w.failConnector(spec, log, err)
 	}
-	bo := backoff{max: w.cfg.RetryBackoffMax}
-	for {
-		err := conn.Start(ctx, cc)
-		if err == nil {
-			break
-		}
-		if ctx.Err() != nil {
-			return nil
-		}
-		if !IsRetriable(err) {
-			return w.failConnector(spec, log, fmt.Errorf("start connector: %w", err))
-		}
-		d := bo.next()
-		log.Warn("connector start failed; retrying", "error", err, "backoff", d)
-		w.setStatus(spec, func(cs *ConnectorStatus) { cs.Error = err.Error() })
-		sleepCtx(ctx, d)
-	}
-	log.Info("connector started")
-	w.setStatus(spec, func(cs *ConnectorStatus) { cs.State, cs.Error = StateRunning, "" })
 
+	var (
+		conn    Connector // the running instance; nil while stopped or failed
+		connErr error     // why the connector failed (a start that cannot be retried)
+		target  = w.targetState(spec)
+	)
 	tasks := make(map[int]*taskRunner)
 	taskDone := make(chan *taskRunner)
 	restartDue := make(chan int)
 	connDone := make(chan struct{})
 	defer close(connDone)
 	failures := make(map[int]*taskFailure)
-	// A task's counters go on across its restarts: a restart is not a new
-	// task to the operator.
+	// A task's counters and restarts go on across its restarts: a restart
+	// is not a new task to the operator.
 	stats := make(map[int]*TaskStats)
+	restarts := make(map[int]int64)
 	var cfgs []Props // the task configs last applied
 	var taskErrs []error
+	stopTask := func(t *taskRunner, cancel context.CancelFunc) {
+		cancel()
+		<-t.done
+	}
 	cancels := make(map[*taskRunner]context.CancelFunc)
+	tctl := func(id int) *taskControl {
+		return &taskControl{conn: h, state: func(s State) { w.setTaskState(spec, id, s) }}
+	}
 	startTask := func(id int, props Props) {
 		tctx, cancel := context.WithCancel(ctx)
 		st := stats[id]
@@ -95,11 +95,12 @@ func (w *Worker) runConnector(ctx, hard context.Context, spec ConnectorSpec, sto
 		st.blocked = nil // the new run finds its own
 		st.mu.Unlock()
 		t := w.newTaskRunner(spec, id, props, conn, store, log, hard, st)
+		t.ctl = tctl(id)
 		tasks[id] = t
 		cancels[t] = cancel
-		ts := TaskStatus{ID: id, State: StateRunning}
+		ts := TaskStatus{ID: id, State: StateRunning, Restarts: restarts[id]}
 		if f := failures[id]; f != nil {
-			ts.Restarts, ts.LastError = f.restarts, f.lastErr.Error()
+			ts.LastError = f.lastErr.Error()
 		}
 		w.setTask(spec, ts, t)
 		go func() {
@@ -118,12 +119,16 @@ func (w *Worker) runConnector(ctx, hard context.Context, spec ConnectorSpec, sto
 		delete(failures, id)
 	}
 	apply := func() {
+		if conn == nil {
+			return
+		}
 		var err error
 		cfgs, err = conn.TaskConfigs(int(maxTasks))
 		if err != nil {
 			log.Warn("task configs not ready; will retry at the next refresh", "error", err)
 			return
 		}
+		h.setTaskProps(cfgs)
 		// Work that moves between tasks leaves its old task, which commits
 		// it, before any task gets new work.
 		for _, id := range revoke(conn, tasks, cancels, cfgs, log) {
@@ -177,19 +182,188 @@ func (w *Worker) runConnector(ctx, hard context.Context, spec ConnectorSpec, sto
 			case <-connDone:
 			}
 		})
-		log.Error("task failed; restarting it after a backoff", "task", t.id, "error", t.err, "restart_in", d, "restarts", f.restarts)
-		w.setTask(spec, TaskStatus{ID: t.id, State: StateFailed, Error: t.err.Error(), Restarts: f.restarts,
+		log.Error("task failed; restarting it after a backoff", "task", t.id, "error", t.err, "restart_in", d, "restarts", restarts[id])
+		w.setTask(spec, TaskStatus{ID: t.id, State: StateFailed, Error: t.err.Error(), Restarts: restarts[id],
 			LastError: t.err.Error(), NextRestart: time.Now().Add(d)}, t)
 	}
-	apply()
-loop:
+	// stopTasks stops every task gracefully, in parallel (each commits,
+	// flushes and commits again), and forgets pending restarts. It returns
+	// the errors of tasks whose stop failed.
+	stopTasks := func() []error {
+		var errs []error
+		for _, cancel := range cancels {
+			cancel()
+		}
+		for t := range cancels {
+			<-t.done
+			w.finishTask(spec, t, log)
+			if t.err != nil {
+				errs = append(errs, t.err)
+			}
+		}
+		clear(cancels)
+		for _, f := range failures {
+			if f.timer != nil {
+				f.timer.Stop()
+				f.timer = nil
+			}
+		}
+		return errs
+	}
+	// stopConn stops the connector instance with what is left of the
+	// worker's one deadline.
+	stopConn := func() error {
+		if conn == nil {
+			return nil
+		}
+		sctx, cancel := context.WithTimeout(hard, w.cfg.ShutdownTimeout)
+		defer cancel()
+		err := conn.Stop(sctx)
+		conn = nil
+		return err
+	}
+	// startConn starts a new connector instance, retrying retriable errors
+	// with backoff. It returns false if ctx ended or the target state
+	// became STOPPED meanwhile; a connector that fails to start for good
+	// is left FAILED (connErr).
+	startConn := func() bool {
+		bo := backoff{max: w.cfg.RetryBackoffMax}
+		c := newFn()
+		for {
+			err := c.Start(ctx, newContext())
+			if err == nil {
+				conn, connErr = c, nil
+				log.Info("connector started")
+				w.setStatus(spec, func(cs *ConnectorStatus) { cs.State, cs.Error = StateRunning, "" })
+				return true
+			}
+			if ctx.Err() != nil {
+				return false
+			}
+			if !IsRetriable(err) {
+				connErr = fmt.Errorf("start connector: %w", err)
+				log.Error("connector failed", "error", connErr)
+				w.setStatus(spec, func(cs *ConnectorStatus) { cs.State, cs.Error = StateFailed, connErr.Error() })
+				return true
+			}
+			d := bo.next()
+			log.Warn("connector start failed; retrying", "error", err, "backoff", d)
+			w.setStatus(spec, func(cs *ConnectorStatus) { cs.Error = err.Error() })
+			timer := time.NewTimer(d)
+			select {
+			case <-ctx.Done():
+				timer.Stop()
+				return false
+			case <-timer.C:
+			case <-h.wake:
+				timer.Stop()
+				h.poke() // the main loop looks at what woke us
+				if target = w.targetState(spec); target == TargetStopped {
+					return false
+				}
+			}
+		}
+	}
+	// restart carries out one restart request.
+	restart := func(req *restartRequest) {
+		if target == TargetStopped {
+			req.finish(nil)
+			return
+		}
+		if req.connector {
+			log.Info("restarting connector")
+			if err := stopConn(); err != nil {
+				log.Warn("connector stop failed", "error", err)
+			}
+			connErr = nil
+			if !startConn() {
+				req.finish(conflict("Connector %s did not restart: %v", connectName(spec.Source, spec.Target, spec.Name), cmpErr(ctx.Err(), "its target state is STOPPED")))
+				return
+			}
+			apply()
+		}
+		for _, id := range req.tasks {
+			if id >= len(cfgs) {
+				continue // gone since the request
+			}
+			if t, ok := tasks[id]; ok {
+				stopTask(t, cancels[t])
+				delete(cancels, t)
+				delete(tasks, id)
+			}
+			if f := failures[id]; f != nil && f.timer != nil {
+				f.timer.Stop()
+				f.timer = nil
+			}
+			restarts[id]++
+			log.Info("restarting task on request", "task", id, "restarts", restarts[id])
+			startTask(id, cfgs[id])
+		}
+		req.finish(nil)
+	}
+
 	for {
+		// Bring the connector to its target state.
+		switch {
+		case target == TargetStopped && (conn != nil || len(tasks) > 0 || len(failures) > 0 || connErr != nil):
+			log.Info("stopping connector: its target state is STOPPED")
+			for _, err := range stopTasks() {
+				log.Error("task stop failed", "error", err)
+			}
+			clear(tasks)
+			for id := range failures {
+				forgetFailure(id)
+			}
+			if err := stopConn(); err != nil {
+				log.Warn("connector stop failed", "error", err)
+			}
+			connErr, cfgs = nil, nil
+			h.setTaskProps(nil)
+			w.setStatus(spec, func(cs *ConnectorStatus) {
+				cs.State, cs.Error = StateStopped, ""
+				kept := cs.Tasks[:0]
+				for _, ts := range cs.Tasks {
+					if ts.State == StateFailed { // its final commit failed: keep saying so
+						kept = append(kept, ts)
+					}
+				}
+				cs.Tasks = kept
+			})
+			log.Info("connector stopped")
+		case target == TargetStopped:
+			w.setStatus(spec, func(cs *ConnectorStatus) { cs.State, cs.Error = StateStopped, "" })
+		case conn == nil && connErr == nil:
+			if !startConn() {
+				if ctx.Err() != nil {
+					return w.shutdownConnector(hard, spec, log, conn, nil, taskErrs)
+				}
+				continue // the target state changed
+			}
+			apply()
+		}
+		h.setPaused(target == TargetPaused)
+		if conn != nil {
+			state := StateRunning
+			if target == TargetPaused {
+				state = StatePaused
+			}
+			w.setStatus(spec, func(cs *ConnectorStatus) {
+				if cs.State != StateRestarting {
+					cs.State = state
+				}
+			})
+		}
+
 		select {
 		case <-ctx.Done():
-			break loop
+			taskErrs = append(taskErrs, stopTasks()...)
+			taskErrs = append(taskErrs, failureErrs(spec, failures, tasks, restarts)...)
+			return w.shutdownConnector(hard, spec, log, conn, connErr, taskErrs)
 		case <-reconf:
-			log.Info("reconfiguring tasks")
-			apply()
+			if conn != nil {
+				log.Info("reconfiguring tasks")
+				apply()
+			}
 		case t := <-taskDone:
 			if cur, ok := tasks[t.id]; ok && cur == t {
 				delete(tasks, t.id)
@@ -206,49 +380,22 @@ loop:
 				continue
 			}
 			f.timer = nil
-			if _, running := tasks[id]; running || id >= len(cfgs) {
-				continue // apply started it again already, or it is gone
+			if _, running := tasks[id]; running || id >= len(cfgs) || conn == nil {
+				continue // started again already, or gone
 			}
-			f.restarts++
-			log.Info("restarting failed task", "task", id, "restarts", f.restarts)
+			restarts[id]++
+			log.Info("restarting failed task", "task", id, "restarts", restarts[id])
 			startTask(id, cfgs[id])
+		case <-h.wake:
+			if s := w.targetState(spec); s != target {
+				log.Info("connector target state changed", "from", string(target), "to", string(s))
+				target = s
+			}
+			for _, req := range h.takeRestarts() {
+				restart(req)
+			}
 		}
 	}
-	// Cancel every task first, so they flush and commit in parallel.
-	for _, cancel := range cancels {
-		cancel()
-	}
-	for t := range cancels {
-		<-t.done
-		w.finishTask(spec, t, log)
-		if t.err != nil {
-			taskErrs = append(taskErrs, t.err)
-		}
-	}
-	for id, f := range failures {
-		if f.timer != nil {
-			f.timer.Stop()
-		}
-		if t, running := tasks[id]; !running || time.Since(t.began) < healthyRun {
-			taskErrs = append(taskErrs, fmt.Errorf("task %s-%d failed (%d restarts): %w", spec.Name, id, f.restarts, f.lastErr))
-		}
-	}
-	// The connector's stop has what is left of the worker's one deadline.
-	sctx, cancel := context.WithTimeout(hard, w.cfg.ShutdownTimeout)
-	defer cancel()
-	if err := conn.Stop(sctx); err != nil {
-		taskErrs = append(taskErrs, fmt.Errorf("stop connector: %w", err))
-	}
-	log.Info("connector stopped")
-	w.setStatus(spec, func(cs *ConnectorStatus) {
-		if cs.State != StateFailed {
-			cs.State = StateStopped
-		}
-	})
-	if len(taskErrs) > 0 {
-		return fmt.Errorf("connector %s (%s): %w", spec.Name, spec.Herder(), errors.Join(taskErrs...))
-	}
-	return nil
 }
 
 func isReconfigurable(t SourceTask) bool {
@@ -344,4 +491,50 @@ func (w *Worker) removeTask(spec ConnectorSpec, id int) {
 			}
 		}
 	})
+}
+
+// failureErrs are the errors of tasks that were failed at the end of a
+// run, or had not run healthily since they last failed.
+func failureErrs(spec ConnectorSpec, failures map[int]*taskFailure, tasks map[int]*taskRunner, restarts map[int]int64) []error {
+	var errs []error
+	for id, f := range failures {
+		if t, running := tasks[id]; !running || time.Since(t.began) < healthyRun {
+			errs = append(errs, fmt.Errorf("task %s-%d failed (%d restarts): %w", spec.Name, id, restarts[id], f.lastErr))
+		}
+	}
+	return errs
+}
+
+// shutdownConnector ends a connector's run at the worker's stop, its tasks
+// stopped: it stops the connector instance (with what is left of the
+// worker's one deadline) and returns the run's errors.
+func (w *Worker) shutdownConnector(hard context.Context, spec ConnectorSpec, log hclog.Logger, conn Connector, connErr error, taskErrs []error) error {
+	if conn != nil {
+		sctx, cancel := context.WithTimeout(hard, w.cfg.ShutdownTimeout)
+		defer cancel()
+		if err := conn.Stop(sctx); err != nil {
+			taskErrs = append(taskErrs, fmt.Errorf("stop connector: %w", err))
+		}
+		log.Info("connector stopped")
+	}
+	w.setStatus(spec, func(cs *ConnectorStatus) {
+		if cs.State != StateFailed {
+			cs.State = StateStopped
+		}
+	})
+	if connErr != nil {
+		taskErrs = append([]error{connErr}, taskErrs...)
+	}
+	if len(taskErrs) > 0 {
+		return fmt.Errorf("connector %s (%s): %w", spec.Name, spec.Herder(), errors.Join(taskErrs...))
+	}
+	return nil
+}
+
+// cmpErr is err's text, or else alt.
+func cmpErr(err error, alt string) string {
+	if err != nil {
+		return err.Error()
+	}
+	return alt
 }

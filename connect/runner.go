@@ -77,6 +77,7 @@ type taskRunner struct {
 	err      error                // run's result, read after done
 	began    time.Time            // when run began; connector goroutine reads it after done
 	stopErr  error                // what the graceful stop failed with
+	ctl      *taskControl         // pause requests; nil: never paused
 
 	prod    *kgo.Client
 	large   *kgo.Client // single-record producer for records above prod's batch size; nil until needed
@@ -263,18 +264,16 @@ func (r *taskRunner) run(ctx context.Context) (err error) {
 		}
 		select {
 		case req := <-r.reconfig:
-			if err := r.task.(Reconfigurable).Reconfigure(ctx, req.props); err != nil {
-				err = fmt.Errorf("reconfigure task %s: %w", r.name(), err)
-				if req.done != nil {
-					req.done <- err
-				}
+			if err := r.reconfigure(ctx, req); err != nil {
 				return err
 			}
-			if req.done != nil {
-				req.done <- r.handOff(ctx)
-			}
-			r.recheckAttention()
 		default:
+		}
+		if r.paused() {
+			if err := r.pause(ctx); err != nil {
+				return err
+			}
+			continue
 		}
 		if len(r.attention) > 0 {
 			r.service(pctx, time.Now())
@@ -308,6 +307,23 @@ func (r *taskRunner) run(ctx context.Context) (err error) {
 			}
 		}
 	}
+	return nil
+}
+
+// reconfigure gives the task new props (Reconfigurable) and, when req
+// asks for it, flushes and commits what the task gave up (see revoke).
+func (r *taskRunner) reconfigure(ctx context.Context, req reconfigRequest) error {
+	if err := r.task.(Reconfigurable).Reconfigure(ctx, req.props); err != nil {
+		err = fmt.Errorf("reconfigure task %s: %w", r.name(), err)
+		if req.done != nil {
+			req.done <- err
+		}
+		return err
+	}
+	if req.done != nil {
+		req.done <- r.handOff(ctx)
+	}
+	r.recheckAttention()
 	return nil
 }
 

@@ -28,6 +28,8 @@ type Worker struct {
 
 	view GroupView // the group's view under RunGroup; nil while alone
 
+	ctl workerControl // control requests: target states, restarts (control.go)
+
 	clients clientRegistry // live clients, for the client metrics
 	clock   coarseClock    // the time of the per-record metrics
 }
@@ -268,7 +270,12 @@ func (w *Worker) Run(ctx context.Context, specs []ConnectorSpec) error {
 		}
 		herders[s.Herder()] = append(herders[s.Herder()], s)
 		w.setStatus(s, func(*ConnectorStatus) {})
+		w.ctl.register(s)
 	}
+	w.ctl.phase.Store(phaseRunning)
+	defer w.ctl.phase.Store(phaseStopped)
+	stopping := context.AfterFunc(ctx, func() { w.ctl.phase.Store(phaseStopping) })
+	defer stopping()
 	stopClock := w.clock.start()
 	defer stopClock()
 	// hard ends the graceful stop: ShutdownTimeout after ctx, for the whole
