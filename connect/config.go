@@ -190,6 +190,10 @@ type ConnectorSpec struct {
 	// tasks' records to Target, added after the target cluster's producer
 	// options (Connect's producer.override.*).
 	RecordProducer []kgo.Opt
+	// Secrets are values config providers resolved into Props: the REST
+	// API never shows a config value that holds one (nor one whose key
+	// names a password, a JAAS config, a key, a token or a credential).
+	Secrets []string
 }
 
 // clients returns the client factory for the connector of s and its tasks:

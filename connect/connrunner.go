@@ -35,7 +35,7 @@ type taskFailure struct {
 func (w *Worker) runConnector(ctx, hard context.Context, spec ConnectorSpec, store *offsetStore) (runErr error) {
 	log := w.log.Named("connector").With("connector", spec.Name, "source", spec.Source, "target", spec.Target)
 	h := w.ctl.register(spec)
-	h.begin()
+	h.begin(store)
 	defer func() { h.end(runErr) }()
 	newFn, _ := w.reg.lookup(spec.Class)
 	reconf := make(chan struct{}, 1)

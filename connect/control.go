@@ -122,6 +122,7 @@ type connControl struct {
 	changed   chan struct{} // closed when paused changes
 	ended     error         // why the connector's goroutine ended; nil while it runs
 	running   bool          // the connector's goroutine runs
+	store     *offsetStore  // the herder's source offsets; nil until open
 }
 
 // restartRequest is a restart the connector's goroutine carries out.
@@ -177,11 +178,12 @@ func (c *connControl) setTaskProps(p []Props) {
 	c.taskProps = p
 }
 
-// begin marks the connector's goroutine running.
-func (c *connControl) begin() {
+// begin marks the connector's goroutine running, its herder's source
+// offsets in store.
+func (c *connControl) begin(store *offsetStore) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.running, c.ended = true, nil
+	c.running, c.ended, c.store = true, nil, store
 }
 
 // end marks the connector's goroutine ended with err (nil: the worker
@@ -427,7 +429,8 @@ func (w *Worker) RestartConnector(ctx context.Context, name string, opt RestartO
 // RestartTask restarts one task of the connector: it stops gracefully
 // (its source offsets committed) and starts again with its config; a
 // FAILED task waiting for its restart starts at once. It returns once the
-// task started again. ErrNotFound when the connector has no such task.
+// task stopped and its new run began (the task's Start runs on in its
+// runner, as in Connect). ErrNotFound when the connector has no such task.
 func (w *Worker) RestartTask(ctx context.Context, name string, task int) error {
 	h, err := w.connector(name)
 	if err != nil {

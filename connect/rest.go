@@ -8,68 +8,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
-
-// Handler returns the worker's HTTP API: Kafka Connect's read-only REST
-// paths, per herder as MM2's dedicated mode names them, and Prometheus
-// metrics.
-//
-//	GET /                                          {"version": ...}
-//	GET /connectors                                ["A->B/MirrorSourceConnector", ...]
-//	GET /connectors?expand=status                  {"A->B/MirrorSourceConnector": {"status": {...}}}
-//	GET /{source}/{target}/connectors              ["MirrorSourceConnector", ...]
-//	GET /{source}/{target}/connectors/{name}/status    Connect's status object
-//	GET /metrics                                   Prometheus text format: Collector, Go runtime, process
-//
-// Aliases in paths are URL-encoded, as in MM2.
-func (w *Worker) Handler(version string) http.Handler {
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(w.Collector(), collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	mux.HandleFunc("GET /{$}", func(rw http.ResponseWriter, _ *http.Request) {
-		writeJSON(rw, http.StatusOK, map[string]string{"version": version, "kafka_cluster_id": ""})
-	})
-	mux.HandleFunc("GET /connectors", func(rw http.ResponseWriter, r *http.Request) {
-		st := w.Status()
-		if r.URL.Query().Get("expand") == "status" {
-			out := make(map[string]any, len(st))
-			for _, cs := range st {
-				out[cs.Source+"->"+cs.Target+"/"+cs.Name] = map[string]any{"status": connectStatus(cs)}
-			}
-			writeJSON(rw, http.StatusOK, out)
-			return
-		}
-		names := make([]string, 0, len(st))
-		for _, cs := range st {
-			names = append(names, cs.Source+"->"+cs.Target+"/"+cs.Name)
-		}
-		writeJSON(rw, http.StatusOK, names)
-	})
-	mux.HandleFunc("GET /{source}/{target}/connectors", func(rw http.ResponseWriter, r *http.Request) {
-		names := []string{}
-		for _, cs := range w.Status() {
-			if cs.Source == r.PathValue("source") && cs.Target == r.PathValue("target") {
-				names = append(names, cs.Name)
-			}
-		}
-		writeJSON(rw, http.StatusOK, names)
-	})
-	mux.HandleFunc("GET /{source}/{target}/connectors/{name}/status", func(rw http.ResponseWriter, r *http.Request) {
-		for _, cs := range w.Status() {
-			if cs.Source == r.PathValue("source") && cs.Target == r.PathValue("target") && cs.Name == r.PathValue("name") {
-				writeJSON(rw, http.StatusOK, connectStatus(cs))
-				return
-			}
-		}
-		writeJSON(rw, http.StatusNotFound, map[string]any{"error_code": 404,
-			"message": "Connector " + r.PathValue("name") + " not found in " + r.PathValue("source") + "->" + r.PathValue("target")})
-	})
-	return mux
-}
 
 // connectStatus is a connector's status in Kafka Connect's JSON shape.
 func connectStatus(cs ConnectorStatus) map[string]any {

@@ -334,6 +334,9 @@ func (w *Worker) runHerder(ctx, hard context.Context, specs []ConnectorSpec) err
 		}
 		d := bo.next()
 		log.Warn("opening source offsets failed; retrying", "error", err, "backoff", d)
+		for _, s := range specs { // the status says why the flow has not started
+			w.setStatus(s, func(cs *ConnectorStatus) { cs.Error = "open source offsets: " + err.Error() })
+		}
 		sleepCtx(ctx, d)
 	}
 	defer store.close()

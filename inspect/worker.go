@@ -19,7 +19,11 @@ import (
 type WorkerStatus struct {
 	// URL is the worker's base URL.
 	URL string
-	// Connectors by "source->target/ConnectorName".
+	// Connectors by "source->target/ConnectorName". The worker names them
+	// "source->target.ConnectorName", as Strimzi names MM2's connectors in
+	// one Connect cluster (and mm2go's REST API does); older mm2go workers
+	// "source->target/ConnectorName". ConnectorState.Name is the short
+	// name.
 	Connectors map[string]ConnectorState
 	// Err says why the worker could not be asked; the rest is then empty.
 	Err error
@@ -135,10 +139,11 @@ func parseConnectors(body []byte) (map[string]ConnectorState, error) {
 		return nil, fmt.Errorf("the answer is not Connect's connector status: %w", err)
 	}
 	out := make(map[string]ConnectorState, len(raw))
-	for key, c := range raw {
+	for name, c := range raw {
+		key, short := flowKey(name)
 		cs := ConnectorState{Name: c.Status.Name, State: c.Status.Connector.State, Trace: c.Status.Connector.Trace, Tasks: []TaskState{}}
-		if cs.Name == "" {
-			cs.Name = key[strings.LastIndexByte(key, '/')+1:]
+		if cs.Name == "" || cs.Name == name {
+			cs.Name = short
 		}
 		for _, t := range c.Status.Tasks {
 			cs.Tasks = append(cs.Tasks, parseTask(t))
@@ -147,6 +152,23 @@ func parseConnectors(body []byte) (map[string]ConnectorState, error) {
 		out[key] = cs
 	}
 	return out, nil
+}
+
+// flowKey turns a worker's connector name into the key of
+// WorkerStatus.Connectors, "source->target/ConnectorName", and the short
+// name. The name is "source->target.ConnectorName" (Strimzi, mm2go) or
+// "source->target/ConnectorName" (older mm2go); MM2's connector names
+// have no dot, so the last one ends the target alias.
+func flowKey(name string) (key, short string) {
+	if i := strings.LastIndexByte(name, '/'); i >= 0 {
+		return name, name[i+1:]
+	}
+	if arrow := strings.Index(name, "->"); arrow >= 0 {
+		if i := strings.LastIndexByte(name, '.'); i > arrow+2 {
+			return name[:i] + "/" + name[i+1:], name[i+1:]
+		}
+	}
+	return name, name
 }
 
 func parseTask(f map[string]json.RawMessage) TaskState {

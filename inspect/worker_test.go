@@ -30,10 +30,13 @@ const blockedWorker = `{
     "connector": {"state": "RUNNING", "worker_id": "mm2go"}, "tasks": [{"id": 0, "state": "RUNNING"}]}}
 }`
 
-// failedWorker is Kafka Connect's plain shape: a failed task, no mm2go
+// failedWorker is Kafka Connect's plain shape, connectors named as
+// Strimzi (and mm2go's REST API) names them: a failed task, no mm2go
 // fields.
 const failedWorker = `{
-  "a->b/MirrorSourceConnector": {"status": {"name": "MirrorSourceConnector", "type": "source",
+  "us.east->eu.west.MirrorCheckpointConnector": {"status": {"name": "us.east->eu.west.MirrorCheckpointConnector", "type": "source",
+    "connector": {"state": "RUNNING", "worker_id": "w1"}, "tasks": []}},
+  "a->b.MirrorSourceConnector": {"status": {"name": "a->b.MirrorSourceConnector", "type": "source",
     "connector": {"state": "RUNNING", "worker_id": "w1"},
     "tasks": [{"id": 0, "state": "FAILED", "worker_id": "w1", "trace": "org.apache.kafka.connect.errors.ConnectException: boom\n\tat x"},
               {"id": 1, "state": "RUNNING", "worker_id": "w1"}]}}
@@ -72,6 +75,10 @@ func TestFetchWorkerStatus(t *testing.T) {
 	ws = inspect.FetchWorkerStatus(ctx, nil, serve(t, 200, failedWorker))
 	if ws.Err != nil || ws.Connectors["a->b/MirrorSourceConnector"].Tasks[0].Restarts != -1 {
 		t.Fatalf("Connect's shape: %+v, %v", ws.Connectors, ws.Err)
+	}
+	if ws.Connectors["a->b/MirrorSourceConnector"].Name != "MirrorSourceConnector" ||
+		ws.Connectors["us.east->eu.west/MirrorCheckpointConnector"].Name != "MirrorCheckpointConnector" {
+		t.Fatalf("Strimzi's names not turned into flow keys and short names: %+v", ws.Connectors)
 	}
 	for _, tc := range []struct {
 		url, want string

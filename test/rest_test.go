@@ -51,7 +51,7 @@ func TestREST_StatusAndMetrics(t *testing.T) {
 		return json.Unmarshal([]byte(body), &st) == nil && st.Connector.State == "RUNNING" &&
 			len(st.Tasks) == 1 && st.Tasks[0].State == "RUNNING" && st.Tasks[0].RecordsAcked == 200
 	})
-	if code, body := get("/connectors"); code != 200 || !strings.Contains(body, `"A->B/MirrorSourceConnector"`) {
+	if code, body := get("/connectors"); code != 200 || !strings.Contains(body, `"A->B.MirrorSourceConnector"`) {
 		t.Errorf("GET /connectors = %d %s", code, body)
 	}
 	if code, body := get("/A/B/connectors/Nope/status"); code != 404 || !strings.Contains(body, "not found") {

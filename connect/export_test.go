@@ -1,0 +1,9 @@
+package connect
+
+// SetGroupView makes v the worker's view of its group, as RunGroup does:
+// tests of the REST API's group paths use a fake one.
+func SetGroupView(w *Worker, v GroupView) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.view = v
+}
