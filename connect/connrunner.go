@@ -233,6 +233,7 @@ func (w *Worker) runConnector(ctx, hard context.Context, spec ConnectorSpec, sto
 			err := c.Start(ctx, newContext())
 			if err == nil {
 				conn, connErr = c, nil
+				w.ctl.setFailed(spec, false)
 				log.Info("connector started")
 				w.setStatus(spec, func(cs *ConnectorStatus) { cs.State, cs.Error = StateRunning, "" })
 				return true
@@ -243,6 +244,7 @@ func (w *Worker) runConnector(ctx, hard context.Context, spec ConnectorSpec, sto
 			if !IsRetriable(err) {
 				connErr = fmt.Errorf("start connector: %w", err)
 				log.Error("connector failed", "error", connErr)
+				w.ctl.setFailed(spec, true)
 				w.setStatus(spec, func(cs *ConnectorStatus) { cs.State, cs.Error = StateFailed, connErr.Error() })
 				return true
 			}
@@ -405,6 +407,7 @@ func isReconfigurable(t SourceTask) bool {
 
 func (w *Worker) failConnector(spec ConnectorSpec, log hclog.Logger, err error) error {
 	log.Error("connector failed", "error", err)
+	w.ctl.setFailed(spec, true)
 	w.setStatus(spec, func(cs *ConnectorStatus) { cs.State, cs.Error = StateFailed, err.Error() })
 	return fmt.Errorf("connector %s (%s): %w", spec.Name, spec.Herder(), err)
 }

@@ -103,10 +103,45 @@ const (
 type workerControl struct {
 	phase atomic.Int32 // phaseNew...phaseStopped
 
-	mu      sync.Mutex              // guards conns and targets
+	mu      sync.Mutex              // guards conns, targets, failed and allFailed
 	conns   map[string]*connControl // by connector unit (ConnectorUnit)
 	targets TargetStates            // nil: the worker's own, in memory (local)
 	local   localTargets
+	// failed says, for each connector of Run, whether it failed for good;
+	// allFailed ends Run when all did.
+	failed    map[string]bool
+	allFailed func()
+}
+
+// trackFailures watches the connectors of one Run: allFailed is called once
+// every one of them failed for good.
+func (c *workerControl) trackFailures(specs []ConnectorSpec, allFailed func()) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.failed = make(map[string]bool, len(specs))
+	for _, s := range specs {
+		c.failed[s.id()] = false
+	}
+	c.allFailed = allFailed
+}
+
+// setFailed records whether a connector failed for good (its start or
+// config); a restart that starts it clears it.
+func (c *workerControl) setFailed(spec ConnectorSpec, failed bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.failed[spec.id()]; !ok {
+		return
+	}
+	c.failed[spec.id()] = failed
+	for _, f := range c.failed {
+		if !f {
+			return
+		}
+	}
+	if c.allFailed != nil {
+		c.allFailed()
+	}
 }
 
 // connControl is the handle of one connector of the worker: where control

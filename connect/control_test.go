@@ -284,7 +284,8 @@ func TestControl_RestartOnlyFailed(t *testing.T) {
 }
 
 // TestControl_RestartFailedConnector: a connector whose start failed for
-// good is FAILED until a restart starts it.
+// good is FAILED until a restart starts it (while the worker runs another:
+// a worker whose every connector failed stops).
 func TestControl_RestartFailedConnector(t *testing.T) {
 	ctx := context.Background()
 	target := connecttest.NewCluster(t, kfake.SeedTopics(1, "t"))
@@ -297,8 +298,9 @@ func TestControl_RestartFailedConnector(t *testing.T) {
 		}
 		return nil
 	}
-	w := connecttest.Worker(t, target, conn)
-	run := connecttest.Run(t, w, conn.Spec())
+	other := connecttest.NewConnector("other", src, []connecttest.Partition{{Topic: "u"}})
+	w := connecttest.Worker(t, target, conn, other)
+	run := connecttest.Run(t, w, conn.Spec(), other.Spec())
 	connecttest.WaitFor(t, 20*time.Second, "the connector FAILED", func() bool {
 		st, _ := connState(w, "fake")
 		return st == connect.StateFailed

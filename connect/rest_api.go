@@ -28,6 +28,10 @@ type RESTConfig struct {
 	// Version and Commit are what GET / and GET /connector-plugins say of
 	// this mm2go.
 	Version, Commit string
+	// GroupCluster is the cluster the worker group lives on, whose id
+	// GET / shows (Connect's kafka_cluster_id). Default: the first target
+	// cluster of the worker's connectors in sorted order.
+	GroupCluster string
 	// Token, when set, is the bearer token (Authorization: Bearer <token>)
 	// every request needs, but GET /health, GET /health/live and
 	// GET /metrics (kubelet probes and Prometheus scrapes). It is compared
@@ -379,7 +383,10 @@ func (a *restAPI) groupClusterID(ctx context.Context) (string, error) {
 	if a.clusterID != "" {
 		return a.clusterID, nil
 	}
-	cluster := a.w.groupCluster()
+	cluster := a.cfg.GroupCluster
+	if cluster == "" {
+		cluster = a.w.groupCluster()
+	}
 	if cluster == "" {
 		return "", errors.New("the worker runs no flow yet")
 	}

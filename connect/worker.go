@@ -272,6 +272,11 @@ func (w *Worker) Run(ctx context.Context, specs []ConnectorSpec) error {
 		w.setStatus(s, func(*ConnectorStatus) {})
 		w.ctl.register(s)
 	}
+	// When every connector failed for good there is nothing left to run
+	// (or to restart): Run ends, as if ctx was cancelled.
+	ctx, allFailed := context.WithCancel(ctx)
+	defer allFailed()
+	w.ctl.trackFailures(specs, allFailed)
 	w.ctl.phase.Store(phaseRunning)
 	defer w.ctl.phase.Store(phaseStopped)
 	stopping := context.AfterFunc(ctx, func() { w.ctl.phase.Store(phaseStopping) })
@@ -328,6 +333,7 @@ func (w *Worker) runHerder(ctx, hard context.Context, specs []ConnectorSpec) err
 		if !IsRetriable(err) {
 			for _, s := range specs {
 				w.setStatus(s, func(cs *ConnectorStatus) { cs.State, cs.Error = StateFailed, err.Error() })
+				w.ctl.setFailed(s, true)
 			}
 			log.Error("cannot open source offsets; flow not started", "error", err)
 			return fmt.Errorf("flow %s->%s: %w", source, target, err)

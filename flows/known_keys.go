@@ -24,6 +24,7 @@ const (
 	kindEnum              // one of values, any case
 	kindPolicy            // replication.policy.class
 	kindName              // a connector name
+	kindListeners         // Connect's listeners: one http:// or https:// URI
 )
 
 // keyInfo describes one MM2 key.
@@ -36,10 +37,14 @@ type keyInfo struct {
 	// min is the smallest allowed value of an integer key, if hasMin.
 	min    int64
 	hasMin bool
+	// max is the largest allowed value of an integer key, if not 0.
+	max int64
 	// notZero rejects 0 (replication factors: -1 means the broker default).
 	notZero bool
 	// flowOnly keys only make sense per flow, never at the top level.
 	flowOnly bool
+	// topOnly keys are the worker's: set once, at the top level.
+	topOnly bool
 	// refuse are values (lower case) of a kindEnum key that MM2 accepts
 	// and mm2go refuses, with why.
 	refuse map[string]string
@@ -122,6 +127,14 @@ var knownKeys = map[string]keyInfo{
 	"offset.storage.replication.factor": rfKey("3"),
 	"exactly.once.source.support": {kind: kindEnum, def: "disabled", values: []string{"disabled", "preparing", "enabled"},
 		refuse: map[string]string{"enabled": "mm2go does not copy exactly-once yet; remove the key or set it to disabled"}},
+
+	// The worker's REST listener (see REST); the command line overrides
+	// them.
+	"listeners":                           {kind: kindListeners, topOnly: true},
+	"rest.advertised.host.name":           {kind: kindString, topOnly: true},
+	"rest.advertised.port":                {kind: kindInt, min: 1, hasMin: true, max: 65535, topOnly: true},
+	"rest.advertised.listener":            {kind: kindEnum, values: []string{"http", "https"}, topOnly: true},
+	"dedicated.mode.enable.internal.rest": {kind: kindBool, def: "false", topOnly: true},
 }
 
 // workerKeys are the known keys that may also be set per cluster
@@ -193,8 +206,6 @@ var pluginListKeys = map[string]string{
 // each is accepted with a warning.
 var ignoredKeys = map[string]string{
 	"add.source.alias.to.metrics":             "removed in Kafka 4.0; mm2go labels metrics with both aliases",
-	"dedicated.mode.enable.internal.rest":     "mm2go workers coordinate through Kafka, without an internal REST API",
-	"listeners":                               "the REST listener is set on the mm2go command line (mm2go worker --http-addr)",
 	"transaction.boundary":                    "used only with exactly.once.source.support=enabled, which mm2go does not offer yet",
 	"task.assigned.partitions":                "task-internal: the connector assigns partitions",
 	"task.assigned.groups":                    "task-internal: the connector assigns groups",
@@ -214,8 +225,6 @@ var ignoredPrefixes = []struct{ prefix, why string }{
 	{"config.storage.", "mm2go does not use Connect's config topic"},
 	{"status.storage.", "mm2go does not use Connect's status topic"},
 	{"metrics.", "mm2go exports Prometheus metrics (mm2go worker --http-addr, /metrics)"},
-	{"rest.", "the REST listener is set on the mm2go command line (mm2go worker --http-addr)"},
-	{"admin.listeners", "the REST listener is set on the mm2go command line (mm2go worker --http-addr)"},
 	{"transforms.", "parameters of single message transforms, which mm2go refuses (transforms)"},
 	{"predicates.", "parameters of predicates, which mm2go refuses (predicates)"},
 	{"errors.retry.", "Connect retries failed conversions and transforms; mm2go has neither, and retries produce errors itself"},
@@ -314,6 +323,12 @@ func classify(key, value string) (class keyClass, detail string) {
 		}
 		return classRefused, "custom Java class " + v + " cannot run in mm2go, which implements only " +
 			shortName(def) + ": remove the key or set it to " + def
+	}
+	if why := restKeyProblem(key, v); why != "" {
+		return classRefused, why
+	}
+	if _, ok := restRefused[key]; ok {
+		return classHonoured, ""
 	}
 	if why, ok := pluginListKeys[key]; ok {
 		if len(splitList(v)) == 0 {

@@ -61,6 +61,9 @@ func (e *Expanded) Plan() (connect.WorkerConfig, []connect.ConnectorSpec, error)
 	if err := errors.Join(errs...); err != nil {
 		return connect.WorkerConfig{}, nil, e.secrets.cleanError(err)
 	}
+	for i := range specs { // the REST API hides what config providers resolved
+		specs[i].Secrets = e.secrets.list()
+	}
 	return cfg, specs, nil
 }
 

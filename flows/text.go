@@ -120,6 +120,14 @@ func (s *secretSet) add(path, value string) {
 	s.addValue(value)
 }
 
+// list returns the resolved values.
+func (s *secretSet) list() []string {
+	if s == nil || len(s.values) == 0 {
+		return nil
+	}
+	return append([]string(nil), s.values...)
+}
+
 // addValue records a value a provider resolved.
 func (s *secretSet) addValue(value string) {
 	if value == "" {

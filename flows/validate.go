@@ -379,6 +379,10 @@ func (v *validator) setting(path, key, value, flowBase string) {
 			v.add(path, "only valid per flow")
 			return
 		}
+		if info.topOnly && flowBase != "" {
+			v.add(path, "a worker key: set it once, at the top level")
+			return
+		}
 		if field, ok := listFields[key]; ok && flowBase != "" {
 			v.add(path, "set the flow's %s instead", field)
 			return
@@ -434,9 +438,14 @@ func checkValue(info keyInfo, value string) error {
 		if info.hasMin && n < info.min {
 			return fmt.Errorf("%d is too small; the minimum is %d", n, info.min)
 		}
+		if info.max != 0 && n > info.max {
+			return fmt.Errorf("%d is too large; the maximum is %d", n, info.max)
+		}
 		if info.notZero && n == 0 {
 			return fmt.Errorf("0 is not a replication factor; use -1 for the broker default")
 		}
+	case kindListeners:
+		return checkListeners(v)
 	case kindBool:
 		if _, ok := parseBool(v); !ok {
 			return fmt.Errorf("expected true or false, got %q", value)

@@ -21,7 +21,8 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fs := newFlagSet("worker", "worker --config FILE [flags]", stdout)
 	config := fs.String("config", "", "flow file: YAML (.yaml, .yml) or MM2's mm2.properties (.properties)")
 	shutdown := fs.Duration("shutdown-timeout", 30*time.Second, "one deadline for the whole graceful stop (commit offsets, flush producers, commit again, stop tasks); a second signal stops at once")
-	httpAddr := fs.String("http-addr", "", "serve Connect's REST status paths and Prometheus /metrics on this address (e.g. 127.0.0.1:8083); off when empty")
+	var rf restFlags
+	rf.register(fs)
 	var lf logFlags
 	lf.register(fs)
 	if code, ok := parseFlags(fs, args, stderr); !ok {
@@ -43,7 +44,25 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	for _, w := range f.Warnings {
 		log.Warn("flow file setting ignored", "detail", w)
 	}
-	w, specs, err := newWorker(f, log, func(c *connect.WorkerConfig) { c.ShutdownTimeout = *shutdown })
+	listener, serve, err := rf.listener(f, log)
+	if err != nil {
+		fmt.Fprintf(stderr, "mm2go worker: %v\n", err)
+		return exitUsage
+	}
+	var rest *connect.RESTServer
+	if serve {
+		if rest, err = connect.ListenREST(listener); err != nil {
+			fmt.Fprintf(stderr, "mm2go worker: REST API: %v\n", err)
+			return exitUsage
+		}
+		defer rest.Close()
+	}
+	w, specs, err := newWorker(f, log, func(c *connect.WorkerConfig) {
+		c.ShutdownTimeout = *shutdown
+		if rest != nil {
+			c.WorkerID = rest.WorkerID()
+		}
+	})
 	if err != nil {
 		fmt.Fprintf(stderr, "mm2go worker: %v\n", err)
 		return exitUsage
@@ -52,13 +71,12 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintln(stderr, "mm2go worker: no enabled flows in the flow file; nothing to run")
 		return exitUsage
 	}
-	if *httpAddr != "" {
-		stop, err := serveStatus(w, *httpAddr, log)
-		if err != nil {
-			fmt.Fprintf(stderr, "mm2go worker: --http-addr: %v\n", err)
-			return exitUsage
-		}
-		defer stop()
+	if rest != nil {
+		bi := readBuildInfo()
+		rest.Serve(w.RESTHandler(connect.RESTConfig{Version: bi.Version, Commit: bi.Commit, Token: listener.Token,
+			Client: rest.Client(), Logger: log.Named("rest"), GroupCluster: groupCluster(f)}))
+		log.Info("serving the REST API, health and metrics", "address", rest.Addr().String(), "url", rest.URL(),
+			"worker_id", rest.WorkerID(), "token", listener.Token != "", "tls", listener.CertFile != "")
 	}
 	log.Info("starting worker", "version", versionString(), "flows", flowNames(specs))
 	if err := w.Run(ctx, specs); err != nil {

@@ -407,7 +407,8 @@ func checkpointCycles(ctx context.Context, addr string) (cycles int64, last floa
 	}
 	cycles = -1
 	for name, c := range st {
-		if !strings.HasSuffix(name, "/"+classMirrorCheckpoint) {
+		// "A->B.MirrorCheckpointConnector" (older workers: "A->B/...").
+		if !strings.HasSuffix(name, "."+classMirrorCheckpoint) && !strings.HasSuffix(name, "/"+classMirrorCheckpoint) {
 			continue
 		}
 		for _, t := range c.Status.Tasks {
