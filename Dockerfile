@@ -5,11 +5,15 @@
 #   docker build -t mm2go \
 #     --build-arg VERSION=$(git describe --tags --always) \
 #     --build-arg COMMIT=$(git rev-parse HEAD) .
-#   docker run --rm -p 8083:8083 -v "$PWD/flows.yaml:/etc/mm2go/flows.yaml:ro" mm2go
+#   docker run --rm -p 8083:8083 -e MM2GO_HTTP_TOKEN="$(openssl rand -hex 24)" \
+#     -v "$PWD/flows.yaml:/etc/mm2go/flows.yaml:ro" mm2go
 #
 # The image runs `mm2go worker --config /etc/mm2go/flows.yaml --http-addr
 # :8083`; pass other arguments to run another command (`version`,
-# `validate --config ...`). The flow file and any PEM files are mounted
+# `validate --config ...`). The REST API listens on every address of the
+# container, so it needs a bearer token (MM2GO_HTTP_TOKEN, or
+# --http-token-file) or TLS client certificates: without either the worker
+# refuses to start and says so. The flow file and any PEM files are mounted
 # read-only (examples/kubernetes uses a ConfigMap and a Secret).
 
 ARG GO_VERSION=1.26.8

@@ -67,7 +67,25 @@
 // after a capped exponential backoff (RetryBackoffMax); Status shows it
 // FAILED meanwhile, and then counts its restarts and keeps its last error
 // while it runs again. A connector whose Start fails with an error that is
-// not retriable (a bad config) fails, alone.
+// not retriable (a bad config) fails, alone, until a restart request starts
+// it again; when every connector of the worker failed, Run ends.
+//
+// # Control and the REST API
+//
+// Each connector follows its target state (TargetStates: in memory alone,
+// the group's config topic in a group): PAUSED tasks stop polling, send and
+// commit what they polled and show PAUSED, keeping their partitions;
+// STOPPED connectors stop with their tasks, offsets committed, and show
+// STOPPED without tasks; STARTED runs. Worker.PauseConnector,
+// ResumeConnector and StopConnector set it; RestartConnector and
+// RestartTask queue restarts for the connector's goroutine, shown
+// RESTARTING until done (control.go). Worker.RESTHandler serves Kafka
+// Connect's REST API over these, for the whole group through GroupView
+// (reads fan out to the members; restarts go to the unit's worker, target
+// states to the leader; a forwarded request is never forwarded again),
+// with Connect's offsets API (a STOPPED connector's offsets can be changed)
+// and KIP-1017's /health; ListenREST opens its listener, with TLS and a
+// bearer token (rest_*.go).
 //
 // # Optional interfaces
 //

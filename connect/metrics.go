@@ -292,7 +292,7 @@ func init() {
 	mConnTaskCounts["total"] = gauge("kafka_connect_worker_connector_total_task_count", "The tasks of the connector run in this worker.", "connector")
 	for _, s := range taskCountStates {
 		mConnTaskCounts[s.name] = gauge("kafka_connect_worker_connector_"+s.name+"_task_count",
-			"The tasks of the connector in state "+string(s.state)+" (mm2go has no paused, restarting or destroyed tasks).", "connector")
+			"The tasks of the connector in state "+string(s.state)+" (mm2go has no destroyed tasks).", "connector")
 	}
 }
 

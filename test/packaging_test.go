@@ -273,10 +273,27 @@ func TestExamples_Kubernetes(t *testing.T) {
 	if portName == "" {
 		t.Fatalf("no container port for --http-addr=%s", httpAddr)
 	}
-	for _, probe := range []string{"livenessProbe", "readinessProbe"} {
-		if get(c, probe, "httpGet", "path") != "/health" || get(c, probe, "httpGet", "port") != portName {
-			t.Errorf("%s = %v, want GET /health on port %s", probe, get(c, probe), portName)
+	for probe, path := range map[string]string{"livenessProbe": "/health/live", "readinessProbe": "/health"} {
+		if get(c, probe, "httpGet", "path") != path || get(c, probe, "httpGet", "port") != portName {
+			t.Errorf("%s = %v, want GET %s on port %s", probe, get(c, probe), path, portName)
 		}
+	}
+	// The REST API listens on every address of the pod: it needs the
+	// token, from the Secret, and forwards to the pods' addresses.
+	var tokenFrom, podIP any
+	for _, e := range get(c, "env").([]any) {
+		switch get(e, "name") {
+		case "MM2GO_HTTP_TOKEN":
+			tokenFrom = get(e, "valueFrom", "secretKeyRef")
+		case "POD_IP":
+			podIP = get(e, "valueFrom", "fieldRef", "fieldPath")
+		}
+	}
+	if tokenFrom == nil || get(tokenFrom, "name") != get(sec, "metadata", "name") || get(sec, "stringData", get(tokenFrom, "key").(string)) == nil {
+		t.Errorf("MM2GO_HTTP_TOKEN = %v, want a key of Secret %v", tokenFrom, get(sec, "metadata", "name"))
+	}
+	if podIP != "status.podIP" || flag("http-advertised-url") != "http://$(POD_IP):"+port {
+		t.Errorf("the advertised URL is %q with POD_IP from %v, want http://$(POD_IP):%s", flag("http-advertised-url"), podIP, port)
 	}
 	ann := get(pod, "metadata", "annotations").(map[string]any)
 	if ann["prometheus.io/scrape"] != "true" || ann["prometheus.io/port"] != port || ann["prometheus.io/path"] != "/metrics" {

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"sort"
 	"strconv"
@@ -136,4 +137,30 @@ func groupCluster(f *flows.File) string {
 		return ""
 	}
 	return targets[0]
+}
+
+// workerClient is the HTTP client that asks a worker's REST API: with the
+// bearer token of tokenFile, or of MM2GO_HTTP_TOKEN, when set.
+func workerClient(tokenFile string) (*http.Client, error) {
+	r := restFlags{token: tokenFile}
+	tok, err := r.readToken()
+	if err != nil {
+		return nil, errors.New(strings.ReplaceAll(err.Error(), "--http-token-file", "--worker-token-file"))
+	}
+	if tok == "" {
+		return http.DefaultClient, nil
+	}
+	return &http.Client{Transport: bearer{token: tok, next: http.DefaultTransport}}, nil
+}
+
+// bearer adds a bearer token to every request.
+type bearer struct {
+	token string
+	next  http.RoundTripper
+}
+
+func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "Bearer "+b.token)
+	return b.next.RoundTrip(r)
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -141,5 +142,25 @@ func TestWorker_RESTFromTheCommandLine(t *testing.T) {
 	if code, st, body := call(token, "/connectors/a->b.MirrorSourceConnector/status"); code != 200 ||
 		st["connector"].(map[string]any)["worker_id"] != addr {
 		t.Errorf("status = %d %s, want worker_id %s", code, body, addr)
+	}
+	// mm2go status asks the worker with the token of a file, or of the
+	// environment.
+	statusWorker := func(args ...string) map[string]any {
+		code, out, errOut := runCmd(t, context.Background(), append([]string{"status", "--config", path, "--json", "--worker", "http://" + addr}, args...)...)
+		var res struct{ Flows []map[string]any }
+		if code != exitOK || json.Unmarshal([]byte(out), &res) != nil || len(res.Flows) != 1 {
+			t.Fatalf("status: exit %d\n%s%s", code, out, errOut)
+		}
+		return res.Flows[0]["worker"].(map[string]any)
+	}
+	if w := statusWorker(); !strings.Contains(fmt.Sprint(w["error"]), "401") {
+		t.Errorf("status without the token: worker %v, want the 401", w)
+	}
+	if w := statusWorker("--worker-token-file", tokFile); w["error"] != nil || w["state"] == "unknown" {
+		t.Errorf("status with --worker-token-file: worker %v", w)
+	}
+	t.Setenv(tokenEnv, token)
+	if w := statusWorker(); w["error"] != nil || w["state"] == "unknown" {
+		t.Errorf("status with %s: worker %v", tokenEnv, w)
 	}
 }

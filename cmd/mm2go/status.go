@@ -42,6 +42,7 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	watch := fs.Bool("watch", false, "look again every --interval until interrupted")
 	interval := fs.Duration("interval", 2*time.Second, "time between two looks with --watch and --wait-caught-up")
 	worker := fs.String("worker", "", "a worker's REST address (mm2go worker --http-addr), e.g. http://127.0.0.1:8083: says why a copy is stopped")
+	workerToken := fs.String("worker-token-file", "", "file holding the worker's REST bearer token (default: "+tokenEnv+" when set)")
 	wait := fs.Bool("wait-caught-up", false, "wait until every partition is within --max-lag records; exit 0 then, 1 at --timeout")
 	maxLag := fs.Int64("max-lag", 0, "records a partition may be behind and count as caught up, with --wait-caught-up")
 	timeout := fs.Duration("timeout", 0, "with --wait-caught-up, how long to wait (default 10m); otherwise the bound on one look (default 1m)")
@@ -68,7 +69,10 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return usage(fmt.Sprintf("--worker %q: want a URL such as http://127.0.0.1:8083", *worker))
 	}
 	opts := inspect.StatusOptions{NoGroups: *noGroups, Heartbeats: *heartbeats}
-	var err error
+	hc, err := workerClient(*workerToken)
+	if err != nil {
+		return usage(err.Error())
+	}
 	if opts.Topics, err = compileWhole("--topics", *topics); err != nil {
 		return usage(err.Error())
 	}
@@ -91,7 +95,7 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	p := statusPrinter{w: stdout, json: *jsonOut, all: *all, color: useColor(stdout)}
 
 	if *wait {
-		return waitCaughtUp(ctx, ins, inspect.WaitOptions{MaxLag: *maxLag, Interval: *interval, Status: opts, WorkerURL: *worker},
+		return waitCaughtUp(ctx, ins, inspect.WaitOptions{MaxLag: *maxLag, Interval: *interval, Status: opts, WorkerURL: *worker, HTTPClient: hc},
 			orDefault(*timeout, 10*time.Minute), p, stderr)
 	}
 	look := func() int {
@@ -99,7 +103,7 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		defer cancel()
 		o := opts
 		if *worker != "" {
-			o.Worker = inspect.FetchWorkerStatus(lctx, nil, *worker)
+			o.Worker = inspect.FetchWorkerStatus(lctx, hc, *worker)
 		}
 		out := statusOutput{Time: time.Now(), Flows: []*inspect.FlowStatus{}}
 		for _, in := range ins {
