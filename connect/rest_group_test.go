@@ -13,6 +13,7 @@ import (
 
 	"github.com/mm2go/mm2go/connect"
 	"github.com/mm2go/mm2go/connect/connecttest"
+	"github.com/mm2go/mm2go/connect/group"
 )
 
 // fakeView is a GroupView a test sets: who is in the group, who leads, who
@@ -23,12 +24,13 @@ type fakeView struct {
 	members []connect.GroupMember
 	leader  connect.GroupMember
 	owners  map[string]string // unit -> worker id
+	err     error
 }
 
 func (v *fakeView) Self() connect.GroupMember           { return v.self }
 func (v *fakeView) Members() []connect.GroupMember      { return v.members }
 func (v *fakeView) Leader() (connect.GroupMember, bool) { return v.leader, v.leader.WorkerID != "" }
-func (v *fakeView) Err() error                          { return nil }
+func (v *fakeView) Err() error                          { return v.err }
 func (v *fakeView) OwnerOf(unit string) (connect.GroupMember, bool) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
@@ -180,4 +182,42 @@ func TestREST_Group(t *testing.T) {
 	// The token goes along; without it nothing is forwarded.
 	anon := restClient{t: t, url: w1.srv.URL}
 	anon.expect("POST", "/connectors/source->target.b/tasks/0/restart", "", 401)
+}
+
+// TestHealth_Group: in a group, a worker is ready when it runs its share;
+// a connector another worker runs does not make it "starting"; a worker
+// that lost its membership is not ready; one whose flow file is not the
+// group's yet is (it waits its turn in a rolling update).
+func TestHealth_Group(t *testing.T) {
+	target := connecttest.NewCluster(t, kfake.SeedTopics(1, "t"))
+	src := connecttest.NewSource()
+	mine := connecttest.NewConnector("mine", src, []connecttest.Partition{{Topic: "t"}})
+	theirs := connecttest.NewConnector("theirs", src, []connecttest.Partition{{Topic: "t"}})
+	theirs.Hooks.ConnectorStart = func(int) error { return connect.Retriable(errors.New("not here")) }
+	w := connect.NewWorker(connecttest.Config(target), connect.WithRegistry(connecttest.Registry(mine, theirs)), connect.WithLogger(connecttest.Logger(t)))
+	m1, m2 := connect.GroupMember{WorkerID: "w1"}, connect.GroupMember{WorkerID: "w2"}
+	view := &fakeView{self: m1, members: []connect.GroupMember{m1, m2}, leader: m1,
+		owners: map[string]string{"source->target/mine": "w1", "source->target/theirs": "w2"}}
+	connect.SetGroupView(w, view)
+	connecttest.Run(t, w, mine.Spec(), theirs.Spec())
+	connecttest.WaitFor(t, 20*time.Second, "healthy", func() bool { return w.Health().Healthy() })
+
+	view.mu.Lock()
+	view.owners["source->target/theirs"] = "w1" // now it is this worker's, and it cannot start
+	view.mu.Unlock()
+	if h := w.Health(); h.Status != "starting" || !strings.Contains(h.Message, "source->target.theirs has not started yet: not here") {
+		t.Errorf("health = %+v, want starting, naming theirs", h)
+	}
+	view.mu.Lock()
+	view.owners["source->target/theirs"] = "w2"
+	view.mu.Unlock()
+
+	view.err = &group.LostError{Reason: "session timed out"}
+	if h := w.Health(); h.Status != "unhealthy" || !strings.Contains(h.Message, "session timed out") {
+		t.Errorf("health = %+v, want unhealthy, saying why", h)
+	}
+	view.err = &group.ConfigMismatchError{Worker: group.Worker{ID: "w1"}, Leader: group.Peer{Worker: group.Worker{ID: "w2"}}}
+	if h := w.Health(); !h.Healthy() || !strings.Contains(h.Message, "waits for the group") {
+		t.Errorf("health = %+v, want healthy, saying it waits", h)
+	}
 }

@@ -1,10 +1,13 @@
 package connect
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/mm2go/mm2go/connect/group"
 )
 
 // Health is whether the worker is ready, in the shape of Connect's
@@ -23,12 +26,18 @@ func (h Health) Healthy() bool { return h.Status == "healthy" }
 //   - starting: Run was not called yet, or a connector has not started
 //     (its source offsets cannot be read yet, or its start is being
 //     retried); the message names each and why;
-//   - unhealthy: the worker is stopping, it is not a working member of its
-//     group (Group().Err), or a connector or task has had no answer from
-//     one of its clusters for WorkerConfig.UnreachableAfter (UNREACHABLE);
-//   - healthy otherwise. Connectors the operator stopped or paused, and
-//     failed tasks (which restart by themselves and show in the status),
-//     do not make a worker unhealthy.
+//   - unhealthy: the worker is stopping, it is not a member of its group
+//     right now (Group().Err, rejoining), or a connector or task has had no
+//     answer from one of its clusters for WorkerConfig.UnreachableAfter
+//     (UNREACHABLE);
+//   - healthy otherwise. Connectors the operator stopped or paused, failed
+//     tasks (which restart by themselves and show in the status), and a
+//     worker whose flow file is not yet the group's (it waits its turn in
+//     a rolling update: were it not ready, Kubernetes would wait for it and
+//     never restart the leader) do not make a worker unhealthy; the message
+//     says so.
+//
+// Only the connectors the group gives this worker count.
 func (w *Worker) Health() Health {
 	switch w.ctl.phase.Load() {
 	case phaseNew:
@@ -36,9 +45,16 @@ func (w *Worker) Health() Health {
 	case phaseStopping, phaseStopped:
 		return Health{"unhealthy", "Worker is stopping."}
 	}
-	if err := w.Group().Err(); err != nil {
-		return Health{"unhealthy", "Worker cannot run its share of the group's work: " + err.Error()}
+	view := w.Group()
+	waiting := ""
+	if err := view.Err(); err != nil {
+		var mismatch *group.ConfigMismatchError
+		if !errors.As(err, &mismatch) {
+			return Health{"unhealthy", "Worker cannot run its share of the group's work: " + err.Error()}
+		}
+		waiting = " It runs nothing while it waits for the group: " + err.Error()
 	}
+	self := view.Self().WorkerID
 	var starting, unreachable []string
 	for _, cs := range w.Status() {
 		name := cs.ConnectName()
@@ -46,6 +62,9 @@ func (w *Worker) Health() Health {
 		case StateStopped:
 			continue
 		case StateUnassigned:
+			if m, ok := view.OwnerOf(ConnectorUnit(cs.Source, cs.Target, cs.Name)); !ok || m.WorkerID != self {
+				continue // another worker's, or nobody's right now
+			}
 			s := name + " has not started yet"
 			if cs.Error != "" {
 				s += ": " + firstLineOf(cs.Error)
@@ -67,7 +86,7 @@ func (w *Worker) Health() Health {
 	case len(starting) > 0:
 		return Health{"starting", "Worker is still starting up. " + strings.Join(starting, "; ")}
 	}
-	return Health{"healthy", "Worker has completed startup and is ready to handle requests."}
+	return Health{"healthy", "Worker has completed startup and is ready to handle requests." + waiting}
 }
 
 func firstLineOf(s string) string {
