@@ -149,6 +149,9 @@ func (c *workerControl) setFailed(spec ConnectorSpec, failed bool) {
 type connControl struct {
 	spec ConnectorSpec
 	wake chan struct{} // capacity 1: the connector's goroutine has requests
+	// pausedNow mirrors paused for the runners' check before every poll,
+	// without the lock.
+	pausedNow atomic.Bool
 
 	mu        sync.Mutex // guards the fields below
 	restarts  []*restartRequest
@@ -182,6 +185,7 @@ func (c *connControl) setPaused(p bool) {
 		return
 	}
 	c.paused = p
+	c.pausedNow.Store(p)
 	close(c.changed)
 	c.changed = make(chan struct{})
 }
@@ -194,10 +198,7 @@ func (c *connControl) pauseState() (bool, <-chan struct{}) {
 	return c.paused, c.changed
 }
 
-func (c *connControl) isPaused() bool {
-	p, _ := c.pauseState()
-	return p
-}
+func (c *connControl) isPaused() bool { return c.pausedNow.Load() }
 
 func (c *connControl) takeRestarts() []*restartRequest {
 	c.mu.Lock()
