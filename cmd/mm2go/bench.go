@@ -99,9 +99,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return usageErr(runErr)
 	}
 	if *jsonOut {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		_ = enc.Encode(rep)
+		_ = writeJSON(stdout, rep)
 	} else {
 		fmt.Fprintln(stdout)
 		rep.WriteText(stdout)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -177,9 +176,7 @@ flows:
 		sum.Cutover = runDemoCutover(ctx, human, src, dst, producedOrders.list(), readOnSource)
 	}
 	if *jsonOut {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		_ = enc.Encode(sum)
+		_ = writeJSON(stdout, sum)
 	} else {
 		sum.print(stdout)
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -199,9 +198,7 @@ func runMigrateCutover(ctx context.Context, args []string, stdout, stderr io.Wri
 		return exitFailure
 	}
 	if *jsonOut {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(out); err != nil {
+		if err := writeJSON(stdout, out); err != nil {
 			fmt.Fprintf(stderr, "mm2go migrate cutover: %v\n", err)
 			return exitFailure
 		}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
@@ -66,9 +65,7 @@ func runMigratePlan(ctx context.Context, args []string, stdout, stderr io.Writer
 		out.Applied, applyErr = &res, err
 	}
 	if *jsonOut {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(out); err != nil {
+		if err := writeJSON(stdout, out); err != nil {
 			fmt.Fprintf(stderr, "mm2go migrate plan: %v\n", err)
 			return exitFailure
 		}

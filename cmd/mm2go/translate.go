@@ -3,7 +3,6 @@ package main
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -356,9 +355,7 @@ func (r *translateRun) translateGroups(ctx context.Context, groups []string, jso
 	}
 
 	if jsonOut {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(r.out); err != nil {
+		if err := writeJSON(stdout, r.out); err != nil {
 			return r.fail(err)
 		}
 	} else {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -66,9 +65,7 @@ func runValidate(_ context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	res.Valid = len(res.Problems) == 0
 	if *jsonOut {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		_ = enc.Encode(res)
+		_ = writeJSON(stdout, res)
 	} else {
 		for _, w := range res.Warnings {
 			fmt.Fprintf(stdout, "warning: %s\n", w)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"runtime"
@@ -87,9 +86,7 @@ func runVersion(_ context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	b := readBuildInfo()
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		_ = enc.Encode(b)
+		_ = writeJSON(stdout, b)
 		return exitOK
 	}
 	fmt.Fprintln(stdout, b)
