@@ -1,6 +1,7 @@
 package connectors
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -111,7 +112,7 @@ func (m *MirrorSource) Start(ctx context.Context, cc *connect.ConnectorContext) 
 		m.topicIDs = make(map[string]kadm.TopicID)
 	}
 	m.configs = newConfigSync(cfg, m.src, m.tgt, cc.Logger)
-	parts, err := m.sync(ctx)
+	parts, listed, err := m.list(ctx)
 	if err != nil {
 		return err
 	}
@@ -121,6 +122,7 @@ func (m *MirrorSource) Start(ctx context.Context, cc *connect.ConnectorContext) 
 		return err
 	}
 	gone := m.goneWhileStopped(parts)
+	m.warnUnlisted(listed)
 	m.mu.Lock()
 	m.parts, m.endedAtStart = parts, gone
 	m.mu.Unlock()
@@ -318,7 +320,8 @@ func (m *MirrorSource) noteTopicID(topic string, id kadm.TopicID) {
 // partitions while no worker copied it. The first TaskConfigs hands them to
 // a task, which reports what may have been lost and deletes their stored
 // offsets. Topics no longer replicated (deleted, or no longer matched by the
-// flow) are left alone: their stored offsets may serve again.
+// flow) are left alone: their stored offsets may serve again (warnUnlisted
+// names the deleted ones).
 func (m *MirrorSource) goneWhileStopped(parts []topicPartition) []topicPartition {
 	count := make(map[string]int32)
 	for _, tp := range parts {
@@ -350,13 +353,68 @@ func (m *MirrorSource) goneWhileStopped(parts []topicPartition) []topicPartition
 	return gone
 }
 
+// warnUnlisted says, once at start, which topics this connector has stored
+// offsets for but the source no longer lists. Kafka cannot tell a deleted
+// topic from one this worker's principal may no longer describe, so the
+// offsets are kept (a topic re-created under the name is told apart by its
+// topic ID, and one described again resumes) and nothing is counted lost;
+// but the operator learns where copying stopped, in case records past those
+// offsets were deleted before they were copied.
+func (m *MirrorSource) warnUnlisted(listed kadm.TopicDetails) {
+	type next struct{ partition, offset int64 }
+	stopped := make(map[string][]next)
+	m.cc.StoredOffsets(func(key []byte, v connect.OffsetValue) {
+		ns, fields, err := connect.ParseOffsetKey(key)
+		if err != nil || ns != m.cc.Name {
+			return
+		}
+		var topic, cluster string
+		partition := int64(-1)
+		for _, f := range fields {
+			switch {
+			case f.Name == "cluster" && !f.IsInt:
+				cluster = f.Str
+			case f.Name == "topic" && !f.IsInt:
+				topic = f.Str
+			case f.Name == "partition" && f.IsInt:
+				partition = f.Int
+			}
+		}
+		if cluster != m.cfg.SourceAlias || topic == "" || partition < 0 || v.Offset < 0 {
+			return
+		}
+		if _, ok := listed[topic]; ok || !policy.ShouldReplicate(m.cfg.Policy, m.cfg.Topics, topic, m.cfg.TargetAlias, m.cfg.HeartbeatsReplication) {
+			return
+		}
+		stopped[topic] = append(stopped[topic], next{partition, v.Offset + 1})
+	})
+	for _, topic := range slices.Sorted(maps.Keys(stopped)) {
+		ps := stopped[topic]
+		slices.SortFunc(ps, func(a, b next) int { return cmp.Compare(a.partition, b.partition) })
+		at := make([]string, len(ps))
+		for i, p := range ps {
+			at[i] = fmt.Sprintf("%d:%d", p.partition, p.offset)
+		}
+		m.cc.Logger.Warn("source topic with stored offsets is not on the source any more (deleted, or not visible to this worker's principal): "+
+			"records past these offsets, if there were any, were not copied; the offsets are kept",
+			"topic", topic, "next_offsets", strings.Join(at, ","))
+	}
+}
+
 // sync lists the source topics to replicate and makes sure each has a
 // remote topic on the target with at least as many partitions. It returns
 // the source partitions, sorted.
 func (m *MirrorSource) sync(ctx context.Context) ([]topicPartition, error) {
+	parts, _, err := m.list(ctx)
+	return parts, err
+}
+
+// list is sync that also returns every topic the source listed, replicated
+// or not.
+func (m *MirrorSource) list(ctx context.Context) ([]topicPartition, kadm.TopicDetails, error) {
 	details, err := m.src.ListTopics(ctx)
 	if err != nil {
-		return nil, connect.Retriable(fmt.Errorf("list topics on %s: %w", m.cc.Source, err))
+		return nil, nil, connect.Retriable(fmt.Errorf("list topics on %s: %w", m.cc.Source, err))
 	}
 	var parts []topicPartition
 	counts, srcRF := m.cfg.replicatedTopics(details)
@@ -375,7 +433,7 @@ func (m *MirrorSource) sync(ctx context.Context) ([]topicPartition, error) {
 	}
 	notReady, err := m.ensureRemoteTopics(ctx, counts)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if len(notReady) > 0 {
 		// One topic that cannot be created must not hold up the others: copy
@@ -385,7 +443,7 @@ func (m *MirrorSource) sync(ctx context.Context) ([]topicPartition, error) {
 		}
 		parts = slices.DeleteFunc(parts, func(tp topicPartition) bool { return notReady[tp.Topic] != nil })
 	}
-	return parts, nil
+	return parts, details, nil
 }
 
 // ensureRemoteTopics creates missing remote topics and grows remote topics

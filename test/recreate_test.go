@@ -330,3 +330,39 @@ func TestTopicRecreated_FailOnDataLoss(t *testing.T) {
 		}
 	}
 }
+
+// TestTopicDeletedWhileStopped deletes a copied topic while the worker is
+// stopped: the next start cannot tell a deleted topic from one it may no
+// longer describe, so it counts nothing lost and keeps the stored offsets,
+// but says at WARN where copying of the topic stopped, partition by
+// partition; a topic still listed gets no such line.
+func TestTopicDeletedWhileStopped(t *testing.T) {
+	src, dst := newCluster(t, "src"), newCluster(t, "dst")
+	gone := produceTopic(t, src, "gone", 2, 40, "old")
+	kept := produceTopic(t, src, "kept", 1, 10, "old")
+	logOpt, logs := capturingLogger(t)
+	cfg := connect.WorkerConfig{Clusters: clusterConfigs(map[string]*kfake.Cluster{"A": src, "B": dst}),
+		OffsetFlushInterval: 200 * time.Millisecond}
+	specs := []connect.ConnectorSpec{sourceSpec("A", "B", nil)}
+	rw := startWorker(t, cfg, specs, logOpt)
+	waitCopied(t, dst, "A.gone", gone, 20*time.Second)
+	waitCopied(t, dst, "A.kept", kept, 20*time.Second)
+	if err := rw.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if err := src.DeleteTopic("gone"); err != nil {
+		t.Fatal(err)
+	}
+	rw = startWorker(t, cfg, specs, logOpt)
+	waitFor(t, 10*time.Second, "a warning naming the deleted topic", func() bool {
+		return len(logs.lines("[WARN]", "not on the source any more", "topic=gone", `next_offsets="0:40,1:40"`)) == 1
+	})
+	if got := logs.lines("not on the source any more", "topic=kept"); len(got) != 0 {
+		t.Errorf("a topic still on the source was reported gone: %q", got)
+	}
+	if n := unknownLosses(rw.w); n != 0 {
+		t.Errorf("%d losses of unknown size counted for a topic that may only be hidden, want 0", n)
+	}
+	more := produceRecords(t, client(t, src, kgo.RecordPartitioner(kgo.ManualPartitioner())), "kept", 1, 5, "more")
+	waitCopied(t, dst, "A.kept", appendRecords(kept, more), 20*time.Second)
+}
