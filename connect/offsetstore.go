@@ -30,15 +30,21 @@ type offsetStore struct {
 	log   hclog.Logger
 	prod  *kgo.Client // key-hashing producer on the target
 
-	mu      sync.Mutex // guards offsets
+	tailMu sync.Mutex  // guards tail
+	tail   *kread.Tail // reads the topic: all at open, then what others wrote (refresh)
+
+	mu      sync.Mutex // guards offsets and pos
 	offsets map[string]OffsetValue
+	// pos is, by key, the offset in the topic of the record its value came
+	// from.
+	pos map[string]int64
 }
 
 // openOffsetStore creates the offsets topic if it is missing, loads it, and
 // opens the producer that commits to it.
 func openOffsetStore(ctx context.Context, cfg *WorkerConfig, source, target string, log hclog.Logger) (*offsetStore, error) {
 	h := cfg.herder(source, target)
-	s := &offsetStore{topic: h.OffsetsTopic, log: log, offsets: make(map[string]OffsetValue)}
+	s := &offsetStore{topic: h.OffsetsTopic, log: log, offsets: make(map[string]OffsetValue), pos: make(map[string]int64)}
 	adm, err := cfg.newClient(target, RoleAdmin)
 	if err != nil {
 		return nil, err
@@ -53,13 +59,12 @@ func openOffsetStore(ctx context.Context, cfg *WorkerConfig, source, target stri
 	}
 	opts := append([]kgo.Opt(nil), cfg.Clusters[target].Opts...)
 	opts = append(opts, cfg.Clusters[target].ConsumerOpts...)
-	n := 0
-	err = kread.ReadToEnd(ctx, opts, s.topic, nil, func(r *kgo.Record) error {
-		n++
-		s.apply(r.Key, r.Value)
-		return nil
-	})
+	if s.tail, err = kread.NewTail(opts, s.topic); err != nil {
+		return nil, err
+	}
+	n, err := s.catchUp(ctx)
 	if err != nil {
+		s.tail.Close()
 		return nil, fmt.Errorf("load source offsets from %s on %s: %w", s.topic, target, err)
 	}
 	log.Info("loaded source offsets", "topic", s.topic, "cluster", target, "records", n, "partitions", len(s.offsets))
@@ -68,15 +73,56 @@ func openOffsetStore(ctx context.Context, cfg *WorkerConfig, source, target stri
 		kgo.DefaultProduceTopic(s.topic),
 	)
 	if err != nil {
+		s.tail.Close()
 		return nil, err
 	}
 	return s, nil
 }
 
+// catchUp applies what was written to the offsets topic since the last
+// catchUp (everything, the first time) and returns how many records it read.
+func (s *offsetStore) catchUp(ctx context.Context) (int, error) {
+	s.tailMu.Lock()
+	defer s.tailMu.Unlock()
+	n := 0
+	err := s.tail.CatchUp(ctx, func(r *kgo.Record) {
+		n++
+		s.applyAt(r.Key, r.Value, r.Offset)
+	})
+	return n, err
+}
+
+// refresh reads what other workers committed since the store was loaded:
+// a task that moved to this worker resumes from its previous owner's last
+// commit.
+func (s *offsetStore) refresh(ctx context.Context) error {
+	if _, err := s.catchUp(ctx); err != nil {
+		return fmt.Errorf("read source offsets from %s: %w", s.topic, err)
+	}
+	return nil
+}
+
 // apply folds one offsets-topic record into the map. Records this worker
 // cannot parse (other Connect connectors share the topic format but not
 // always the shape) are skipped, as Connect does.
-func (s *offsetStore) apply(key, value []byte) {
+func (s *offsetStore) apply(key, value []byte) { s.applyAt(key, value, -1) }
+
+// applyAt is apply for the record at offset at of its partition (-1:
+// unknown). A key always goes to the same partition, so a record older
+// than the one a value came from (a refresh reading what this worker
+// committed since) does not replace it.
+func (s *offsetStore) applyAt(key, value []byte, at int64) {
+	if at >= 0 {
+		s.mu.Lock()
+		stale := s.pos[string(key)] > at
+		if !stale {
+			s.pos[string(key)] = at
+		}
+		s.mu.Unlock()
+		if stale {
+			return
+		}
+	}
 	off, ok, err := ParseOffsetValueFields(value)
 	if err != nil {
 		s.log.Debug("skipping unparseable source offset", "topic", s.topic, "key", string(key), "error", err)
@@ -143,7 +189,16 @@ func (s *offsetStore) commit(ctx context.Context, entries []commitEntry) error {
 		return nil
 	}
 	results := make(chan error, len(entries))
-	promise := func(_ *kgo.Record, err error) { results <- err }
+	promise := func(r *kgo.Record, err error) {
+		if err == nil {
+			s.mu.Lock()
+			if r.Offset > s.pos[string(r.Key)] {
+				s.pos[string(r.Key)] = r.Offset
+			}
+			s.mu.Unlock()
+		}
+		results <- err
+	}
 	for _, e := range entries {
 		r := &kgo.Record{Key: e.sp.key}
 		if !e.forget {
@@ -179,5 +234,8 @@ func (s *offsetStore) commit(ctx context.Context, entries []commitEntry) error {
 func (s *offsetStore) close() {
 	if s.prod != nil {
 		s.prod.Close()
+	}
+	if s.tail != nil {
+		s.tail.Close()
 	}
 }

@@ -14,7 +14,7 @@ import (
 func connectStatus(cs ConnectorStatus) map[string]any {
 	tasks := make([]map[string]any, 0, len(cs.Tasks))
 	for _, ts := range cs.Tasks {
-		t := map[string]any{"id": ts.ID, "state": string(ts.State), "worker_id": "mm2go",
+		t := map[string]any{"id": ts.ID, "state": string(ts.State), "worker_id": ts.WorkerID,
 			"records_acked": ts.RecordsAcked, "bytes_acked": ts.BytesAcked, "records_lost": ts.RecordsLost,
 			"unknown_losses": ts.UnknownLosses}
 		if ts.Cycles > 0 {
@@ -48,7 +48,7 @@ func connectStatus(cs ConnectorStatus) map[string]any {
 		}
 		tasks = append(tasks, t)
 	}
-	conn := map[string]any{"state": string(cs.State), "worker_id": "mm2go"}
+	conn := map[string]any{"state": string(cs.State), "worker_id": cs.WorkerID}
 	if cs.Error != "" {
 		conn["trace"] = cs.Error
 	}

@@ -98,6 +98,10 @@ type taskRunner struct {
 	wakeCancel  context.CancelFunc
 	wakePending atomic.Bool
 
+	// owns, in a worker group, says whether this worker still owns the
+	// task and until when (group.Member.Owns); nil for a worker alone.
+	owns func() (until time.Time, ok bool)
+
 	entries    []commitEntry
 	nextCommit time.Time // zero: commit as soon as something is acknowledged
 }
@@ -524,6 +528,18 @@ func (r *taskRunner) commitDue(now time.Time) bool {
 func (r *taskRunner) commit(ctx context.Context) error {
 	r.nextCommit = time.Now().Add(r.flushInterval)
 	began := time.Now()
+	if r.owns != nil {
+		// One check per commit: a worker that lost the task never
+		// commits over its new owner, and a commit sent while it owned
+		// the task ends with its lease.
+		until, ok := r.owns()
+		if !ok {
+			return fmt.Errorf("commit source offsets of task %s: %w", r.name(), errNotOwner)
+		}
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, until)
+		defer cancel()
+	}
 	r.entries = r.entries[:0]
 	r.tc.parts.changed.Store(false)
 	for _, sp := range r.tc.parts.snapshot() {

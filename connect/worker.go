@@ -26,7 +26,8 @@ type Worker struct {
 	live   map[string]map[int]*TaskStats // running tasks' counters, read live by Status
 	reach  map[string]*reachability      // connectors' view of their clusters, by connector id
 
-	view GroupView // the group's view under RunGroup; nil while alone
+	view  GroupView // the group's view under RunGroup; nil while alone
+	group *groupRun // the group under RunGroup; nil while alone
 
 	ctl workerControl // control requests: target states, restarts (control.go)
 
@@ -107,6 +108,9 @@ type ConnectorStatus struct {
 	Target string
 	State  State
 	Error  string
+	// WorkerID names the worker that runs the connector (Connect's
+	// worker_id); "" while no worker runs it.
+	WorkerID string
 	// Unreachable lists the clusters the connector's own clients (topic
 	// and group discovery) had no answer from for UnreachableAfter; the
 	// State is then UNREACHABLE.
@@ -119,6 +123,8 @@ type TaskStatus struct {
 	ID    int
 	State State
 	Error string // why the task is FAILED (or UNREACHABLE)
+	// WorkerID names the worker that runs the task (Connect's worker_id).
+	WorkerID string
 	// Restarts counts how often the task was restarted after it failed;
 	// LastError is its last failure, kept while it runs again. NextRestart
 	// is when a FAILED task starts again.
@@ -168,6 +174,29 @@ func (ts *TaskStatus) fill(st *TaskStats) {
 
 // Status returns the state of every connector, sorted by herder and name.
 func (w *Worker) Status() []ConnectorStatus {
+	out, g := w.localStatus()
+	if g != nil {
+		// The units other workers of the group run, as they published them.
+		g.mergeStatus(out)
+		return out
+	}
+	self := w.workerID()
+	for i := range out {
+		if out[i].WorkerID == "" && out[i].State != StateUnassigned {
+			out[i].WorkerID = self
+		}
+		for j := range out[i].Tasks {
+			if out[i].Tasks[j].WorkerID == "" {
+				out[i].Tasks[j].WorkerID = self
+			}
+		}
+	}
+	return out
+}
+
+// localStatus is the state of the connectors and tasks this worker runs,
+// and the group it runs them in (nil alone).
+func (w *Worker) localStatus() ([]ConnectorStatus, *groupRun) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	out := make([]ConnectorStatus, 0, len(w.status))
@@ -195,7 +224,7 @@ func (w *Worker) Status() []ConnectorStatus {
 		}
 		return a.Name < b.Name
 	})
-	return out
+	return out, w.group
 }
 
 func (w *Worker) setStatus(spec ConnectorSpec, fn func(*ConnectorStatus)) {

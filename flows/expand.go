@@ -2,7 +2,9 @@ package flows
 
 import (
 	"sort"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // Expanded is a flow file resolved into what the worker runs: every
@@ -238,4 +240,29 @@ func joinList(items []string) string {
 		}
 	}
 	return strings.Join(out, ",")
+}
+
+// GroupSettings are the worker group's settings of a flow file (top-level
+// keys; zero when not set): mm2go.group.id, mm2go.group.cluster, Connect's
+// session.timeout.ms, heartbeat.interval.ms and rebalance.timeout.ms, and
+// config.storage.replication.factor for the group's config topic.
+type GroupSettings struct {
+	ID, Cluster                                         string
+	SessionTimeout, HeartbeatInterval, RebalanceTimeout time.Duration
+	ConfigReplication                                   int16
+}
+
+// Group returns the worker group's settings. The file was validated, so
+// the values parse.
+func (e *Expanded) Group() GroupSettings {
+	ms := func(key string) time.Duration {
+		n, _ := strconv.ParseInt(e.settings[key], 10, 64)
+		return time.Duration(n) * time.Millisecond
+	}
+	rf, _ := strconv.ParseInt(e.settings["config.storage.replication.factor"], 10, 16)
+	return GroupSettings{
+		ID: e.settings["mm2go.group.id"], Cluster: e.settings["mm2go.group.cluster"],
+		SessionTimeout: ms("session.timeout.ms"), HeartbeatInterval: ms("heartbeat.interval.ms"),
+		RebalanceTimeout: ms("rebalance.timeout.ms"), ConfigReplication: int16(rf),
+	}
 }

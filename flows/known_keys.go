@@ -119,6 +119,15 @@ var knownKeys = map[string]keyInfo{
 	"replication.factor.from.source":         boolKey("false"),                        // create remote topics with the source topic's replication factor
 	"on.data.loss":                           enumKey("continue", "continue", "fail"), // records deleted before they were copied: report and go on, or fail the task
 
+	// The worker group (see Expanded.Group): top level only. The timeouts
+	// are Connect's worker keys, which MM2's dedicated mode reads.
+	"mm2go.group.id":                    {kind: kindString, topOnly: true},
+	"mm2go.group.cluster":               {kind: kindString, topOnly: true},
+	"session.timeout.ms":                {kind: kindInt, def: "10000", min: 1, hasMin: true, topOnly: true},
+	"heartbeat.interval.ms":             {kind: kindInt, def: "3000", min: 1, hasMin: true, topOnly: true},
+	"rebalance.timeout.ms":              {kind: kindInt, def: "60000", min: 1, hasMin: true, topOnly: true},
+	"config.storage.replication.factor": {kind: kindInt, def: "3", min: -1, hasMin: true, notZero: true, topOnly: true},
+
 	// Worker keys mm2go honours at the top level, per flow and per target
 	// cluster (MM2 honours them only per target cluster, spec §8.9).
 	"offset.flush.interval.ms":          {kind: kindLong, def: "60000", min: 1, hasMin: true},
@@ -235,9 +244,6 @@ var ignoredPrefixes = []struct{ prefix, why string }{
 	{"scheduled.rebalance.", "mm2go workers rebalance through the group protocol"},
 	{"connect.protocol", "mm2go workers rebalance through the group protocol"},
 	{"inter.worker.", "mm2go workers coordinate through Kafka, without an internal REST API"},
-	{"heartbeat.interval.ms", "Connect worker group setting; mm2go's worker group uses its own"},
-	{"session.timeout.ms", "Connect worker group setting; mm2go's worker group uses its own"},
-	{"rebalance.timeout.ms", "Connect worker group setting; mm2go's worker group uses its own"},
 	{"group.id", "Connect worker group id; mm2go's workers group themselves"},
 	{"offset.flush.timeout.ms", "mm2go waits for every produce before committing source offsets"},
 	{"offset.storage.file.", "standalone Connect only; mm2go keeps source offsets in Kafka, as MM2 does"},

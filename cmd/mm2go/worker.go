@@ -5,14 +5,18 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
+	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/mm2go/mm2go/connect"
+	"github.com/mm2go/mm2go/connect/group"
 	"github.com/mm2go/mm2go/connectors"
 	"github.com/mm2go/mm2go/flows"
 )
@@ -21,6 +25,7 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fs := newFlagSet("worker", "worker --config FILE [flags]", stdout)
 	config := fs.String("config", "", "flow file: YAML (.yaml, .yml) or MM2's mm2.properties (.properties)")
 	shutdown := fs.Duration("shutdown-timeout", 30*time.Second, "one deadline for the whole graceful stop (commit offsets, flush producers, commit again, stop tasks); a second signal stops at once")
+	only := fs.String("clusters", "", "run only the flows whose target is one of these cluster aliases (comma-separated), as MM2's --clusters: one deployment per target data centre; each list forms its own worker group")
 	var rf restFlags
 	rf.register(fs)
 	var lf logFlags
@@ -50,36 +55,30 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return exitUsage
 	}
 	var rest *connect.RESTServer
+	workerID, url := group.DefaultWorkerID(""), ""
 	if serve {
 		if rest, err = connect.ListenREST(listener); err != nil {
 			fmt.Fprintf(stderr, "mm2go worker: REST API: %v\n", err)
 			return exitUsage
 		}
 		defer rest.Close()
+		workerID, url = rest.WorkerID(), rest.URL()
 	}
-	w, specs, err := newWorker(f, log, func(c *connect.WorkerConfig) {
-		c.ShutdownTimeout = *shutdown
-		if rest != nil {
-			c.WorkerID = rest.WorkerID()
-		}
-	})
+	gw, err := newGroupWorker(f, *config, splitList(*only), workerID, url, log, *shutdown)
 	if err != nil {
 		fmt.Fprintf(stderr, "mm2go worker: %v\n", err)
 		return exitUsage
 	}
-	if len(specs) == 0 {
-		fmt.Fprintln(stderr, "mm2go worker: no enabled flows in the flow file; nothing to run")
-		return exitUsage
-	}
 	if rest != nil {
 		bi := readBuildInfo()
-		rest.Serve(w.RESTHandler(connect.RESTConfig{Version: bi.Version, Commit: bi.Commit, Token: listener.Token,
-			Client: rest.Client(), Logger: log.Named("rest"), GroupCluster: groupCluster(f)}))
+		rest.Serve(gw.w.RESTHandler(connect.RESTConfig{Version: bi.Version, Commit: bi.Commit, Token: listener.Token,
+			Client: rest.Client(), Logger: log.Named("rest"), GroupCluster: gw.group.Cluster}))
 		log.Info("serving the REST API, health and metrics", "address", rest.Addr().String(), "url", rest.URL(),
 			"worker_id", rest.WorkerID(), "token", listener.Token != "", "tls", listener.CertFile != "")
 	}
-	log.Info("starting worker", "version", versionString(), "flows", flowNames(specs))
-	if err := w.Run(ctx, specs); err != nil {
+	log.Info("starting worker", "version", versionString(), "flows", flowNames(gw.specs), "worker_id", workerID,
+		"group", gw.group.ID, "group_cluster", gw.group.Cluster, "config", gw.group.Fingerprint.String())
+	if err := gw.w.RunGroup(ctx, gw.specs, gw.group); err != nil {
 		log.Error("worker stopped with errors", "error", err)
 		return exitFailure
 	}
@@ -150,6 +149,93 @@ func flowNames(specs []connect.ConnectorSpec) string {
 }
 
 var errNoFlows = errors.New("no enabled flows: set enabled: true on a flow (YAML) or A->B.enabled = true (mm2.properties)")
+
+// groupWorker is a worker of a worker group, with what it runs.
+type groupWorker struct {
+	w     *connect.Worker
+	specs []connect.ConnectorSpec
+	group connect.GroupConfig
+}
+
+// newGroupWorker builds the worker `mm2go worker` runs: the enabled flows
+// whose target is in only (all when empty, as MM2's --clusters), in the
+// group the file places them in, named workerID and reached at url (its
+// REST API; "" without one).
+func newGroupWorker(f *flows.File, path string, only []string, workerID, url string, log hclog.Logger, shutdown time.Duration) (*groupWorker, error) {
+	e, err := f.Expand()
+	if err != nil {
+		return nil, err
+	}
+	var unknown []string
+	for _, a := range only {
+		if _, ok := e.Clusters[a]; !ok {
+			unknown = append(unknown, a)
+		}
+	}
+	if len(unknown) > 0 {
+		return nil, fmt.Errorf("--clusters: %s not in the flow file's clusters (%s)", strings.Join(unknown, ", "), strings.Join(slices.Sorted(maps.Keys(e.Clusters)), ", "))
+	}
+	w, specs, err := newWorker(f, log, func(c *connect.WorkerConfig) { c.ShutdownTimeout, c.WorkerID = shutdown, workerID })
+	if err != nil {
+		return nil, err
+	}
+	if len(only) > 0 {
+		kept := specs[:0]
+		for _, s := range specs {
+			if slices.Contains(only, s.Target) {
+				kept = append(kept, s)
+			}
+		}
+		if len(kept) == 0 {
+			return nil, fmt.Errorf("--clusters %s: no enabled flow targets these clusters; nothing to run", strings.Join(only, ","))
+		}
+		specs = kept
+	}
+	if len(specs) == 0 {
+		return nil, errors.New("no enabled flows in the flow file; nothing to run")
+	}
+	clusters := only
+	if len(clusters) == 0 {
+		clusters = slices.Collect(maps.Keys(e.Clusters))
+	}
+	var targets []string
+	for _, s := range specs {
+		targets = append(targets, s.Target)
+	}
+	gs := e.Group()
+	place, err := group.Place(clusters, targets, gs.ID, gs.Cluster)
+	if err != nil {
+		return nil, fmt.Errorf("worker group (mm2go.group.id, mm2go.group.cluster): %w", err)
+	}
+	// The fingerprint is the flows this worker runs, as the file expands
+	// them, and the clusters it reaches them on: workers agree on it when
+	// they run the same flows the same way.
+	hash, err := group.Hash(struct {
+		Clusters map[string]*flows.Cluster
+		Flows    []flows.FlowConfig
+		Only     []string
+	}{e.Clusters, e.Flows, only})
+	if err != nil {
+		return nil, err
+	}
+	gc := connect.GroupConfig{ID: place.ID, Cluster: place.Cluster,
+		Fingerprint:    group.Fingerprint{Hash: hash, Label: filepath.Base(path)},
+		SessionTimeout: gs.SessionTimeout, RebalanceTimeout: gs.RebalanceTimeout, HeartbeatInterval: gs.HeartbeatInterval,
+		ConfigTopicReplication: gs.ConfigReplication}
+	gc.URL = url
+	return &groupWorker{w: w, specs: specs, group: gc}, nil
+}
+
+// splitList splits a comma-separated list, dropping empty items.
+func splitList(s string) []string {
+	var out []string
+	for _, item := range strings.Split(s, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
+}
 
 // serveStatus serves w's REST status paths and Prometheus metrics on addr
 // until stop is called.
