@@ -136,6 +136,26 @@
 // tells the owner whether the cluster answers: a task that gets no answer
 // from one of its clusters for WorkerConfig.UnreachableAfter is UNREACHABLE.
 //
+// # Worker groups
+//
+// Worker.RunGroup runs a worker as one member of a group (package group):
+// workers with the same specs share the units, each connector
+// ("A->B/Name", ConnectorUnit) and each task slot up to tasks.max
+// ("A->B/Name/0", TaskUnit). The member that owns a connector starts it and
+// writes its task configs to the group's config topic (ConfigTopic, one
+// compacted partition on the group's cluster), keyed by the configuration
+// fingerprint's hash, after giving the connector the configs written before
+// (TaskConfigHistory); the member that owns a task reads its config there,
+// reads the committed source offsets again (its previous owner may have
+// committed since) and runs it, restarting it when its config changes.
+// Each member follows group's sequence: revoked units stop and commit while
+// Member.Owns holds, fenced ones stop at once, and both are released. Every
+// source-offset commit checks Owns first and is bounded by its lease, so a
+// worker that lost a task never commits over its new owner. Target states
+// (TargetStates) and the state of every unit, with the worker running it,
+// are records of the same topic, so Status and GroupView answer for the
+// whole group.
+//
 // # Errors
 //
 // Retriable marks an error worth retrying; IsRetriable is the one place that
