@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -12,7 +14,9 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/mm2go/mm2go/connect"
 	"github.com/mm2go/mm2go/test/internal/harness"
 )
 
@@ -234,4 +238,172 @@ func stallTime(t *testing.T, dst brokers, event time.Time) time.Duration {
 	}
 	t.Fatalf("A.grp did not copy every partition again within 90s of the event")
 	return 0
+}
+
+// TestGroup_CutOffWorkerStopsCommittingFirst cuts one of two workers off
+// from the group's coordinator (its heartbeats and rejoins get no answer;
+// it still reaches the source and the target) while a producer runs. It
+// must stop committing before its tasks go to the other worker: in the
+// offsets topic, the committed offsets of every source partition only grow
+// (two owners committing at once would interleave a lower offset), and
+// nothing is lost.
+func TestGroup_CutOffWorkerStopsCommittingFirst(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs mm2go worker processes")
+	}
+	ctx := context.Background()
+	src, dst, grp := newCluster(t, "src"), newCluster(t, "dst"), newCluster(t, "grp")
+	const parts = 6
+	if _, err := kadm.NewClient(client(t, src)).CreateTopic(ctx, parts, 1, nil, "grp"); err != nil {
+		t.Fatal(err)
+	}
+	prod := harness.StartProducer(client(t, src, kgo.RecordPartitioner(kgo.ManualPartitioner())),
+		harness.ProducerConfig{Topic: "grp", Partitions: parts, Tag: "g", Rate: 3000})
+	var b strings.Builder
+	fmt.Fprintf(&b, "clusters:\n  A: {bootstrap_servers: [%q]}\n  B: {bootstrap_servers: [%q]}\n  G: {bootstrap_servers: [%q]}\nsettings:\n",
+		src.ListenAddrs()[0], dst.ListenAddrs()[0], grp.ListenAddrs()[0])
+	settings := groupSettings()
+	settings["mm2go.group.cluster"] = "G" // the group's cluster is G alone
+	for _, k := range slices.Sorted(maps.Keys(settings)) {
+		fmt.Fprintf(&b, "  %s: %q\n", k, settings[k])
+	}
+	b.WriteString("flows:\n  - {source: A, target: B, topics: [grp]}\n")
+	config := filepath.Join(t.TempDir(), "flows.yaml")
+	if err := os.WriteFile(config, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	w1 := harness.StartWorker(t, config, "--http-addr", "127.0.0.1:0")
+	w1.WaitLog("task started", 60*time.Second)
+	w2 := harness.StartWorker(t, config, "--http-addr", "127.0.0.1:0")
+	w2.WaitLog("task started", 60*time.Second)
+	progress(t, dst, "A.grp", parts, 30*time.Second)
+
+	// w1's member id, from the group's description: its metadata names
+	// its worker id.
+	victim := logField(t, w1.Log(), "worker_id=")
+	groupID := logField(t, w1.Log(), "group=")
+	var memberID string
+	waitFor(t, 30*time.Second, "w1 in the group's description", func() bool {
+		req := kmsg.NewPtrDescribeGroupsRequest()
+		req.Groups = []string{groupID}
+		resp, err := req.RequestWith(ctx, client(t, grp))
+		if err != nil || len(resp.Groups) != 1 {
+			return false
+		}
+		for _, m := range resp.Groups[0].Members {
+			if strings.Contains(string(m.ProtocolMetadata), victim) {
+				memberID = m.MemberID
+			}
+		}
+		return memberID != ""
+	})
+	// A black hole for w1's group requests only.
+	cutOff := time.Now()
+	drop := func(req kmsg.Request) (kmsg.Response, error, bool) {
+		var id string
+		switch r := req.(type) {
+		case *kmsg.HeartbeatRequest:
+			id = r.MemberID
+		case *kmsg.SyncGroupRequest:
+			id = r.MemberID
+		case *kmsg.JoinGroupRequest:
+			id = r.MemberID
+			for _, p := range r.Protocols {
+				if strings.Contains(string(p.Metadata), victim) {
+					id = memberID
+				}
+			}
+		}
+		grp.KeepControl()
+		return nil, nil, id == memberID
+	}
+	for _, key := range []int16{kmsg.Heartbeat.Int16(), kmsg.JoinGroup.Int16(), kmsg.SyncGroup.Int16()} {
+		grp.ControlKey(key, drop)
+	}
+	w1.WaitLog("lost group membership", 30*time.Second)
+	t.Logf("w1 fenced itself %v after its group requests were cut off", time.Since(cutOff).Round(100*time.Millisecond))
+	// w2 takes every task once the coordinator evicted w1.
+	waitFor(t, 60*time.Second, "w2 runs every source task", func() bool {
+		return strings.Count(w2.Log(), "task started: connector=MirrorSourceConnector") >= 3
+	})
+	progress(t, dst, "A.grp", parts, 30*time.Second)
+
+	if _, err := prod.Stop(30 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	srcEnds := endOffsets(t, src, "grp")
+	waitFor(t, 90*time.Second, "every record copied and committed", func() bool {
+		c := committedGrp(t, dst)
+		for p := range int32(parts) {
+			if c[p]+1 < srcEnds[p] {
+				return false
+			}
+		}
+		return true
+	})
+	w1.Kill()
+	if err := w2.Stop(time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	rep := compareNow(t, src, dst)
+	t.Logf("%s", rep.Summary())
+	if !rep.Clean() {
+		t.Fatalf("copy is not clean:\n%s", rep)
+	}
+	// Every commit of a partition is at or past the one before it.
+	recs := readOffsetsTopic(t, dst)
+	last := make(map[string]int64)
+	for _, r := range recs {
+		off, ok, err := connect.ParseOffsetValue(r.Value)
+		if err != nil || !ok {
+			continue
+		}
+		if prev, seen := last[string(r.Key)]; seen && off < prev {
+			t.Errorf("source offset of %s committed back from %d to %d (offsets topic %d/%d): two owners committed", r.Key, prev, off, r.Partition, r.Offset)
+		}
+		last[string(r.Key)] = off
+	}
+}
+
+// logField returns the value after the first "name" in a worker's log.
+func logField(t *testing.T, log, name string) string {
+	t.Helper()
+	i := strings.Index(log, name)
+	if i < 0 {
+		t.Fatalf("no %s in the worker's log:\n%s", name, log)
+	}
+	v := log[i+len(name):]
+	if j := strings.IndexAny(v, " \n"); j >= 0 {
+		v = v[:j]
+	}
+	return v
+}
+
+// readOffsetsTopic reads the Connect offsets topic of flows from A, in
+// order per partition.
+func readOffsetsTopic(t *testing.T, dst brokers) []*kgo.Record {
+	t.Helper()
+	ends := endOffsets(t, dst, connect.OffsetsTopic("A"))
+	start := make(map[int32]kgo.Offset)
+	for p, e := range ends {
+		if e > 0 {
+			start[p] = kgo.NewOffset().AtStart()
+		}
+	}
+	cl := client(t, dst, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{connect.OffsetsTopic("A"): start}))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var out []*kgo.Record
+	for len(start) > 0 && ctx.Err() == nil {
+		cl.PollFetches(ctx).EachRecord(func(r *kgo.Record) {
+			out = append(out, r)
+			if r.Offset == ends[r.Partition]-1 {
+				delete(start, r.Partition)
+			}
+		})
+	}
+	if len(start) > 0 {
+		t.Fatalf("offsets topic not read to its end: %v", ctx.Err())
+	}
+	return out
 }
