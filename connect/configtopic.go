@@ -75,6 +75,7 @@ type configTopic struct {
 	status  map[string]unitStatus
 	others  map[string]bool // configuration hashes of other task configs seen
 	change  chan struct{}   // closed and replaced at each change
+	kick    chan struct{}   // asks run to read now
 	read    int64           // CatchUps done
 	readc   chan struct{}   // closed and replaced after each CatchUp
 }
@@ -109,7 +110,7 @@ func openConfigTopic(ctx context.Context, cfg *WorkerConfig, cluster, topic, has
 	return &configTopic{topic: topic, hash: hash, log: log, tail: tail, prod: prod,
 		tasks: make(map[string]taskConfigsRecord), targets: make(map[string]TargetState),
 		status: make(map[string]unitStatus), others: make(map[string]bool),
-		change: make(chan struct{}), readc: make(chan struct{})}, nil
+		change: make(chan struct{}), readc: make(chan struct{}), kick: make(chan struct{}, 1)}, nil
 }
 
 func (c *configTopic) close() {
@@ -132,7 +133,21 @@ func (c *configTopic) run(ctx context.Context, interval time.Duration) {
 			continue
 		}
 		bo.reset()
-		sleepCtx(ctx, interval)
+		t := time.NewTimer(interval)
+		select {
+		case <-ctx.Done():
+		case <-t.C:
+		case <-c.kick:
+		}
+		t.Stop()
+	}
+}
+
+// readNow asks run to read the topic at once.
+func (c *configTopic) readNow() {
+	select {
+	case c.kick <- struct{}{}:
+	default:
 	}
 }
 
@@ -239,6 +254,7 @@ func (c *configTopic) caughtUp(ctx context.Context) error {
 	c.mu.Unlock()
 	// The CatchUp under way may have listed the end offsets before the
 	// call: wait for the one after it.
+	c.readNow()
 	for {
 		c.mu.Lock()
 		done, ch := c.read >= start+2, c.readc
@@ -248,6 +264,7 @@ func (c *configTopic) caughtUp(ctx context.Context) error {
 		}
 		select {
 		case <-ch:
+			c.readNow()
 		case <-ctx.Done():
 			return fmt.Errorf("read the group's config topic %s: %w", c.topic, context.Cause(ctx))
 		}
@@ -298,6 +315,7 @@ func (c *configTopic) write(ctx context.Context, key string, value any) error {
 	if err := res.FirstErr(); err != nil {
 		return fmt.Errorf("write %s to the group's config topic %s: %w", key, c.topic, err)
 	}
+	c.readNow() // the units waiting for it see it at once
 	return nil
 }
 

@@ -1,6 +1,9 @@
 package connect
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestAloneViewOwnsWhatTheWorkerRuns(t *testing.T) {
 	w := NewWorker(WorkerConfig{WorkerID: "host:8083"})
@@ -26,5 +29,37 @@ func TestAloneViewOwnsWhatTheWorkerRuns(t *testing.T) {
 	}
 	if NewWorker(WorkerConfig{}).Group().Self().WorkerID != "mm2go" {
 		t.Error("default worker id is not mm2go")
+	}
+}
+
+func TestUnitsOfSpecs(t *testing.T) {
+	specs := []ConnectorSpec{
+		{Name: "MirrorSourceConnector", Source: "A", Target: "B", Props: Props{"tasks.max": "2"}},
+		{Name: "MirrorHeartbeatConnector", Source: "A", Target: "B"},
+	}
+	units, err := unitsOf(specs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"A->B/MirrorSourceConnector", "A->B/MirrorSourceConnector/0", "A->B/MirrorSourceConnector/1",
+		"A->B/MirrorHeartbeatConnector", "A->B/MirrorHeartbeatConnector/0"}
+	if strings.Join(units, " ") != strings.Join(want, " ") {
+		t.Errorf("units = %v, want %v", units, want)
+	}
+	byID := map[string]ConnectorSpec{specs[0].id(): specs[0], specs[1].id(): specs[1]}
+	for unit, want := range map[string]struct {
+		conn string
+		task int
+	}{
+		"A->B/MirrorSourceConnector":   {"A->B/MirrorSourceConnector", -1},
+		"A->B/MirrorSourceConnector/1": {"A->B/MirrorSourceConnector", 1},
+	} {
+		if c, task := splitUnit(unit, byID); c != want.conn || task != want.task {
+			t.Errorf("splitUnit(%s) = %s %d, want %s %d", unit, c, task, want.conn, want.task)
+		}
+	}
+	_, err = unitsOf([]ConnectorSpec{{Name: "X", Source: "A", Target: "B", Props: Props{"tasks.max": "0"}}})
+	if err == nil || !strings.Contains(err.Error(), "tasks.max: 0 is not a positive number") {
+		t.Errorf("unitsOf(tasks.max 0) = %v, want an error naming tasks.max", err)
 	}
 }

@@ -2,6 +2,7 @@ package connect
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 
@@ -84,12 +85,26 @@ func openOffsetStore(ctx context.Context, cfg *WorkerConfig, source, target stri
 func (s *offsetStore) catchUp(ctx context.Context) (int, error) {
 	s.tailMu.Lock()
 	defer s.tailMu.Unlock()
+	if s.tail == nil {
+		return 0, errors.New("the offsets topic's reader is closed")
+	}
 	n := 0
 	err := s.tail.CatchUp(ctx, func(r *kgo.Record) {
 		n++
 		s.applyAt(r.Key, r.Value, r.Offset)
 	})
 	return n, err
+}
+
+// dropTail closes the reader of the topic: a worker alone reads it once,
+// at open, and its stop should not wait for the reader's close.
+func (s *offsetStore) dropTail() {
+	s.tailMu.Lock()
+	defer s.tailMu.Unlock()
+	if s.tail != nil {
+		s.tail.Close()
+		s.tail = nil
+	}
 }
 
 // refresh reads what other workers committed since the store was loaded:
@@ -235,7 +250,5 @@ func (s *offsetStore) close() {
 	if s.prod != nil {
 		s.prod.Close()
 	}
-	if s.tail != nil {
-		s.tail.Close()
-	}
+	s.dropTail()
 }

@@ -374,6 +374,7 @@ func (w *Worker) runHerder(ctx, hard context.Context, specs []ConnectorSpec) err
 		}
 		sleepCtx(ctx, d)
 	}
+	store.dropTail() // alone, nobody else commits: the offsets loaded are the truth
 	defer store.close()
 	var (
 		wg   sync.WaitGroup

@@ -198,9 +198,20 @@ func newGroupWorker(f *flows.File, path string, only []string, workerID, url str
 	if len(clusters) == 0 {
 		clusters = slices.Collect(maps.Keys(e.Clusters))
 	}
+	// The group lives on a target of the file's flows; a cluster that is
+	// only the target of MM2's reverse heartbeats (B->A for a flow A->B)
+	// is the source of the real flows, whose groups the checkpoint
+	// connector and translate-offsets list.
 	var targets []string
-	for _, s := range specs {
-		targets = append(targets, s.Target)
+	for _, fl := range e.Flows {
+		if len(only) == 0 || slices.Contains(only, fl.Target) {
+			targets = append(targets, fl.Target)
+		}
+	}
+	if len(targets) == 0 {
+		for _, s := range specs {
+			targets = append(targets, s.Target)
+		}
 	}
 	gs := e.Group()
 	place, err := group.Place(clusters, targets, gs.ID, gs.Cluster)
