@@ -645,7 +645,20 @@ func (g *groupRun) runTask(ctx, hard context.Context, o group.Ownership, spec Co
 				break run
 			case <-ch:
 				rec, ok := g.ct.taskConfigs(unit)
-				if ok && id < len(rec.Tasks) && propsEqual(rec.Tasks[id], props) && g.ct.targetState(unit) == TargetStarted {
+				started := g.ct.targetState(unit) == TargetStarted
+				if ok && id < len(rec.Tasks) && started && propsEqual(rec.Tasks[id], props) {
+					continue
+				}
+				if ok && id < len(rec.Tasks) && started && isReconfigurable(t.task) {
+					// New props for a running task, as a worker alone
+					// gives them: the task keeps what it knows (the
+					// topic IDs of re-created topics, say).
+					select {
+					case t.reconfig <- rec.Tasks[id]:
+						props = rec.Tasks[id]
+						t.props = props
+					case <-t.done:
+					}
 					continue
 				}
 				log.Info("task config or target state changed; restarting the task", "task", id)
