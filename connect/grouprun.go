@@ -445,7 +445,7 @@ func (g *groupRun) runConnectorOnce(ctx, hard context.Context, o group.Ownership
 	reconf := make(chan struct{}, 1)
 	cc := &ConnectorContext{
 		Name: spec.Name, Source: spec.Source, Target: spec.Target,
-		Props: spec.Props.Clone(), Logger: log, newClient: spec.clients(w.clientsOf(w.connectorReach(spec), spec, -1)),
+		Props: spec.Props.Clone(), Logger: log, newClient: spec.clients(w.clientsOf(w.connectorReach(spec), spec, -1)), offsets: store,
 		reconfigure: func() {
 			select {
 			case reconf <- struct{}{}:
@@ -654,7 +654,7 @@ func (g *groupRun) runTask(ctx, hard context.Context, o group.Ownership, spec Co
 					// gives them: the task keeps what it knows (the
 					// topic IDs of re-created topics, say).
 					select {
-					case t.reconfig <- rec.Tasks[id]:
+					case t.reconfig <- reconfigRequest{props: rec.Tasks[id]}:
 						props = rec.Tasks[id]
 						t.props = props
 					case <-t.done:
