@@ -214,6 +214,14 @@ func (c *connControl) setTaskProps(p []Props) {
 	c.taskProps = p
 }
 
+// setStore makes store the herder's source offsets (a group opens them
+// when a unit of the herder first runs on the worker).
+func (c *connControl) setStore(store *offsetStore) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.store = store
+}
+
 // begin marks the connector's goroutine running, its herder's source
 // offsets in store.
 func (c *connControl) begin(store *offsetStore) {
@@ -432,7 +440,10 @@ func (w *Worker) RestartConnector(ctx context.Context, name string, opt RestartO
 	if w.targetState(h.spec) == TargetStopped {
 		return cs, nil
 	}
-	req := &restartRequest{connector: !opt.OnlyFailed || cs.State == StateFailed}
+	// In a group a worker restarts only the units it runs: the REST API
+	// sends the request to each worker that runs one.
+	here := cs.State != StateUnassigned || !w.inGroup()
+	req := &restartRequest{connector: here && (!opt.OnlyFailed || cs.State == StateFailed)}
 	if opt.IncludeTasks {
 		for _, ts := range cs.Tasks {
 			if !opt.OnlyFailed || ts.State == StateFailed {
@@ -549,7 +560,7 @@ func (w *Worker) ConnectorSpecs() []ConnectorSpec {
 
 // connectorStatus returns the status of spec's connector.
 func (w *Worker) connectorStatus(spec ConnectorSpec) (ConnectorStatus, bool) {
-	for _, cs := range w.Status() {
+	for _, cs := range w.own() {
 		if cs.Source == spec.Source && cs.Target == spec.Target && cs.Name == spec.Name {
 			return cs, true
 		}

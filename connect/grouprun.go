@@ -75,6 +75,12 @@ type groupRun struct {
 	// running are the units this worker runs; the reconcile loop only.
 	running  map[string]*unitRun
 	finished chan *unitRun
+	// restarts carries restart requests (control.go) to the reconcile
+	// loop, which hands them to the units they name.
+	restarts chan connRestarts
+
+	pubMu     sync.Mutex       // guards published
+	published map[string]State // the state last published of each unit this worker runs
 
 	mu       sync.Mutex // guards assign
 	assign   group.Assignment
@@ -89,6 +95,16 @@ type unitRun struct {
 	kill     context.CancelFunc // ends its stop at once (fenced)
 	done     chan struct{}
 	stopping bool
+	// restart takes restart requests for the unit; the run answers each
+	// once it runs again (or with why not). The reconcile loop sends, and
+	// answers what is left once the run finished.
+	restart chan chan error
+}
+
+// connRestarts are restart requests for one connector's units.
+type connRestarts struct {
+	connector string // the connector unit
+	reqs      []*restartRequest
 }
 
 // unitsOf returns the units of specs: each connector, and each task slot
@@ -162,11 +178,24 @@ func (w *Worker) RunGroup(ctx context.Context, specs []ConnectorSpec, gc GroupCo
 	g := &groupRun{w: w, gc: gc, log: w.log.Named("group").With("group", gc.ID),
 		self:   GroupMember{WorkerID: w.workerID(), URL: gc.URL, Config: gc.Fingerprint.String()},
 		specs:  make(map[string]ConnectorSpec, len(specs)),
-		stores: make(map[string]*offsetStore), running: make(map[string]*unitRun), finished: make(chan *unitRun)}
+		stores: make(map[string]*offsetStore), running: make(map[string]*unitRun), finished: make(chan *unitRun),
+		restarts: make(chan connRestarts), published: make(map[string]State)}
 	for _, s := range specs {
 		g.specs[s.id()] = s
 		w.setStatus(s, func(*ConnectorStatus) {})
+		w.ctl.register(s).begin(nil)
 	}
+	// Control requests (REST) are taken from now on; what is still queued
+	// at the end is refused.
+	defer func() {
+		for _, s := range specs {
+			w.ctl.register(s).end(nil)
+		}
+	}()
+	w.ctl.phase.Store(phaseRunning)
+	defer w.ctl.phase.Store(phaseStopped)
+	stopping := context.AfterFunc(ctx, func() { w.ctl.phase.Store(phaseStopping) })
+	defer stopping()
 
 	// The group's client and config topic, retried while the cluster is
 	// unreachable.
@@ -232,6 +261,24 @@ func (w *Worker) RunGroup(ctx context.Context, specs []ConnectorSpec, gc GroupCo
 	w.view = g
 	w.group = g
 	w.mu.Unlock()
+	// Target states live in the config topic from now on.
+	w.setTargetStates(g)
+	defer w.setTargetStates(nil)
+
+	// The goroutines that follow control requests: one applies what the
+	// config topic says (task configs shown, tasks paused), one per
+	// connector hands restart requests to the reconcile loop.
+	lctx, stopLoops := context.WithCancel(ctx)
+	var loops sync.WaitGroup
+	loops.Go(func() { g.follow(lctx) })
+	for _, s := range specs {
+		h := w.ctl.register(s)
+		loops.Go(func() { g.takeRestarts(lctx, h) })
+	}
+	defer func() {
+		stopLoops()
+		loops.Wait()
+	}()
 
 	var runErr error
 loop:
@@ -244,6 +291,8 @@ loop:
 		case r := <-g.finished:
 			g.unitFinished(r)
 			g.reconcile()
+		case b := <-g.restarts:
+			g.dispatchRestarts(b)
 		case err := <-errc:
 			runErr = err
 			errc = nil
@@ -329,6 +378,19 @@ func (g *groupRun) unitFinished(r *unitRun) {
 	}
 	g.runningN.Add(-1)
 	g.m.Release(r.unit, r.gen)
+	// Should the unit come back, its run publishes its state again.
+	g.pubMu.Lock()
+	delete(g.published, r.unit)
+	g.pubMu.Unlock()
+	// Only this loop sends restarts to r: nothing comes after these.
+	for {
+		select {
+		case done := <-r.restart:
+			done <- conflict("%s stopped on this worker before it could restart (it moves to another worker, or the worker stops); try again", r.unit)
+		default:
+			return
+		}
+	}
 }
 
 // startUnit starts a connector or task unit owned under o.
@@ -345,7 +407,7 @@ func (g *groupRun) startUnit(o group.Ownership) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	hard, kill := context.WithCancel(g.hard)
-	r := &unitRun{unit: o.Unit, gen: o.Generation, cancel: cancel, kill: kill, done: make(chan struct{})}
+	r := &unitRun{unit: o.Unit, gen: o.Generation, cancel: cancel, kill: kill, done: make(chan struct{}), restart: make(chan chan error, 16)}
 	g.running[o.Unit] = r
 	g.runningN.Add(1)
 	go func() {
@@ -357,9 +419,9 @@ func (g *groupRun) startUnit(o group.Ownership) {
 		}()
 		owns := func() (time.Time, bool) { return g.m.Owns(o.Unit, o.Generation) }
 		if task < 0 {
-			g.runConnector(ctx, hard, o, spec, owns)
+			g.runConnector(ctx, hard, o, r, spec, owns)
 		} else {
-			g.runTask(ctx, hard, o, spec, task, owns)
+			g.runTask(ctx, hard, o, r, spec, task, owns)
 		}
 	}()
 }
@@ -377,6 +439,12 @@ func (g *groupRun) store(ctx context.Context, spec ConnectorSpec, log hclog.Logg
 		s, err := openOffsetStore(ctx, &g.w.cfg, spec.Source, spec.Target, log)
 		if err == nil {
 			g.stores[spec.Herder()] = s
+			// The REST API's offset changes apply to it at once.
+			for _, sp := range g.specs {
+				if sp.Herder() == spec.Herder() {
+					g.w.ctl.register(sp).setStore(s)
+				}
+			}
 			return s
 		}
 		if ctx.Err() != nil {
@@ -389,310 +457,39 @@ func (g *groupRun) store(ctx context.Context, spec ConnectorSpec, log hclog.Logg
 }
 
 // publish writes the status of a unit this worker runs to the config
-// topic, for the other workers' status and REST answers. A failure is
-// logged; the next change publishes again.
+// topic, for the other workers' status and REST answers, when it changed
+// (a FAILED state always: its error may be new). A failure is logged; the
+// next change publishes again.
 func (g *groupRun) publish(unit string, gen int32, st State, errText string) {
+	g.pubMu.Lock()
+	same := g.published[unit] == st && st != StateFailed
+	g.pubMu.Unlock()
+	if same {
+		return
+	}
 	ctx, cancel := context.WithTimeout(g.hard, 10*time.Second)
 	defer cancel()
 	err := g.ct.writeStatus(ctx, unit, unitStatus{WorkerID: g.self.WorkerID, URL: g.self.URL, State: st, Error: errText, Generation: gen})
 	if err != nil {
 		g.log.Warn("publishing unit status failed", "unit", unit, "error", err)
-	}
-}
-
-// runConnector runs a connector unit: it starts the connector, gives it
-// the task configs the group runs now (TaskConfigHistory), and writes its
-// task configs to the config topic whenever they change, each write
-// allowed only while this worker owns the connector.
-func (g *groupRun) runConnector(ctx, hard context.Context, o group.Ownership, spec ConnectorSpec, owns func() (time.Time, bool)) {
-	w := g.w
-	log := w.log.Named("connector").With("connector", spec.Name, "source", spec.Source, "target", spec.Target, "generation", o.Generation)
-	unit := spec.id()
-	maxTasks, _ := spec.Props.Int("tasks.max", 1) // checked by unitsOf
-	for ctx.Err() == nil {
-		// A stopped connector does not run until it is resumed.
-		if g.ct.targetState(unit) == TargetStopped {
-			w.setStatus(spec, func(cs *ConnectorStatus) { cs.State, cs.Error, cs.WorkerID = StateStopped, "", g.self.WorkerID })
-			g.publish(unit, o.Generation, StateStopped, "")
-			for ctx.Err() == nil && g.ct.targetState(unit) == TargetStopped {
-				select {
-				case <-g.ct.changed():
-				case <-ctx.Done():
-				}
-			}
-			continue
-		}
-		g.runConnectorOnce(ctx, hard, o, spec, int(maxTasks), owns, log)
-	}
-	w.setStatus(spec, func(cs *ConnectorStatus) {
-		if cs.WorkerID == g.self.WorkerID {
-			cs.State, cs.Error, cs.WorkerID = StateUnassigned, "", ""
-		}
-	})
-}
-
-// runConnectorOnce runs the connector until ctx ends or its target state
-// becomes STOPPED.
-func (g *groupRun) runConnectorOnce(ctx, hard context.Context, o group.Ownership, spec ConnectorSpec, maxTasks int, owns func() (time.Time, bool), log hclog.Logger) {
-	w := g.w
-	unit := spec.id()
-	store := g.store(ctx, spec, log)
-	if store == nil {
 		return
 	}
-	newFn, _ := w.reg.lookup(spec.Class)
-	conn := newFn()
-	reconf := make(chan struct{}, 1)
-	cc := &ConnectorContext{
-		Name: spec.Name, Source: spec.Source, Target: spec.Target,
-		Props: spec.Props.Clone(), Logger: log, newClient: spec.clients(w.clientsOf(w.connectorReach(spec), spec, -1)), offsets: store,
-		reconfigure: func() {
-			select {
-			case reconf <- struct{}{}:
-			default:
-			}
-		},
-	}
-	bo := backoff{max: w.cfg.RetryBackoffMax}
-	for {
-		err := conn.Start(ctx, cc)
-		if err == nil {
-			break
-		}
-		if ctx.Err() != nil {
-			return
-		}
-		if !IsRetriable(err) {
-			err = fmt.Errorf("start connector: %w", err)
-			log.Error("connector failed", "error", err)
-			w.setStatus(spec, func(cs *ConnectorStatus) { cs.State, cs.Error, cs.WorkerID = StateFailed, err.Error(), g.self.WorkerID })
-			g.publish(unit, o.Generation, StateFailed, err.Error())
-			<-ctx.Done()
-			return
-		}
-		d := bo.next()
-		log.Warn("connector start failed; retrying", "error", err, "backoff", d)
-		w.setStatus(spec, func(cs *ConnectorStatus) { cs.Error, cs.WorkerID = err.Error(), g.self.WorkerID })
-		sleepCtx(ctx, d)
-	}
-	defer func() {
-		sctx, cancel := context.WithTimeout(hard, w.cfg.ShutdownTimeout)
-		defer cancel()
-		if err := conn.Stop(sctx); err != nil {
-			log.Warn("stopping the connector failed", "error", err)
-		}
-		log.Info("connector stopped")
-	}()
-	log.Info("connector started")
-	w.setStatus(spec, func(cs *ConnectorStatus) { cs.State, cs.Error, cs.WorkerID = StateRunning, "", g.self.WorkerID })
-	g.publish(unit, o.Generation, StateRunning, "")
-
-	// The task configs written before (by this connector's previous owner,
-	// perhaps) are the history of a sticky assignment.
-	if err := g.ct.caughtUp(ctx); err != nil {
-		return
-	}
-	if h, ok := conn.(TaskConfigHistory); ok {
-		if rec, ok := g.ct.taskConfigs(unit); ok {
-			h.RestoreTaskConfigs(rec.Tasks)
-		}
-	}
-	retry := time.NewTimer(0)
-	defer retry.Stop()
-	pbo := backoff{max: w.cfg.RetryBackoffMax}
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-reconf:
-		case <-retry.C:
-		case <-g.ct.changed():
-			if g.ct.targetState(unit) == TargetStopped {
-				return
-			}
-			continue
-		}
-		if err := g.publishTaskConfigs(ctx, conn, unit, o.Generation, maxTasks, owns, log); err != nil {
-			d := pbo.next()
-			log.Warn("task configs not written; retrying", "error", err, "backoff", d)
-			retry.Reset(d)
-			continue
-		}
-		pbo.reset()
-	}
+	g.pubMu.Lock()
+	g.published[unit] = st
+	g.pubMu.Unlock()
 }
 
-// publishTaskConfigs writes the connector's task configs to the config
-// topic if they differ from what it holds.
-func (g *groupRun) publishTaskConfigs(ctx context.Context, conn Connector, unit string, gen int32, maxTasks int, owns func() (time.Time, bool), log hclog.Logger) error {
-	cfgs, err := conn.TaskConfigs(maxTasks)
-	if err != nil {
-		return fmt.Errorf("task configs not ready: %w", err)
-	}
-	if cfgs == nil {
-		cfgs = []Props{}
-	}
-	if cur, ok := g.ct.taskConfigs(unit); ok && slices.EqualFunc(cur.Tasks, cfgs, propsEqual) {
-		return nil
-	}
-	until, ok := owns()
-	if !ok {
-		return errNotOwner
-	}
-	wctx, cancel := context.WithDeadline(ctx, until)
+// unpublish takes a unit out of the status the group shows (a task of a
+// STOPPED connector).
+func (g *groupRun) unpublish(unit string) {
+	ctx, cancel := context.WithTimeout(g.hard, 10*time.Second)
 	defer cancel()
-	if err := g.ct.writeTaskConfigs(wctx, unit, taskConfigsRecord{Worker: g.self.WorkerID, Generation: gen, Tasks: cfgs}); err != nil {
-		return err
+	if err := g.ct.write(ctx, keyStatus+unit, nil); err != nil {
+		g.log.Warn("publishing unit status failed", "unit", unit, "error", err)
 	}
-	log.Info("task configs written", "tasks", len(cfgs))
-	// Read them back before the next comparison.
-	rctx, rcancel := context.WithTimeout(ctx, 10*time.Second)
-	defer rcancel()
-	return g.ct.caughtUp(rctx)
-}
-
-// runTask runs a task unit: it waits for the task's config in the config
-// topic (and for its connector to be started), runs the task from the
-// committed source offsets, restarts it when its config changes and after
-// a failure (with backoff), and stops it when ctx ends.
-func (g *groupRun) runTask(ctx, hard context.Context, o group.Ownership, spec ConnectorSpec, id int, owns func() (time.Time, bool)) {
-	w := g.w
-	unit := spec.id()
-	log := w.log.Named("connector").With("connector", spec.Name, "source", spec.Source, "target", spec.Target, "generation", o.Generation)
-	newFn, _ := w.reg.lookup(spec.Class)
-	stats := &TaskStats{}
-	var (
-		restarts int64
-		lastErr  string
-		bo       = backoff{max: w.cfg.RetryBackoffMax}
-		shown    State
-	)
-	show := func(st TaskStatus) {
-		st.ID, st.WorkerID, st.Restarts = id, g.self.WorkerID, restarts
-		if st.LastError == "" {
-			st.LastError = lastErr
-		}
-		w.setTask(spec, st, &taskRunner{stats: stats})
-		if st.State != shown || st.State == StateFailed {
-			shown = st.State
-			g.publish(o.Unit, o.Generation, st.State, st.Error)
-		}
-	}
-	defer func() {
-		w.removeTask(spec, id)
-	}()
-	for ctx.Err() == nil {
-		// Wait for a config, and for the connector to run.
-		var props Props
-		for ctx.Err() == nil {
-			ch := g.ct.changed()
-			rec, ok := g.ct.taskConfigs(unit)
-			state := g.ct.targetState(unit)
-			switch {
-			case state == TargetPaused:
-				show(TaskStatus{State: State(TargetPaused)})
-			case state == TargetStopped:
-				show(TaskStatus{State: StateStopped})
-			case ok && id < len(rec.Tasks):
-				props = rec.Tasks[id]
-			case ok:
-				w.removeTask(spec, id) // the connector runs fewer tasks
-			default:
-				show(TaskStatus{State: StateUnassigned, Error: "waiting for the connector's task configs"})
-			}
-			if props != nil {
-				break
-			}
-			select {
-			case <-ch:
-			case <-ctx.Done():
-			}
-		}
-		if ctx.Err() != nil {
-			return
-		}
-		store := g.store(ctx, spec, log)
-		if store == nil {
-			return
-		}
-		// Start from what the previous owner committed.
-		if err := store.refresh(ctx); err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			d := bo.next()
-			log.Warn("reading the committed source offsets failed; retrying", "task", id, "error", err, "backoff", d)
-			sleepCtx(ctx, d)
-			continue
-		}
-		t := w.newTaskRunner(spec, id, props, newFn(), store, log, hard, stats)
-		t.owns = owns
-		tctx, cancel := context.WithCancel(ctx)
-		show(TaskStatus{State: StateRunning})
-		go func() {
-			t.err = t.run(tctx)
-			close(t.done)
-		}()
-		restart := false
-	run:
-		for {
-			ch := g.ct.changed()
-			select {
-			case <-t.done:
-				break run
-			case <-ctx.Done():
-				<-t.done
-				break run
-			case <-ch:
-				rec, ok := g.ct.taskConfigs(unit)
-				started := g.ct.targetState(unit) == TargetStarted
-				if ok && id < len(rec.Tasks) && started && propsEqual(rec.Tasks[id], props) {
-					continue
-				}
-				if ok && id < len(rec.Tasks) && started && isReconfigurable(t.task) {
-					// New props for a running task, as a worker alone
-					// gives them: the task keeps what it knows (the
-					// topic IDs of re-created topics, say).
-					select {
-					case t.reconfig <- reconfigRequest{props: rec.Tasks[id]}:
-						props = rec.Tasks[id]
-						t.props = props
-					case <-t.done:
-					}
-					continue
-				}
-				log.Info("task config or target state changed; restarting the task", "task", id)
-				restart = true
-				cancel()
-				<-t.done
-				break run
-			}
-		}
-		cancel()
-		switch {
-		case ctx.Err() != nil || restart:
-			st := TaskStatus{State: StateStopped}
-			if t.err != nil {
-				st.State, st.Error = StateFailed, t.err.Error()
-				log.Error("task failed", "task", id, "error", t.err)
-			}
-			if ctx.Err() == nil {
-				show(st)
-			}
-		case t.err != nil:
-			if time.Since(t.began) >= healthyRun {
-				bo.reset()
-			}
-			lastErr = t.err.Error()
-			d := bo.next()
-			log.Error("task failed; restarting it after a backoff", "task", id, "error", t.err, "restart_in", d, "restarts", restarts)
-			show(TaskStatus{State: StateFailed, Error: lastErr, NextRestart: time.Now().Add(d)})
-			if !sleepCtx(ctx, d) {
-				return
-			}
-			restarts++
-		}
-	}
+	g.pubMu.Lock()
+	delete(g.published, unit)
+	g.pubMu.Unlock()
 }
 
 // The GroupView of a worker in a group.

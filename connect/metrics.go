@@ -313,7 +313,7 @@ func (c *metricsCollector) Describe(ch chan<- *prometheus.Desc) {
 func (c *metricsCollector) Collect(ch chan<- prometheus.Metric) {
 	w := c.w
 	now := time.Now()
-	st := w.Status()
+	st := w.own()
 	var connectors, tasks int
 	type herder struct{ connectors, tasks int }
 	herders := make(map[string]*herder)

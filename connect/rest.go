@@ -111,7 +111,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c *collector) Collect(ch chan<- prometheus.Metric) {
-	for _, cs := range c.w.Status() {
+	for _, cs := range c.w.own() {
 		failed := 0.0
 		if cs.State == StateFailed {
 			failed = 1

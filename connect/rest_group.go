@@ -88,7 +88,7 @@ func (a *restAPI) local() restLocal {
 	w := a.w
 	wid := w.workerID()
 	status := make(map[string]ConnectorStatus)
-	for _, cs := range w.Status() {
+	for _, cs := range w.own() {
 		status[ConnectorUnit(cs.Source, cs.Target, cs.Name)] = cs
 	}
 	out := restLocal{WorkerID: wid, Connectors: []restConnector{}}
@@ -101,7 +101,6 @@ func (a *restAPI) local() restLocal {
 		}
 		st := connectStatus(cs)
 		st["name"] = name
-		setWorkerID(st, wid)
 		cfg := showConfig(spec, spec.Props)
 		cfg["name"] = name
 		cfg["connector.class"] = javaClass(spec.Class)

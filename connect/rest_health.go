@@ -56,7 +56,7 @@ func (w *Worker) Health() Health {
 	}
 	self := view.Self().WorkerID
 	var starting, unreachable []string
-	for _, cs := range w.Status() {
+	for _, cs := range w.own() {
 		name := cs.ConnectName()
 		switch cs.State {
 		case StateStopped:

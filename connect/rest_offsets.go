@@ -228,7 +228,14 @@ func (w *Worker) mustBeStopped(h *connControl) error {
 	if w.targetState(h.spec) != TargetStopped {
 		return badRequest("Connectors must be in the STOPPED state before their offsets can be modified. This can be done for the specified connector by issuing a 'PUT' request to the '/connectors/%s/stop' endpoint", name)
 	}
-	cs, _ := w.connectorStatus(h.spec)
+	// In a group the connector and its tasks may run on other workers:
+	// what they published counts.
+	var cs ConnectorStatus
+	for _, s := range w.Status() {
+		if s.Source == h.spec.Source && s.Target == h.spec.Target && s.Name == h.spec.Name {
+			cs = s
+		}
+	}
 	if cs.State != StateStopped || len(cs.Tasks) > 0 && cs.Tasks[0].State != StateFailed {
 		return conflict("Connector %s is still stopping; try again once its status says STOPPED", name)
 	}

@@ -173,13 +173,36 @@ func (ts *TaskStatus) fill(st *TaskStats) {
 }
 
 // Status returns the state of every connector, sorted by herder and name.
+// In a group (RunGroup) it holds the units the other workers run too, as
+// they published them in the group's config topic, each named with its
+// worker (WorkerID).
 func (w *Worker) Status() []ConnectorStatus {
-	out, g := w.localStatus()
+	out, g := w.ownStatus()
 	if g != nil {
-		// The units other workers of the group run, as they published them.
 		g.mergeStatus(out)
-		return out
 	}
+	return out
+}
+
+// inGroup reports whether the worker runs in a group (RunGroup).
+func (w *Worker) inGroup() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.group != nil
+}
+
+// own is ownStatus's status.
+func (w *Worker) own() []ConnectorStatus {
+	out, _ := w.ownStatus()
+	return out
+}
+
+// ownStatus is the state of the connectors and tasks this worker runs, named
+// with its worker id (what the group gives other workers is UNASSIGNED
+// here), and the group it runs them in (nil alone). Metrics, health and
+// control requests count only these.
+func (w *Worker) ownStatus() ([]ConnectorStatus, *groupRun) {
+	out, g := w.localStatus()
 	self := w.workerID()
 	for i := range out {
 		if out[i].WorkerID == "" && out[i].State != StateUnassigned {
@@ -191,7 +214,7 @@ func (w *Worker) Status() []ConnectorStatus {
 			}
 		}
 	}
-	return out
+	return out, g
 }
 
 // localStatus is the state of the connectors and tasks this worker runs,
