@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/mm2go/mm2go/connect/group"
+	"github.com/mm2go/mm2go/connect/internal/kstat"
 )
 
 // GroupConfig says how a worker joins its group (Worker.RunGroup).
@@ -82,8 +83,9 @@ type groupRun struct {
 	pubMu     sync.Mutex       // guards published
 	published map[string]State // the state last published of each unit this worker runs
 
-	mu       sync.Mutex // guards assign
+	mu       sync.Mutex // guards assign and rebTime
 	assign   group.Assignment
+	rebTime  kstat.Dist // how long the rebalances took (ms)
 	runningN atomic.Int64
 }
 
@@ -226,6 +228,11 @@ func (w *Worker) RunGroup(ctx context.Context, specs []ConnectorSpec, gc GroupCo
 		Fingerprint: gc.Fingerprint, Units: units,
 		SessionTimeout: gc.SessionTimeout, RebalanceTimeout: gc.RebalanceTimeout, HeartbeatInterval: gc.HeartbeatInterval,
 		Logger: w.log,
+		OnRebalance: func(took time.Duration) {
+			g.mu.Lock()
+			defer g.mu.Unlock()
+			g.rebTime.Record(float64(took)/float64(time.Millisecond), time.Now().UnixMilli())
+		},
 	})
 	if err != nil {
 		return fmt.Errorf("invalid worker group config: %w", err)
@@ -616,4 +623,16 @@ func (g *groupRun) mergeStatus(out []ConnectorStatus) {
 		}
 		sort.Slice(cs.Tasks, func(a, b int) bool { return cs.Tasks[a].ID < cs.Tasks[b].ID })
 	}
+}
+
+// rebalanceMetrics are the group's rebalances as Kafka Connect's
+// connect-worker-rebalance-metrics show them: the member's counts and the
+// times of the rebalances in the last 30 to 60 s (avg and max NaN when
+// none).
+func (g *groupRun) rebalanceMetrics(now time.Time) (st group.RebalanceStats, avgMs, maxMs float64) {
+	st = g.m.Rebalances()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	_, maxMs, _, avgMs = g.rebTime.Measure(now.UnixMilli())
+	return st, avgMs, maxMs
 }

@@ -3,6 +3,7 @@ package connect_test
 import (
 	"context"
 	"fmt"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/mm2go/mm2go/connect"
@@ -266,4 +268,74 @@ func taskOf(w *connect.Worker, name string, id int) (connect.TaskStatus, bool) {
 		}
 	}
 	return connect.TaskStatus{}, false
+}
+
+// workerMetric gathers w's metrics and returns the value of the one named
+// name (without labels); false when it is not exported.
+func workerMetric(t *testing.T, w *connect.Worker, name string) (float64, bool) {
+	t.Helper()
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(w.Collector())
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name || len(mf.GetMetric()) != 1 {
+			continue
+		}
+		m := mf.GetMetric()[0]
+		switch {
+		case m.GetGauge() != nil:
+			return m.GetGauge().GetValue(), true
+		case m.GetCounter() != nil:
+			return m.GetCounter().GetValue(), true
+		}
+	}
+	return 0, false
+}
+
+// TestRunGroup_RebalanceMetrics: Connect's connect-worker-rebalance-metrics
+// (as Strimzi names them) come from the group's real rebalances: the count,
+// the epoch (generation), the time since the last one and the rebalance
+// times grow when a second worker joins.
+func TestRunGroup_RebalanceMetrics(t *testing.T) {
+	target := connecttest.NewCluster(t, kfake.SeedTopics(1, "ta", "tb"))
+	src := connecttest.NewSource()
+	const (
+		completed = "kafka_connect_worker_rebalance_completed_rebalances_total"
+		epoch     = "kafka_connect_worker_rebalance_epoch"
+		since     = "kafka_connect_worker_rebalance_time_since_last_rebalance_ms"
+		avg       = "kafka_connect_worker_rebalance_rebalance_avg_time_ms"
+		maxTime   = "kafka_connect_worker_rebalance_rebalance_max_time_ms"
+		rebal     = "kafka_connect_worker_rebalance_rebalancing"
+	)
+	ws := startGroupWorkers(t, target, src, 1)
+	w1 := ws[0].w
+	connecttest.WaitFor(t, 30*time.Second, "w1 runs a and b", func() bool { return settled(ws) })
+	n1, _ := workerMetric(t, w1, completed)
+	e1, _ := workerMetric(t, w1, epoch)
+	if gen := w1.Group(); n1 < 1 || e1 < 1 || gen.Err() != nil {
+		t.Fatalf("alone in its group: %s = %v, %s = %v; want at least 1", completed, n1, epoch, e1)
+	}
+	for _, name := range []string{since, avg, maxTime} {
+		if v, ok := workerMetric(t, w1, name); !ok || math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
+			t.Errorf("%s = %v (exported: %v), want a time in ms: a rebalance completed just now", name, v, ok)
+		}
+	}
+
+	more := startGroupWorkers(t, target, src, 1)
+	ws = append(ws, more...)
+	connecttest.WaitFor(t, 30*time.Second, "two workers sharing a and b", func() bool { return settled(ws) })
+	for _, gw := range ws {
+		n, _ := workerMetric(t, gw.w, completed)
+		e, _ := workerMetric(t, gw.w, epoch)
+		r, _ := workerMetric(t, gw.w, rebal)
+		if n < 1 || e <= e1 || r != 0 {
+			t.Errorf("%s after the second worker joined: %s = %v, %s = %v (was %v), %s = %v", gw.id, completed, n, epoch, e, e1, rebal, r)
+		}
+	}
+	if n, _ := workerMetric(t, w1, completed); n <= n1 {
+		t.Errorf("w1's %s = %v after the second worker joined, was %v: the rebalance was not counted", completed, n, n1)
+	}
 }

@@ -214,8 +214,12 @@ var (
 	mWorkerConnectors = gauge("kafka_connect_worker_connector_count", "The number of connectors run in this worker (Connect: connector-count).")
 	mWorkerTasks      = gauge("kafka_connect_worker_task_count", "The number of tasks run in this worker (Connect: task-count).")
 	mConnTaskCounts   = map[string]*prometheus.Desc{}
-	mRebalancing      = gauge("kafka_connect_worker_rebalance_rebalancing", "Whether this worker is rebalancing: always 0 for a worker outside a group.")
-	mRebalances       = prometheus.NewDesc("kafka_connect_worker_rebalance_completed_rebalances_total", "The rebalances this worker completed: 0 for a worker outside a group.", nil, nil)
+	mRebalancing      = gauge("kafka_connect_worker_rebalance_rebalancing", "Whether this worker is rebalancing (1) or not (0): from the first JoinGroup of a rebalance to its assignment; always 0 for a worker outside a group.")
+	mRebalances       = prometheus.NewDesc("kafka_connect_worker_rebalance_completed_rebalances_total", "The rebalances this worker completed (assignments received); 0 for a worker outside a group.", nil, nil)
+	mEpoch            = gauge("kafka_connect_worker_rebalance_epoch", "The generation of the worker group's last assignment to this worker (Connect: epoch); -1 before the first. Only in a group.")
+	mSinceRebalance   = gauge("kafka_connect_worker_rebalance_time_since_last_rebalance_ms", "Milliseconds since this worker completed its last rebalance; +Inf before the first. Only in a group.")
+	mRebalanceAvg     = gauge("kafka_connect_worker_rebalance_rebalance_avg_time_ms", "Average time of this worker's rebalances, from the first JoinGroup to the assignment, over the last 30 to 60 s (NaN when none). Only in a group.")
+	mRebalanceMax     = gauge("kafka_connect_worker_rebalance_rebalance_max_time_ms", "Longest of this worker's rebalances over the last 30 to 60 s (NaN when none). Only in a group.")
 	mAssignedConns    = gauge("kafka_connect_coordinator_assigned_connectors", "The connectors of the flow (herder) this worker runs.", "clientid")
 	mAssignedTasks    = gauge("kafka_connect_coordinator_assigned_tasks", "The tasks of the flow (herder) this worker runs.", "clientid")
 
@@ -297,7 +301,7 @@ func init() {
 }
 
 func (c *metricsCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{mWorkerConnectors, mWorkerTasks, mRebalancing, mRebalances, mAssignedConns, mAssignedTasks,
+	for _, d := range []*prometheus.Desc{mWorkerConnectors, mWorkerTasks, mRebalancing, mRebalances, mEpoch, mSinceRebalance, mRebalanceAvg, mRebalanceMax, mAssignedConns, mAssignedTasks,
 		mTaskStatus, mPollTotal, mWriteTotal, mActiveRecord, mUnreachable, mGroupLag, mGroupAge, mGroupUntr,
 		mCommitAvg, mCommitMax, mBatchAvg, mPollAvg, mPollMax, mRecordsLag, mLagRecords, mLagSeconds} {
 		ch <- d
@@ -352,8 +356,25 @@ func (c *metricsCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(mWorkerConnectors, prometheus.GaugeValue, float64(connectors))
 	ch <- prometheus.MustNewConstMetric(mWorkerTasks, prometheus.GaugeValue, float64(tasks))
-	ch <- prometheus.MustNewConstMetric(mRebalancing, prometheus.GaugeValue, 0)
-	ch <- prometheus.MustNewConstMetric(mRebalances, prometheus.CounterValue, 0)
+	if g := w.currentGroup(); g != nil {
+		st, avgMs, maxMs := g.rebalanceMetrics(now)
+		rebalancing, since := 0.0, math.Inf(1)
+		if st.Rebalancing {
+			rebalancing = 1
+		}
+		if !st.LastCompleted.IsZero() {
+			since = float64(now.Sub(st.LastCompleted).Milliseconds())
+		}
+		ch <- prometheus.MustNewConstMetric(mRebalancing, prometheus.GaugeValue, rebalancing)
+		ch <- prometheus.MustNewConstMetric(mRebalances, prometheus.CounterValue, float64(st.Completed))
+		ch <- prometheus.MustNewConstMetric(mEpoch, prometheus.GaugeValue, float64(st.Generation))
+		ch <- prometheus.MustNewConstMetric(mSinceRebalance, prometheus.GaugeValue, since)
+		ch <- prometheus.MustNewConstMetric(mRebalanceAvg, prometheus.GaugeValue, avgMs)
+		ch <- prometheus.MustNewConstMetric(mRebalanceMax, prometheus.GaugeValue, maxMs)
+	} else {
+		ch <- prometheus.MustNewConstMetric(mRebalancing, prometheus.GaugeValue, 0)
+		ch <- prometheus.MustNewConstMetric(mRebalances, prometheus.CounterValue, 0)
+	}
 	for id, h := range herders {
 		ch <- prometheus.MustNewConstMetric(mAssignedConns, prometheus.GaugeValue, float64(h.connectors), jmxValue(id))
 		ch <- prometheus.MustNewConstMetric(mAssignedTasks, prometheus.GaugeValue, float64(h.tasks), jmxValue(id))

@@ -185,10 +185,13 @@ func (w *Worker) Status() []ConnectorStatus {
 }
 
 // inGroup reports whether the worker runs in a group (RunGroup).
-func (w *Worker) inGroup() bool {
+func (w *Worker) inGroup() bool { return w.currentGroup() != nil }
+
+// currentGroup is the group of RunGroup once it joined; nil alone.
+func (w *Worker) currentGroup() *groupRun {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.group != nil
+	return w.group
 }
 
 // own is ownStatus's status.

@@ -61,6 +61,28 @@ type Config struct {
 	FenceMargin time.Duration
 	// Logger. Default: a null logger.
 	Logger hclog.Logger
+	// OnRebalance, when set, is called after each rebalance this member
+	// completed (an assignment received) with how long it took, from the
+	// first JoinGroup of it: Kafka Connect's rebalance-avg-time-ms and
+	// rebalance-max-time-ms are made of these. It is called from Run's
+	// goroutine and must not block.
+	OnRebalance func(took time.Duration)
+}
+
+// RebalanceStats is what a member counts of its rebalances, as Kafka
+// Connect's connect-worker-rebalance-metrics do.
+type RebalanceStats struct {
+	// Rebalancing: a rebalance is under way, from its first JoinGroup
+	// (retries included) to the assignment.
+	Rebalancing bool
+	// Completed counts the rebalances this member completed.
+	Completed int64
+	// Generation is the generation of the last assignment (Connect's
+	// epoch); -1 before the first.
+	Generation int32
+	// LastCompleted is when the last rebalance completed; zero before the
+	// first.
+	LastCompleted time.Time
 }
 
 func (c *Config) setDefaults() {
@@ -227,6 +249,8 @@ type Member struct {
 	mismatch   *ConfigMismatchError      // from the last assignment
 	view       Assignment                // the last assignment: generation, leader, members
 	plans      map[string]Plan           // the last plans, when leader
+	rebStart   time.Time                 // when the rebalance under way began; zero when none
+	rebalances RebalanceStats            // Rebalancing is derived from rebStart
 }
 
 type owning struct {
@@ -252,6 +276,7 @@ func NewMember(cfg Config) (*Member, error) {
 		revokedAt:  make(map[Ownership]time.Time),
 		lost:       &LostError{Reason: "not joined yet", At: time.Now()},
 		joinReason: "worker starting",
+		rebalances: RebalanceStats{Generation: -1},
 	}
 	return m, nil
 }
@@ -596,6 +621,9 @@ func (m *Member) joinRequest() *kmsg.JoinGroupRequest {
 func (m *Member) joinAndSync(ctx context.Context) error {
 	m.mu.Lock()
 	m.joining = true
+	if m.rebStart.IsZero() {
+		m.rebStart = time.Now()
+	}
 	m.mu.Unlock()
 	defer func() {
 		m.mu.Lock()
@@ -681,7 +709,9 @@ func (m *Member) joinAndSync(ctx context.Context) error {
 			m.setJoinReason("the last assignment was unreadable")
 			return err
 		}
-		m.apply(jr.Generation, jr.MemberID, a, isLeader, lp)
+		if took, ok := m.apply(jr.Generation, jr.MemberID, a, isLeader, lp); ok && m.cfg.OnRebalance != nil {
+			m.cfg.OnRebalance(took)
+		}
 		return nil
 	}
 }
@@ -728,11 +758,11 @@ func (m *Member) classify(step string, err error) error {
 }
 
 // apply takes the assignment of generation gen.
-func (m *Member) apply(gen int32, memberID string, a assignment, isLeader bool, lp leaderPlan) {
+func (m *Member) apply(gen int32, memberID string, a assignment, isLeader bool, lp leaderPlan) (took time.Duration, completed bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.done {
-		return
+		return 0, false
 	}
 	given := make(map[string]bool, len(a.Owned))
 	for _, u := range a.Owned {
@@ -748,6 +778,11 @@ func (m *Member) apply(gen int32, memberID string, a assignment, isLeader bool, 
 		m.held[u][gen] = true
 	}
 	now := time.Now()
+	took = max(0, now.Sub(m.rebStart))
+	m.rebStart = time.Time{}
+	m.rebalances.Completed++
+	m.rebalances.Generation = gen
+	m.rebalances.LastCompleted = now
 	revoked := 0
 	for u, o := range m.owned {
 		if !given[u] && !o.revoked {
@@ -778,6 +813,16 @@ func (m *Member) apply(gen int32, memberID string, a assignment, isLeader bool, 
 		m.leaseTimer.Reset(0)
 	}
 	m.notify()
+	return took, true
+}
+
+// Rebalances returns what this member counts of its rebalances.
+func (m *Member) Rebalances() RebalanceStats {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	st := m.rebalances
+	st.Rebalancing = !m.rebStart.IsZero()
+	return st
 }
 
 // heartbeat heartbeats until the member must rejoin or ctx is cancelled.

@@ -844,3 +844,60 @@ func TestMember_RestartAfterCrash(t *testing.T) {
 		w3.stop()
 	})
 }
+
+// TestMember_RebalanceStats: a member counts its rebalances as Connect's
+// connect-worker-rebalance-metrics do: rebalancing while it joins, one
+// completed rebalance per assignment with how long it took (OnRebalance),
+// the generation of the last, and when it completed.
+func TestMember_RebalanceStats(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t)
+		var mu sync.Mutex
+		var took []time.Duration
+		record := func(c *Config) {
+			c.OnRebalance = func(d time.Duration) {
+				mu.Lock()
+				defer mu.Unlock()
+				took = append(took, d)
+			}
+		}
+		units := tasks("S", 4)
+		w1 := e.start("w1", "h1", units, record)
+		if st := w1.m.Rebalances(); st.Completed != 0 || st.Generation != -1 || !st.LastCompleted.IsZero() {
+			t.Fatalf("before the first assignment: %+v, want none completed, generation -1", st)
+		}
+		waitUntil(t, "w1 owns every unit", func() bool { return sameInts(counts(w1), 4) })
+		first := w1.m.Rebalances()
+		if first.Rebalancing || first.Completed != 1 || first.Generation < 1 || first.LastCompleted.IsZero() {
+			t.Fatalf("after the first assignment: %+v, want 1 completed, not rebalancing", first)
+		}
+
+		// A second member joins: w1 rebalances (at least) once more, and
+		// says it rebalances until its assignment arrives.
+		joined := time.Now()
+		w2 := e.start("w2", "h1", units)
+		sawRebalancing := false
+		waitUntil(t, "two members own two units each", func() bool {
+			sawRebalancing = sawRebalancing || w1.m.Rebalances().Rebalancing
+			return sameInts(counts(w1, w2), 2, 2)
+		})
+		st := w1.m.Rebalances()
+		if !sawRebalancing || st.Rebalancing || st.Completed < 2 || st.Generation <= first.Generation || st.LastCompleted.Before(joined) {
+			t.Fatalf("after w2 joined: %+v (rebalancing seen: %v), want more completed, a later generation, not rebalancing now", st, sawRebalancing)
+		}
+		if a := w1.m.Assignment(); a.Generation != st.Generation {
+			t.Errorf("generation %d, assignment's %d", st.Generation, a.Generation)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if int64(len(took)) != st.Completed {
+			t.Fatalf("OnRebalance called %d times for %d rebalances", len(took), st.Completed)
+		}
+		// On the fake clock the second rebalance lasts until w1's next
+		// heartbeat hears of it and the group's sync: more than nothing,
+		// less than the rebalance timeout.
+		if d := took[len(took)-1]; d <= 0 || d >= DefaultRebalanceTimeout {
+			t.Errorf("last rebalance took %v", d)
+		}
+	})
+}
