@@ -154,7 +154,13 @@
 // worker that lost a task never commits over its new owner. Target states
 // (TargetStates) and the state of every unit, with the worker running it,
 // are records of the same topic, so Status and GroupView answer for the
-// whole group.
+// whole group. Control requests work as alone: every member registers
+// every connector, shows its task configs from the topic, pauses the
+// tasks it runs in place while their connector's target state is PAUSED
+// and stops them while it is STOPPED; a restart request is handed, through
+// the member's reconcile loop, to the run of each unit it names, which
+// answers once it runs again (groupunits.go). The member's rebalances feed
+// Connect's connect-worker-rebalance-metrics.
 //
 // # Errors
 //

@@ -82,3 +82,36 @@ func TestGroupSettingsRefusedPerFlowAndBad(t *testing.T) {
 		}
 	}
 }
+
+// TestGroupKeysWarnTruthfully: Connect's worker-group keys that mm2go does
+// not take are accepted with a warning that says what mm2go's group does
+// instead; the group keys it honours give none.
+func TestGroupKeysWarnTruthfully(t *testing.T) {
+	base := "clusters = A, B\nA.bootstrap.servers = a:9092\nB.bootstrap.servers = b:9092\nA->B.enabled = true\n"
+	for _, c := range []struct{ line, want string }{
+		{"config.storage.topic = mm2-configs", "mm2go-configs.<group>.internal"},
+		{"status.storage.topic = mm2-status", "publish their status in the group's config topic"},
+		{"scheduled.rebalance.max.delay.ms = 300000", "at once for a worker that left, after session.timeout.ms for one that died"},
+		{"connect.protocol = eager", "always rebalance incrementally"},
+		{"inter.worker.key.generation.algorithm = HmacSHA256", "bearer token"},
+		{"group.id = mm2", "mm2go.group.id"},
+		{"config.storage.replication.factor = 1", ""},
+		{"session.timeout.ms = 6000", ""},
+	} {
+		f, err := Parse([]byte(base+c.line+"\n"), FormatProperties)
+		if err == nil {
+			err = f.Validate()
+		}
+		if err != nil {
+			t.Errorf("%s: %v", c.line, err)
+			continue
+		}
+		got := strings.Join(f.Warnings, "\n")
+		switch {
+		case c.want == "" && got != "":
+			t.Errorf("%s: warnings %q, want none (the group honours it)", c.line, got)
+		case c.want != "" && !strings.Contains(got, c.want):
+			t.Errorf("%s: warnings %q, want one saying %q", c.line, got, c.want)
+		}
+	}
+}
