@@ -853,16 +853,23 @@ func TestMember_RebalanceStats(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := newEnv(t)
 		var mu sync.Mutex
-		var took []time.Duration
-		record := func(c *Config) {
-			c.OnRebalance = func(d time.Duration) {
-				mu.Lock()
-				defer mu.Unlock()
-				took = append(took, d)
+		took := map[string][]time.Duration{}
+		record := func(id string) workerOpt {
+			return func(c *Config) {
+				c.OnRebalance = func(d time.Duration) {
+					mu.Lock()
+					defer mu.Unlock()
+					took[id] = append(took[id], d)
+				}
 			}
 		}
+		tookOf := func(id string) []time.Duration {
+			mu.Lock()
+			defer mu.Unlock()
+			return slices.Clone(took[id])
+		}
 		units := tasks("S", 4)
-		w1 := e.start("w1", "h1", units, record)
+		w1 := e.start("w1", "h1", units, record("w1"))
 		if st := w1.m.Rebalances(); st.Completed != 0 || st.Generation != -1 || !st.LastCompleted.IsZero() {
 			t.Fatalf("before the first assignment: %+v, want none completed, generation -1", st)
 		}
@@ -872,32 +879,50 @@ func TestMember_RebalanceStats(t *testing.T) {
 			t.Fatalf("after the first assignment: %+v, want 1 completed, not rebalancing", first)
 		}
 
-		// A second member joins: w1 rebalances (at least) once more, and
-		// says it rebalances until its assignment arrives.
+		// A second member joins: w1 rebalances (at least) once more.
 		joined := time.Now()
-		w2 := e.start("w2", "h1", units)
-		sawRebalancing := false
-		waitUntil(t, "two members own two units each", func() bool {
-			sawRebalancing = sawRebalancing || w1.m.Rebalances().Rebalancing
-			return sameInts(counts(w1, w2), 2, 2)
-		})
+		w2 := e.start("w2", "h1", units, record("w2"))
+		waitUntil(t, "two members own two units each", func() bool { return sameInts(counts(w1, w2), 2, 2) })
 		st := w1.m.Rebalances()
-		if !sawRebalancing || st.Rebalancing || st.Completed < 2 || st.Generation <= first.Generation || st.LastCompleted.Before(joined) {
-			t.Fatalf("after w2 joined: %+v (rebalancing seen: %v), want more completed, a later generation, not rebalancing now", st, sawRebalancing)
+		if st.Rebalancing || st.Completed < 2 || st.Generation <= first.Generation || st.LastCompleted.Before(joined) {
+			t.Fatalf("after w2 joined: %+v, want more completed, a later generation, not rebalancing now", st)
 		}
 		if a := w1.m.Assignment(); a.Generation != st.Generation {
 			t.Errorf("generation %d, assignment's %d", st.Generation, a.Generation)
 		}
-		mu.Lock()
-		defer mu.Unlock()
-		if int64(len(took)) != st.Completed {
-			t.Fatalf("OnRebalance called %d times for %d rebalances", len(took), st.Completed)
+		if d := tookOf("w1"); int64(len(d)) != st.Completed {
+			t.Errorf("OnRebalance called %d times for w1's %d rebalances", len(d), st.Completed)
 		}
-		// On the fake clock the second rebalance lasts until w1's next
-		// heartbeat hears of it and the group's sync: more than nothing,
-		// less than the rebalance timeout.
-		if d := took[len(took)-1]; d <= 0 || d >= DefaultRebalanceTimeout {
-			t.Errorf("last rebalance took %v", d)
+
+		// Cut off from the coordinator, w2 rejoins and cannot: it says it
+		// rebalances until the partition heals and it has an assignment,
+		// and that rebalance took at least as long as the partition.
+		before := w2.m.Rebalances().Completed
+		recorded := len(tookOf("w2"))
+		e.partition(w2, true)
+		waitUntil(t, "w2 rebalancing", func() bool { return w2.m.Rebalances().Rebalancing })
+		rebalancing := time.Now()
+		time.Sleep(5 * time.Second) // the fake clock: w2 keeps trying to join
+		if !w2.m.Rebalances().Rebalancing {
+			t.Fatalf("w2 stopped rebalancing while it could not reach the coordinator: %+v", w2.m.Rebalances())
+		}
+		e.partition(w2, false)
+		healed := time.Now()
+		waitUntil(t, "w2 back in the group", func() bool {
+			st := w2.m.Rebalances()
+			return !st.Rebalancing && st.Completed > before && sameInts(counts(w1, w2), 2, 2)
+		})
+		// The first rebalance w2 completed after the partition (the group
+		// may rebalance again once it is back).
+		if d := tookOf("w2")[recorded]; d < healed.Sub(rebalancing) || d >= DefaultRebalanceTimeout+DefaultSessionTimeout {
+			t.Errorf("w2's rebalance across the partition took %v; it rebalanced for %v before the partition healed", d, healed.Sub(rebalancing))
+		}
+		for _, id := range []string{"w1", "w2"} {
+			for _, x := range tookOf(id) {
+				if x < 0 {
+					t.Errorf("%s: a rebalance took %v", id, x)
+				}
+			}
 		}
 	})
 }
