@@ -220,6 +220,41 @@ func TestRunGroup_RESTAnswersForTheGroup(t *testing.T) {
 		t.Errorf("b's task after the restart = %+v, want RUNNING with 1 restart", ts)
 	}
 
+	// A connector restart with its tasks, sent to a worker that does not
+	// run both: each restarts where it runs, and the answer is Connect's
+	// restart plan. A plain restart (the connector only) answers once done.
+	runsA, runsA0 := owner("source->target/a"), owner("source->target/a/0")
+	asked := ws[0]
+	if asked == runsA && asked == runsA0 {
+		asked = ws[1]
+	}
+	connStarts := map[*groupTestWorker]int64{}
+	taskStarts := map[*groupTestWorker]int64{}
+	for _, gw := range ws {
+		connStarts[gw], taskStarts[gw] = gw.conns["a"].Starts.Load(), gw.conns["a"].TaskStarts.Load()
+	}
+	plan := asked.c.expect("POST", "/connectors/source->target.a/restart?includeTasks=true", "", 202).(map[string]any)
+	if c := plan["connector"].(map[string]any); c["worker_id"] != runsA.id {
+		t.Errorf("restart plan of a from %s = %v, want the connector on %s", asked.id, plan, runsA.id)
+	}
+	connecttest.WaitFor(t, 30*time.Second, "a and its task restarted where they run", func() bool {
+		return runsA.conns["a"].Starts.Load() == connStarts[runsA]+1 && runsA0.conns["a"].TaskStarts.Load() == taskStarts[runsA0]+1
+	})
+	asked.c.expect("POST", "/connectors/source->target.a/restart", "", 204)
+	for _, gw := range ws {
+		wantConn, wantTask := connStarts[gw], taskStarts[gw]
+		if gw == runsA {
+			wantConn += 2 // the two restarts
+		}
+		if gw == runsA0 {
+			wantTask++
+		}
+		if c, tk := gw.conns["a"].Starts.Load(), gw.conns["a"].TaskStarts.Load(); c != wantConn || tk != wantTask {
+			t.Errorf("%s: a's connector started %d times, its task %d, want %d and %d", gw.id, c-connStarts[gw], tk-taskStarts[gw], wantConn-connStarts[gw], wantTask-taskStarts[gw])
+		}
+	}
+	connecttest.WaitFor(t, 30*time.Second, "a RUNNING again", func() bool { return settled(ws) })
+
 	// Stop, sent to the follower: STOPPED everywhere, no tasks; offsets can
 	// be read; a resume runs it again.
 	follower.c.expect("PUT", "/connectors/source->target.b/stop", "", 204)
