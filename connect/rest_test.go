@@ -378,6 +378,10 @@ func TestREST_HealthUnreachable(t *testing.T) {
 	run := connecttest.Run(t, w, conn.Spec())
 	connecttest.WaitFor(t, 20*time.Second, "healthy", func() bool { code, _ := c.do("GET", "/health", ""); return code == 200 })
 	target.Close()
+	// Records to send: a task that copied everything before the close
+	// would not talk to its target again, and nothing would say it is
+	// gone.
+	src.Append("t", 0, connecttest.RecordsFrom(5, 5)...)
 	connecttest.WaitFor(t, 30*time.Second, "unhealthy", func() bool {
 		code, body := c.do("GET", "/health", "")
 		return code == 503 && strings.Contains(body, `"unhealthy"`) && strings.Contains(body, "cannot reach")
