@@ -9,11 +9,16 @@ import (
 // backoff is an exponential backoff with jitter: 100ms, 200ms, ... up to max.
 type backoff struct {
 	max     time.Duration
+	first   time.Duration // the first step; 0 means 100ms
 	attempt int
 }
 
 func (b *backoff) next() time.Duration {
-	d := 100 * time.Millisecond << min(b.attempt, 16)
+	first := b.first
+	if first <= 0 {
+		first = 100 * time.Millisecond
+	}
+	d := first << min(b.attempt, 16)
 	if d > b.max || d <= 0 {
 		d = b.max
 	}

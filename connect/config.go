@@ -240,6 +240,10 @@ type WorkerConfig struct {
 	// a retriable error, between restarts of a failed task, and between
 	// retries of a record the target refused. Default 30s.
 	RetryBackoffMax time.Duration
+	// firstTaskRestart is the first step of a failed task's restart
+	// backoff (100ms when 0). Only tests change it, through
+	// SetFirstTaskRestart, to keep a failed task FAILED until they act.
+	firstTaskRestart time.Duration
 	// OffsetsTopicPartitions and OffsetsTopicReplication are used when the
 	// worker creates a Connect offsets topic (Connect defaults: 25 and 3;
 	// -1 replication means the broker default).

@@ -167,7 +167,7 @@ func (w *Worker) runConnector(ctx, hard context.Context, spec ConnectorSpec, sto
 	taskFailed := func(t *taskRunner) {
 		f := failures[t.id]
 		if f == nil {
-			f = &taskFailure{bo: backoff{max: w.cfg.RetryBackoffMax}}
+			f = &taskFailure{bo: backoff{max: w.cfg.RetryBackoffMax, first: w.cfg.firstTaskRestart}}
 			failures[t.id] = f
 		}
 		if time.Since(t.began) >= healthyRun {

@@ -258,7 +258,8 @@ func TestControl_RestartOnlyFailed(t *testing.T) {
 		return nil
 	}
 	cfg := connecttest.Config(target)
-	cfg.RetryBackoffMax = time.Hour // the restart waits for the request
+	cfg.RetryBackoffMax = time.Hour
+	connect.SetFirstTaskRestart(&cfg, time.Hour) // the restart waits for the request
 	w := connect.NewWorker(cfg, connect.WithRegistry(connecttest.Registry(conn)), connect.WithLogger(connecttest.Logger(t)))
 	run := connecttest.Run(t, w, conn.Spec())
 	connecttest.WaitFor(t, 20*time.Second, "the task FAILED", func() bool {

@@ -354,7 +354,7 @@ func (g *groupRun) runTask(ctx, hard context.Context, o group.Ownership, r *unit
 	var (
 		restarts int64
 		lastErr  string
-		bo       = backoff{max: w.cfg.RetryBackoffMax}
+		bo       = backoff{max: w.cfg.RetryBackoffMax, first: w.cfg.firstTaskRestart}
 		waiting  restartWaiters
 		hidden   bool
 	)
