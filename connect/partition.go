@@ -61,7 +61,14 @@ type SourcePartition struct {
 	// records returned before it (restart.after of them) to be acknowledged
 	// or failed.
 	restart *offsetRestart
-	changed *atomic.Bool // the task's "commit soon" flag; nil for a bare handle
+	changed *atomic.Bool // the task's "commit now" flag; nil for a bare handle
+	// early: the partition came to the task (or its offsets started over)
+	// and nothing was acknowledged since; its first ack sets soon, the
+	// task's "commit soon" flag (nil for a bare handle), so that a worker
+	// killed before its first flush interval does not copy those records
+	// again (see taskRunner.commitDue).
+	early bool
+	soon  *atomic.Bool
 	// committed and committedVersion are the last committed value's offset
 	// and version: written by the runner's commit, read by Partition from
 	// any goroutine.
@@ -197,6 +204,7 @@ func (sp *SourcePartition) applyRestartLocked() {
 	r := sp.restart
 	sp.restart = nil
 	sp.acked, sp.fields, sp.forget, sp.fresh = -1, r.fields, r.forget, true
+	sp.early = true // a new log: its first records are committed soon
 	sp.version++
 }
 
@@ -213,14 +221,6 @@ func (sp *SourcePartition) Acked() int64 {
 	sp.mu.Lock()
 	defer sp.mu.Unlock()
 	return sp.acked
-}
-
-// ackedSinceCommit says whether the target acknowledged records of the
-// partition since its last commit.
-func (sp *SourcePartition) ackedSinceCommit() bool {
-	sp.mu.Lock()
-	defer sp.mu.Unlock()
-	return sp.acked >= 0 && sp.acked != sp.committed
 }
 
 // toCommit returns the value to commit, and whether it differs from the
@@ -331,6 +331,12 @@ func (sp *SourcePartition) ackAt(downstream int64, size int, tsMs, nowMs int64, 
 		sp.observer.Acked(upstream, downstream)
 	}
 	sp.acked, sp.fresh = upstream, false
+	if sp.early {
+		sp.early = false
+		if sp.soon != nil {
+			sp.soon.Store(true)
+		}
+	}
 	if m := sp.metrics.Load(); m != nil && nowMs >= 0 {
 		m.ackedLocked(tsMs, nowMs, sp.head >= len(sp.runs))
 	}
@@ -405,6 +411,9 @@ type partitionTable struct {
 	// changed is set when a partition's stored value must be written before
 	// the next commit interval (a restart, new fields); the runner commits.
 	changed atomic.Bool
+	// soon is set by the first ack of a partition after it came to the task
+	// or started over: the runner commits soon, not a flush interval later.
+	soon atomic.Bool
 
 	mu    sync.Mutex // guards byKey and all
 	byKey map[string]*SourcePartition
@@ -418,13 +427,16 @@ func newPartitionTable(stored func(key []byte) (OffsetValue, bool)) *partitionTa
 // get returns the handle of key. A handle taken again after a while (the
 // partition left the task and came back) is brought up to what is stored,
 // which another task may have committed meanwhile, unless it still has
-// records in flight or acknowledged and not committed.
+// records in flight or acknowledged and not committed. Either way the
+// partition's first records acknowledged from now on are committed soon
+// (early).
 func (t *partitionTable) get(key []byte) *SourcePartition {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if sp, ok := t.byKey[string(key)]; ok && key != nil {
 		sp.mu.Lock()
 		idle := sp.head == len(sp.runs) && sp.restart == nil && sp.acked == sp.committed && sp.version == sp.committedVersion
+		sp.early = true
 		sp.mu.Unlock()
 		if idle {
 			t.load(sp)
@@ -432,8 +444,9 @@ func (t *partitionTable) get(key []byte) *SourcePartition {
 		return sp
 	}
 	sp := newSourcePartition(key)
-	sp.changed = &t.changed
+	sp.changed, sp.soon = &t.changed, &t.soon
 	if key != nil {
+		sp.early = true
 		t.byKey[string(key)] = sp
 		t.load(sp)
 	}

@@ -206,3 +206,44 @@ func TestPartitionTable_TakenBackLoadsStore(t *testing.T) {
 		t.Fatalf("Acked = %d, want the uncommitted 501 kept", got.Acked())
 	}
 }
+
+// TestPartitionTable_FirstAckCommitsSoon: the first ack of a partition
+// after it came to the task, after it was taken back, and after its offsets
+// started over (a re-created topic) asks for a commit soon; later acks do
+// not.
+func TestPartitionTable_FirstAckCommitsSoon(t *testing.T) {
+	table := newPartitionTable(func([]byte) (OffsetValue, bool) { return OffsetValue{Offset: 10}, true })
+	sp := table.get([]byte("k"))
+	bare := table.get(nil)
+	soon := func(what string, want bool) {
+		t.Helper()
+		if got := table.soon.Swap(false); got != want {
+			t.Errorf("%s: commit soon = %v, want %v", what, got, want)
+		}
+	}
+	push(sp, 11, 12)
+	soon("nothing acknowledged yet", false)
+	sp.ack(0, 0, nil)
+	soon("the first ack after the partition came to the task", true)
+	sp.ack(1, 0, nil)
+	soon("a later ack", false)
+	push(bare, 0)
+	bare.ack(0, 0, nil)
+	soon("the first ack of a partition whose offsets are not stored", false)
+
+	commitValue(sp)
+	table.get([]byte("k")) // taken back after it left the task
+	push(sp, 13)
+	sp.ack(2, 0, nil)
+	soon("the first ack after the partition was taken back", true)
+
+	push(sp, 14)
+	sp.RestartOffsets() // waits for 14
+	sp.ack(3, 0, nil)
+	soon("the last ack of the old log", false)
+	push(sp, 0, 1)
+	sp.ack(4, 0, nil)
+	soon("the first ack of the new log", true)
+	sp.ack(5, 0, nil)
+	soon("a later ack of the new log", false)
+}

@@ -103,8 +103,15 @@ type taskRunner struct {
 	owns func() (until time.Time, ok bool)
 
 	entries    []commitEntry
-	nextCommit time.Time // zero: commit as soon as something is acknowledged
+	nextCommit time.Time // the periodic commit; zero until the first commit
+	lastCommit time.Time // when the last commit began; zero: none yet
 }
+
+// commitSoonGap is the least time between two early commits (see
+// commitDue): the first acknowledged records of partitions that come one
+// after another are committed together, at most one commit per gap,
+// however many partitions there are.
+const commitSoonGap = 500 * time.Millisecond
 
 // TaskStats counts what a task did; read it with the atomic getters.
 type TaskStats struct {
@@ -507,27 +514,35 @@ func (r *taskRunner) onAck(rec *kgo.Record, err error) {
 	r.stats.BytesAcked.Add(int64(len(rec.Key) + len(rec.Value)))
 }
 
-// commitDue says whether to commit now: as soon as anything is acknowledged
-// after the start, so that a worker killed early does not copy it all
-// again, then every flush interval (the herder's offset.flush.interval.ms).
+// commitDue says whether to commit now: every flush interval (the
+// herder's offset.flush.interval.ms), and soon after the first records of a
+// partition are acknowledged after the partition came to the task (the
+// task's start, a new assignment, a hand-off) or its offsets started over
+// (a re-created topic), so that a worker killed before its flush interval
+// does not copy them all again. Early commits coalesce: one covers every
+// partition acknowledged by then, and they come at most once per
+// commitSoonGap (or flush interval, if shorter).
 func (r *taskRunner) commitDue(now time.Time) bool {
-	if !r.nextCommit.IsZero() {
-		return !now.Before(r.nextCommit)
+	if !r.nextCommit.IsZero() && !now.Before(r.nextCommit) {
+		return true
 	}
-	for _, sp := range r.tc.parts.snapshot() {
-		if sp.key != nil && sp.ackedSinceCommit() {
-			return true
-		}
-	}
-	return false
+	return r.tc.parts.soon.Load() &&
+		(r.lastCommit.IsZero() || now.Sub(r.lastCommit) >= min(commitSoonGap, r.flushInterval))
 }
 
 // commit lets the task flush what must precede an offset commit
 // (Committer), then writes the acknowledged source offsets that changed since
 // the last commit.
-func (r *taskRunner) commit(ctx context.Context) error {
-	r.nextCommit = time.Now().Add(r.flushInterval)
+func (r *taskRunner) commit(ctx context.Context) (err error) {
 	began := time.Now()
+	r.lastCommit, r.nextCommit = began, began.Add(r.flushInterval)
+	if r.tc.parts.soon.Swap(false) {
+		defer func() {
+			if err != nil { // the first records of a partition wait: retry soon
+				r.tc.parts.soon.Store(true)
+			}
+		}()
+	}
 	if r.owns != nil {
 		// One check per commit: a worker that lost the task never
 		// commits over its new owner, and a commit sent while it owned
