@@ -39,10 +39,10 @@ func (w *Worker) runConnector(ctx, hard context.Context, spec ConnectorSpec, sto
 	defer func() { h.end(runErr) }()
 	newFn, _ := w.reg.lookup(spec.Class)
 	reconf := make(chan struct{}, 1)
-	newContext := func() *ConnectorContext {
+	newContext := func(life context.Context) *ConnectorContext {
 		return &ConnectorContext{
 			Name: spec.Name, Source: spec.Source, Target: spec.Target,
-			Props: spec.Props.Clone(), Logger: log, newClient: spec.clients(w.clientsOf(w.connectorReach(spec), spec, -1)), offsets: store,
+			Props: spec.Props.Clone(), Logger: log, newClient: spec.clients(w.clientsOf(life, w.connectorReach(spec), spec, -1)), offsets: store,
 			reconfigure: func() {
 				select {
 				case reconf <- struct{}{}:
@@ -61,6 +61,7 @@ func (w *Worker) runConnector(ctx, hard context.Context, spec ConnectorSpec, sto
 
 	var (
 		conn    Connector // the running instance; nil while stopped or failed
+		endConn func()    // ends the life of conn's clients (see clientLife)
 		connErr error     // why the connector failed (a start that cannot be retried)
 		target  = w.targetState(spec)
 	)
@@ -216,10 +217,8 @@ func (w *Worker) runConnector(ctx, hard context.Context, spec ConnectorSpec, sto
 		if conn == nil {
 			return nil
 		}
-		sctx, cancel := context.WithTimeout(hard, w.cfg.ShutdownTimeout)
-		defer cancel()
-		err := conn.Stop(sctx)
-		conn = nil
+		err := w.stopConnector(hard, conn, endConn)
+		conn, endConn = nil, nil
 		return err
 	}
 	// startConn starts a new connector instance, retrying retriable errors
@@ -230,14 +229,16 @@ func (w *Worker) runConnector(ctx, hard context.Context, spec ConnectorSpec, sto
 		bo := backoff{max: w.cfg.RetryBackoffMax}
 		c := newFn()
 		for {
-			err := c.Start(ctx, newContext())
+			life, end := clientLife(hard)
+			err := c.Start(ctx, newContext(life))
 			if err == nil {
-				conn, connErr = c, nil
+				conn, endConn, connErr = c, end, nil
 				w.ctl.setFailed(spec, false)
 				log.Info("connector started")
 				w.setStatus(spec, func(cs *ConnectorStatus) { cs.State, cs.Error = StateRunning, "" })
 				return true
 			}
+			end() // a start that failed closed what it opened
 			if ctx.Err() != nil {
 				return false
 			}
@@ -337,7 +338,7 @@ func (w *Worker) runConnector(ctx, hard context.Context, spec ConnectorSpec, sto
 		case conn == nil && connErr == nil:
 			if !startConn() {
 				if ctx.Err() != nil {
-					return w.shutdownConnector(hard, spec, log, conn, nil, taskErrs)
+					return w.shutdownConnector(hard, spec, log, conn, endConn, nil, taskErrs)
 				}
 				continue // the target state changed
 			}
@@ -360,7 +361,7 @@ func (w *Worker) runConnector(ctx, hard context.Context, spec ConnectorSpec, sto
 		case <-ctx.Done():
 			taskErrs = append(taskErrs, stopTasks()...)
 			taskErrs = append(taskErrs, failureErrs(spec, failures, tasks, restarts)...)
-			return w.shutdownConnector(hard, spec, log, conn, connErr, taskErrs)
+			return w.shutdownConnector(hard, spec, log, conn, endConn, connErr, taskErrs)
 		case <-reconf:
 			if conn != nil {
 				log.Info("reconfiguring tasks")
@@ -420,10 +421,11 @@ func (w *Worker) newTaskRunner(spec ConnectorSpec, id int, props Props, conn Con
 	w.mu.Lock()
 	stats.m = newTaskMetrics(parts)
 	w.mu.Unlock()
-	clients := w.clientsOf(stats.m.reach, spec, id)
+	life, endClients := clientLife(hard)
+	clients := w.clientsOf(life, stats.m.reach, spec, id)
 	return &taskRunner{
 		cfg: &w.cfg, spec: spec, id: id, task: conn.NewTask(), store: store, log: tlog, hard: hard, began: time.Now(), clock: &w.clock,
-		stats: stats, props: props, reconfig: make(chan reconfigRequest), done: make(chan struct{}),
+		stats: stats, endClients: endClients, props: props, reconfig: make(chan reconfigRequest), done: make(chan struct{}),
 		flushInterval: w.cfg.herder(spec.Source, spec.Target).OffsetFlushInterval,
 		newProducer: func(opts ...kgo.Opt) (*kgo.Client, error) {
 			return clients(spec.Target, RoleProducer, append(append([]kgo.Opt(nil), spec.RecordProducer...), opts...)...)
@@ -508,14 +510,38 @@ func failureErrs(spec ConnectorSpec, failures map[int]*taskFailure, tasks map[in
 	return errs
 }
 
+// clientLife returns the context of the clients of one owner (a task's
+// run, a connector instance) and the function that ends it: at the owner's
+// stop deadline, and once its clients are closed; hard, the worker's stop
+// deadline, ends it too. A kgo client whose context ended fails what it
+// still waits for, and its Close returns at once; otherwise Close waits up
+// to a second for a fetch session's end and another for a last
+// client-metrics push to a broker that does not answer, one client after
+// the other, past the deadline.
+func clientLife(hard context.Context) (context.Context, func()) {
+	return context.WithCancel(hard)
+}
+
+// stopConnector stops a connector instance with what is left of the
+// worker's one deadline (or ShutdownTimeout, when only the connector
+// stops); endClients ends its clients' life at the deadline.
+func (w *Worker) stopConnector(hard context.Context, conn Connector, endClients func()) error {
+	sctx, cancel := context.WithTimeout(hard, w.cfg.ShutdownTimeout)
+	defer cancel()
+	stop := context.AfterFunc(sctx, endClients)
+	defer func() {
+		stop()
+		endClients()
+	}()
+	return conn.Stop(sctx)
+}
+
 // shutdownConnector ends a connector's run at the worker's stop, its tasks
 // stopped: it stops the connector instance (with what is left of the
 // worker's one deadline) and returns the run's errors.
-func (w *Worker) shutdownConnector(hard context.Context, spec ConnectorSpec, log hclog.Logger, conn Connector, connErr error, taskErrs []error) error {
+func (w *Worker) shutdownConnector(hard context.Context, spec ConnectorSpec, log hclog.Logger, conn Connector, endClients func(), connErr error, taskErrs []error) error {
 	if conn != nil {
-		sctx, cancel := context.WithTimeout(hard, w.cfg.ShutdownTimeout)
-		defer cancel()
-		if err := conn.Stop(sctx); err != nil {
+		if err := w.stopConnector(hard, conn, endClients); err != nil {
 			taskErrs = append(taskErrs, fmt.Errorf("stop connector: %w", err))
 		}
 		log.Info("connector stopped")

@@ -42,8 +42,9 @@ type offsetStore struct {
 }
 
 // openOffsetStore creates the offsets topic if it is missing, loads it, and
-// opens the producer that commits to it.
-func openOffsetStore(ctx context.Context, cfg *WorkerConfig, source, target string, log hclog.Logger) (*offsetStore, error) {
+// opens the producer that commits to it; life is that producer's context,
+// which ends at the worker's stop deadline (see clientLife).
+func openOffsetStore(ctx, life context.Context, cfg *WorkerConfig, source, target string, log hclog.Logger) (*offsetStore, error) {
 	h := cfg.herder(source, target)
 	s := &offsetStore{topic: h.OffsetsTopic, log: log, offsets: make(map[string]OffsetValue), pos: make(map[string]int64)}
 	adm, err := cfg.newClient(target, RoleAdmin)
@@ -69,7 +70,7 @@ func openOffsetStore(ctx context.Context, cfg *WorkerConfig, source, target stri
 		return nil, fmt.Errorf("load source offsets from %s on %s: %w", s.topic, target, err)
 	}
 	log.Info("loaded source offsets", "topic", s.topic, "cluster", target, "records", n, "partitions", len(s.offsets))
-	s.prod, err = cfg.newClient(target, RoleProducer,
+	s.prod, err = cfg.newClientDefaults(target, RoleProducer, []kgo.Opt{kgo.WithContext(life)},
 		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)), // Java's murmur2 key partitioning
 		kgo.DefaultProduceTopic(s.topic),
 	)

@@ -65,6 +65,9 @@ type taskRunner struct {
 	// ShutdownTimeout after its own ctx ended.
 	hard  context.Context
 	clock *coarseClock // the worker's, for the per-partition metrics
+	// endClients ends the life of the task's clients (see clientLife): at
+	// the stop's deadline, and when run returns.
+	endClients func()
 
 	// newProducer opens the producer of the task's records: the target's
 	// producer options, then ConnectorSpec.RecordProducer.
@@ -196,6 +199,7 @@ type produceLimits struct {
 func (r *taskRunner) name() string { return fmt.Sprintf("%s-%d", r.spec.Name, r.id) }
 
 func (r *taskRunner) run(ctx context.Context) (err error) {
+	defer r.endClients()
 	bo := backoff{max: r.cfg.RetryBackoffMax}
 	r.targets = make(map[targetKey]*SourcePartition)
 	r.kgoLog = fenceLogger{Logger: KgoLogger(r.log.Named("kgo").With("cluster", r.spec.Target)), fence: r.fence}
@@ -252,7 +256,12 @@ func (r *taskRunner) run(ctx context.Context) (err error) {
 	armStop := func() {
 		sctx, cancel := context.WithTimeout(r.hard, r.cfg.ShutdownTimeout)
 		if stopAt.CompareAndSwap(nil, &stopDeadline{sctx, cancel}) {
-			context.AfterFunc(sctx, pcancel)
+			// At the deadline whatever still waits gives up, the
+			// clients' requests too, so that closing them takes no time.
+			context.AfterFunc(sctx, func() {
+				pcancel()
+				r.endClients()
+			})
 		} else {
 			cancel()
 		}

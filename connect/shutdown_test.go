@@ -111,3 +111,92 @@ func TestWorker_ShutdownOneDeadline(t *testing.T) {
 		}
 	})
 }
+
+// blackHole makes c hold every request until release is closed, as a
+// network black hole does (connections accepted, nothing answered).
+func blackHole(c *kfake.Cluster, release <-chan struct{}) {
+	c.Control(func(kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		c.SleepControl(func() { <-release })
+		return nil, nil, false
+	})
+}
+
+// TestWorker_ShutdownDeadlineUnreachable runs on synctest's fake clock: a
+// graceful stop while one cluster answers nothing ends by ShutdownTimeout,
+// clients closed after the deadline included (kgo's Close waits up to a
+// second for a last client-metrics push and a fetch session's end to a
+// broker that does not answer, unless the client's context ended).
+//
+// source: the target answers, a producer the task holds on the source (as
+// MirrorSource's offset syncs) does not; the stop commits everything the
+// target acknowledged. target: nothing reaches the target, the commits
+// give up at the deadline; what was committed before stays.
+func TestWorker_ShutdownDeadlineUnreachable(t *testing.T) {
+	for i, unreachable := range []string{"source", "target"} {
+		t.Run(unreachable, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				var vn kfake.VirtualNetwork
+				target := connecttest.NewCluster(t, kfake.Ports(9331+2*i), kfake.ListenFn(vn.Listen), kfake.SeedTopics(1, "t"))
+				source := connecttest.NewCluster(t, kfake.Ports(9332+2*i), kfake.ListenFn(vn.Listen), kfake.SeedTopics(1, "syncs"))
+				opts := connecttest.VirtualOpts(&vn)
+				src := connecttest.NewSource()
+				p := connecttest.Partition{Topic: "t"}
+				conn := connecttest.NewConnector("fake", src, []connecttest.Partition{p})
+				conn.Hooks.TaskOpen = func(ctx context.Context, tc *connect.TaskContext) (func(context.Context) error, error) {
+					cl, err := tc.NewClient("source", connect.RoleProducer, kgo.DefaultProduceTopic("syncs"))
+					if err != nil {
+						return nil, err
+					}
+					if err := cl.ProduceSync(ctx, &kgo.Record{Value: []byte("first")}).FirstErr(); err != nil {
+						cl.Close()
+						return nil, err
+					}
+					return func(ctx context.Context) error { // a last record, flushed until ctx ends
+						defer cl.Close()
+						cl.Produce(ctx, &kgo.Record{Value: []byte("last")}, nil)
+						return cl.Flush(ctx)
+					}, nil
+				}
+				cfg := connecttest.Config(target, opts...)
+				cfg.Clusters["source"] = connecttest.ClusterConfig("source", source, opts...)
+				cfg.OffsetFlushInterval = time.Hour // only the first records are committed before the stop
+				cfg.ShutdownTimeout = 10 * time.Second
+				w := connect.NewWorker(cfg, connect.WithRegistry(connecttest.Registry(conn)), connect.WithLogger(connecttest.Logger(t)))
+				run := connecttest.Run(t, w, conn.Spec())
+				committed := func() int64 {
+					o, ok := connecttest.Committed(t, target, connect.OffsetsTopic("source"), opts...)[string(connecttest.OffsetKey("fake", p))]
+					if !ok {
+						return -1
+					}
+					return o
+				}
+				src.Append("t", 0, connecttest.Records(100)...)
+				connecttest.WaitFor(t, time.Minute, "the first commit", func() bool { return committed() == 99 })
+				src.Append("t", 0, connecttest.RecordsFrom(100, 100)...)
+				connecttest.WaitFor(t, time.Minute, "200 records acknowledged", func() bool {
+					ts, _ := run.Task("fake", 0)
+					return ts.RecordsAcked == 200
+				})
+				release := make(chan struct{})
+				blackHole(map[string]*kfake.Cluster{"source": source, "target": target}[unreachable], release)
+
+				began := time.Now()
+				err := run.Stop()
+				took := time.Since(began)
+				close(release)
+				if took > cfg.ShutdownTimeout {
+					t.Errorf("the graceful stop took %v, want at most ShutdownTimeout (%v)", took, cfg.ShutdownTimeout)
+				}
+				// The task's deadline and the worker's hard stop end at the
+				// same moment: whichever comes first is what ran out of time.
+				if err == nil || !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+					t.Errorf("Run = %v, want what ran out of time", err)
+				}
+				if o := committed(); unreachable == "source" && o != 199 {
+					t.Errorf("committed offset after the stop = %d, want 199 (everything the target acknowledged)", o)
+				}
+			})
+		})
+	}
+}

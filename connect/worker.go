@@ -272,7 +272,11 @@ func (w *Worker) setStatus(spec ConnectorSpec, fn func(*ConnectorStatus)) {
 // forms them,
 // "<source>-><target>|<connector>[-<task>]|<side>-<role>" (side: source or
 // target), so that each client has its own series.
-func (w *Worker) clientsOf(owner *reachability, spec ConnectorSpec, task int) clientFactory {
+//
+// life is the clients' context (kgo.WithContext): it ends at the owner's
+// stop deadline, which fails what the clients still wait for, so that
+// closing them returns at once then (see clientLife).
+func (w *Worker) clientsOf(life context.Context, owner *reachability, spec ConnectorSpec, task int) clientFactory {
 	entity := spec.Herder() + "|" + spec.Name
 	if task >= 0 {
 		entity += "-" + strconv.Itoa(task)
@@ -287,7 +291,8 @@ func (w *Worker) clientsOf(owner *reachability, spec ConnectorSpec, task int) cl
 		}
 		all := append([]kgo.Opt{kgo.WithLogger(KgoLogger(w.log.Named("kgo").With("cluster", cluster))),
 			w.hookClient(cluster, role, owner)}, opts...)
-		return w.cfg.newClientDefaults(cluster, role, []kgo.Opt{kgo.ClientID(entity + "|" + side + "-" + role.String())}, all...)
+		return w.cfg.newClientDefaults(cluster, role,
+			[]kgo.Opt{kgo.ClientID(entity + "|" + side + "-" + role.String()), kgo.WithContext(life)}, all...)
 	}
 }
 
@@ -378,7 +383,7 @@ func (w *Worker) runHerder(ctx, hard context.Context, specs []ConnectorSpec) err
 	var store *offsetStore
 	for {
 		var err error
-		store, err = openOffsetStore(ctx, &w.cfg, source, target, log)
+		store, err = openOffsetStore(ctx, hard, &w.cfg, source, target, log)
 		if err == nil {
 			break
 		}

@@ -26,6 +26,7 @@ package connecttest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -128,6 +129,11 @@ type Hooks struct {
 	Commit func(task, attempt int) error
 	// TaskStop is called from the task's Stop with its ctx.
 	TaskStop func(ctx context.Context, task int) error
+	// TaskOpen is called from the task's Start, after TaskStart, for what
+	// a real task opens besides (its own clients, say, as MirrorSource's
+	// consumer and offset-sync producer); the stop it returns is called
+	// from the task's Stop with its ctx, after TaskStop.
+	TaskOpen func(ctx context.Context, tc *connect.TaskContext) (stop func(ctx context.Context) error, err error)
 	// ConnectorStop is called from the connector's Stop with its ctx.
 	ConnectorStop func(ctx context.Context) error
 }
@@ -265,6 +271,7 @@ type Task struct {
 	order  []*part
 	out    []connect.SourceRecord
 	closed bool
+	stop   func(context.Context) error // what TaskOpen opened; nil if nothing
 }
 
 type part struct {
@@ -297,7 +304,7 @@ func OffsetKey(connector string, p Partition) []byte {
 }
 
 // Start implements connect.SourceTask.
-func (t *Task) Start(_ context.Context, tc *connect.TaskContext) error {
+func (t *Task) Start(ctx context.Context, tc *connect.TaskContext) error {
 	t.tc, t.id = tc, tc.ID
 	if h := t.conn.Hooks.TaskStart; h != nil {
 		if err := h(t.id, t.conn.attempt("start", t.id)); err != nil {
@@ -308,6 +315,13 @@ func (t *Task) Start(_ context.Context, tc *connect.TaskContext) error {
 	t.bySP = make(map[*connect.SourcePartition]*part)
 	if err := t.assign(tc.Props[KeyPartitions]); err != nil {
 		return err
+	}
+	if h := t.conn.Hooks.TaskOpen; h != nil {
+		stop, err := h(ctx, tc)
+		if err != nil {
+			return err
+		}
+		t.stop = stop
 	}
 	t.conn.TaskStarts.Add(1)
 	return nil
@@ -462,8 +476,12 @@ func (t *Task) ResumePartition(sp *connect.SourcePartition, offset int64) bool {
 // Stop implements connect.SourceTask.
 func (t *Task) Stop(ctx context.Context) error {
 	t.conn.TaskStops.Add(1)
+	var err error
 	if h := t.conn.Hooks.TaskStop; h != nil {
-		return h(ctx, t.id)
+		err = h(ctx, t.id)
 	}
-	return nil
+	if t.stop != nil {
+		err = errors.Join(err, t.stop(ctx))
+	}
+	return err
 }

@@ -132,7 +132,6 @@ func TestFault_KillWorker(t *testing.T) {
 
 	t.Run("crash-loop", func(t *testing.T) {
 		t.Parallel()
-		pendingFix(t, "issue 10 item 5: every partition committed soon after its first acknowledged records (today only the first commit comes early, and partitions acknowledged after it wait for the flush interval)")
 		kills := pick(3, 10)
 		e := newEnv(t, envOpts{settings: map[string]string{"offset.flush.interval.ms": "5000"}})
 		const parts = 4

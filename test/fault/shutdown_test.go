@@ -58,7 +58,6 @@ func TestFault_SigtermInBlackHole(t *testing.T) {
 				t.Logf("worker still running %v after SIGTERM (shutdown timeout %v): killed", took.Round(time.Millisecond), timeout)
 			}
 			t.Run("within-shutdown-timeout", func(t *testing.T) {
-				pendingFix(t, "issue 10 item 6: one shutdown deadline for the whole worker")
 				if !exited || took > timeout+time.Second {
 					t.Errorf("the worker took %v to stop (killed: %v), want at most its shutdown timeout %v (+1 s to exit)", took.Round(time.Millisecond), !exited, timeout)
 				}
