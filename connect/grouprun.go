@@ -443,7 +443,7 @@ func (g *groupRun) store(ctx context.Context, spec ConnectorSpec, log hclog.Logg
 	}
 	bo := backoff{max: g.w.cfg.RetryBackoffMax}
 	for {
-		s, err := openOffsetStore(ctx, &g.w.cfg, spec.Source, spec.Target, log)
+		s, err := openOffsetStore(ctx, g.hard, &g.w.cfg, spec.Source, spec.Target, log)
 		if err == nil {
 			g.stores[spec.Herder()] = s
 			// The REST API's offset changes apply to it at once.

@@ -181,9 +181,11 @@ func (g *groupRun) runConnectorOnce(ctx, hard context.Context, o group.Ownership
 	newFn, _ := w.reg.lookup(spec.Class)
 	conn := newFn()
 	reconf := make(chan struct{}, 1)
+	life, endClients := clientLife(hard)
+	defer endClients()
 	cc := &ConnectorContext{
 		Name: spec.Name, Source: spec.Source, Target: spec.Target,
-		Props: spec.Props.Clone(), Logger: log, newClient: spec.clients(w.clientsOf(w.connectorReach(spec), spec, -1)), offsets: store,
+		Props: spec.Props.Clone(), Logger: log, newClient: spec.clients(w.clientsOf(life, w.connectorReach(spec), spec, -1)), offsets: store,
 		reconfigure: func() {
 			select {
 			case reconf <- struct{}{}:
@@ -243,9 +245,7 @@ func (g *groupRun) runConnectorOnce(ctx, hard context.Context, o group.Ownership
 		}
 	}
 	defer func() {
-		sctx, cancel := context.WithTimeout(hard, w.cfg.ShutdownTimeout)
-		defer cancel()
-		if err := conn.Stop(sctx); err != nil {
+		if err := w.stopConnector(hard, conn, endClients); err != nil {
 			log.Warn("stopping the connector failed", "error", err)
 		}
 		log.Info("connector stopped")
