@@ -81,8 +81,10 @@ type configTopic struct {
 }
 
 // openConfigTopic creates the config topic if it is missing and opens its
-// tail and producer. It reads nothing yet.
-func openConfigTopic(ctx context.Context, cfg *WorkerConfig, cluster, topic, hash string, replication int16, log hclog.Logger) (*configTopic, error) {
+// tail and producer. It reads nothing yet. life is the context of the tail's
+// and the producer's clients: it ends at the worker's stop deadline (see
+// clientLife).
+func openConfigTopic(ctx, life context.Context, cfg *WorkerConfig, cluster, topic, hash string, replication int16, log hclog.Logger) (*configTopic, error) {
 	adm, err := cfg.newClient(cluster, RoleAdmin)
 	if err != nil {
 		return nil, err
@@ -95,13 +97,14 @@ func openConfigTopic(ctx context.Context, cfg *WorkerConfig, cluster, topic, has
 	if err != nil {
 		return nil, err
 	}
-	opts := append([]kgo.Opt(nil), cfg.Clusters[cluster].Opts...)
+	opts := []kgo.Opt{kgo.WithContext(life)}
+	opts = append(opts, cfg.Clusters[cluster].Opts...)
 	opts = append(opts, cfg.Clusters[cluster].ConsumerOpts...)
 	tail, err := kread.NewTail(opts, topic)
 	if err != nil {
 		return nil, err
 	}
-	prod, err := cfg.newClient(cluster, RoleProducer, kgo.DefaultProduceTopic(topic),
+	prod, err := cfg.newClientDefaults(cluster, RoleProducer, []kgo.Opt{kgo.WithContext(life)}, kgo.DefaultProduceTopic(topic),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerBatchMaxBytes(16<<20), kgo.MaxBufferedBytes(64<<20))
 	if err != nil {
 		tail.Close()

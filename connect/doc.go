@@ -27,9 +27,13 @@
 // Cancelling Run's ctx is a graceful stop. It has one deadline,
 // WorkerConfig.ShutdownTimeout after the cancel, for the whole worker: every
 // task commits what the target acknowledged, flushes its producers, commits
-// again and stops, and then every connector stops, all by that deadline. A
-// task stopped alone (a reconfiguration) has ShutdownTimeout of its own. Run
-// returns after every goroutine it started has exited.
+// again and stops, and then every connector stops, all by that deadline.
+// The clients of a task, a connector and the offset store live in a
+// context (kgo.WithContext) that ends at that deadline, so that what still
+// waits for a broker that does not answer gives up then, and closing them
+// takes no time. A task stopped alone (a reconfiguration) has
+// ShutdownTimeout of its own. Run returns after every goroutine it started
+// has exited.
 //
 // # Offsets and acknowledgements
 //
@@ -39,9 +43,14 @@
 // order per partition, pops the record's source offset from the
 // partition's in-flight queue. The committed source offset is the highest
 // one acknowledged with every record before it, so a commit never passes a
-// record that is not on the target. The first commit comes as soon as
-// anything is acknowledged, the next every WorkerConfig.OffsetFlushInterval,
-// so after a crash only records after the last commit are copied again.
+// record that is not on the target. A task commits every
+// WorkerConfig.OffsetFlushInterval, and soon after the first records of a
+// partition are acknowledged since the partition came to the task (its
+// start, a new assignment, a hand-off) or its offsets started over (a
+// re-created topic): such early commits cover every partition acknowledged
+// by then, at most one per 500 ms. So after a crash only records after the
+// last commit are copied again, even from a worker killed every few
+// seconds.
 //
 // # Failures stay local
 //

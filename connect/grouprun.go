@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/mm2go/mm2go/connect/group"
 	"github.com/mm2go/mm2go/connect/internal/kstat"
@@ -199,11 +200,25 @@ func (w *Worker) RunGroup(ctx context.Context, specs []ConnectorSpec, gc GroupCo
 	stopping := context.AfterFunc(ctx, func() { w.ctl.phase.Store(phaseStopping) })
 	defer stopping()
 
+	// hard ends the graceful stop: ShutdownTimeout after ctx, for the whole
+	// worker at once, the group's own clients (its leave) included.
+	hard, cancelHard := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelHard()
+	g.hard = hard
+	var deadline atomic.Pointer[time.Timer]
+	unwatch := context.AfterFunc(ctx, func() { deadline.Store(time.AfterFunc(w.cfg.ShutdownTimeout, cancelHard)) })
+	defer func() {
+		unwatch()
+		if t := deadline.Load(); t != nil {
+			t.Stop()
+		}
+	}()
+
 	// The group's client and config topic, retried while the cluster is
 	// unreachable.
 	bo := backoff{max: w.cfg.RetryBackoffMax}
 	for {
-		g.ct, err = openConfigTopic(ctx, &w.cfg, gc.Cluster, gc.ConfigTopic, gc.Fingerprint.Hash, gc.ConfigTopicReplication, g.log)
+		g.ct, err = openConfigTopic(ctx, hard, &w.cfg, gc.Cluster, gc.ConfigTopic, gc.Fingerprint.Hash, gc.ConfigTopicReplication, g.log)
 		if err == nil {
 			break
 		}
@@ -218,7 +233,7 @@ func (w *Worker) RunGroup(ctx context.Context, specs []ConnectorSpec, gc GroupCo
 		sleepCtx(ctx, d)
 	}
 	defer g.ct.close()
-	cl, err := w.cfg.newClient(gc.Cluster, RoleAdmin)
+	cl, err := w.cfg.newClientDefaults(gc.Cluster, RoleAdmin, []kgo.Opt{kgo.WithContext(hard)})
 	if err != nil {
 		return err
 	}
@@ -240,17 +255,6 @@ func (w *Worker) RunGroup(ctx context.Context, specs []ConnectorSpec, gc GroupCo
 
 	stopClock := w.clock.start()
 	defer stopClock()
-	hard, cancelHard := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancelHard()
-	g.hard = hard
-	var deadline atomic.Pointer[time.Timer]
-	unwatch := context.AfterFunc(ctx, func() { deadline.Store(time.AfterFunc(w.cfg.ShutdownTimeout, cancelHard)) })
-	defer func() {
-		unwatch()
-		if t := deadline.Load(); t != nil {
-			t.Stop()
-		}
-	}()
 
 	// The config topic is read until the member left the group, so that
 	// units stopping at the end still see their configs.

@@ -42,8 +42,8 @@ type offsetStore struct {
 }
 
 // openOffsetStore creates the offsets topic if it is missing, loads it, and
-// opens the producer that commits to it; life is that producer's context,
-// which ends at the worker's stop deadline (see clientLife).
+// opens the producer that commits to it; life is the context of its reader
+// and producer, which ends at the worker's stop deadline (see clientLife).
 func openOffsetStore(ctx, life context.Context, cfg *WorkerConfig, source, target string, log hclog.Logger) (*offsetStore, error) {
 	h := cfg.herder(source, target)
 	s := &offsetStore{topic: h.OffsetsTopic, log: log, offsets: make(map[string]OffsetValue), pos: make(map[string]int64)}
@@ -59,7 +59,8 @@ func openOffsetStore(ctx, life context.Context, cfg *WorkerConfig, source, targe
 	if err != nil {
 		return nil, err
 	}
-	opts := append([]kgo.Opt(nil), cfg.Clusters[target].Opts...)
+	opts := []kgo.Opt{kgo.WithContext(life)}
+	opts = append(opts, cfg.Clusters[target].Opts...)
 	opts = append(opts, cfg.Clusters[target].ConsumerOpts...)
 	if s.tail, err = kread.NewTail(opts, s.topic); err != nil {
 		return nil, err

@@ -15,6 +15,7 @@ import (
 
 	"github.com/mm2go/mm2go/connect"
 	"github.com/mm2go/mm2go/connect/connecttest"
+	"github.com/mm2go/mm2go/connect/group"
 )
 
 // hangProduceTo makes c hold every produce request to topic until release
@@ -113,7 +114,10 @@ func TestWorker_ShutdownOneDeadline(t *testing.T) {
 }
 
 // blackHole makes c hold every request until release is closed, as a
-// network black hole does (connections accepted, nothing answered).
+// network black hole does (connections accepted, nothing answered). In a
+// synctest bubble, call synctest.Wait after closing release, so that kfake
+// answers what it held before the test closes it: a kfake cluster closed
+// while held requests wake up can hang in its control lock.
 func blackHole(c *kfake.Cluster, release <-chan struct{}) {
 	c.Control(func(kmsg.Request) (kmsg.Response, error, bool) {
 		c.KeepControl()
@@ -185,6 +189,7 @@ func TestWorker_ShutdownDeadlineUnreachable(t *testing.T) {
 				err := run.Stop()
 				took := time.Since(began)
 				close(release)
+				synctest.Wait()
 				if took > cfg.ShutdownTimeout {
 					t.Errorf("the graceful stop took %v, want at most ShutdownTimeout (%v)", took, cfg.ShutdownTimeout)
 				}
@@ -199,4 +204,45 @@ func TestWorker_ShutdownDeadlineUnreachable(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestRunGroup_ShutdownDeadlineUnreachable runs on synctest's fake clock: a
+// worker of a group stops within ShutdownTimeout although the group's
+// cluster (its target) answers nothing, its leave of the group and the
+// close of the group's clients (config topic, membership) included.
+func TestRunGroup_ShutdownDeadlineUnreachable(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var vn kfake.VirtualNetwork
+		target := connecttest.NewCluster(t, kfake.Ports(9341), kfake.ListenFn(vn.Listen), kfake.SeedTopics(1, "t"))
+		opts := connecttest.VirtualOpts(&vn)
+		src := connecttest.NewSource()
+		p := connecttest.Partition{Topic: "t"}
+		conn := connecttest.NewConnector("fake", src, []connecttest.Partition{p})
+		cfg := connecttest.Config(target, opts...)
+		cfg.ShutdownTimeout = 5 * time.Second
+		w := connect.NewWorker(cfg, connect.WithRegistry(connecttest.Registry(conn)), connect.WithLogger(connecttest.Logger(t)))
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		done := make(chan error, 1)
+		go func() {
+			done <- w.RunGroup(ctx, []connect.ConnectorSpec{conn.Spec()}, connect.GroupConfig{ID: "g", Cluster: "target",
+				Fingerprint: group.Fingerprint{Hash: "h", Label: "flows.yaml"}, SessionTimeout: 10 * time.Second, ConfigTopicReplication: 1})
+		}()
+		src.Append("t", 0, connecttest.Records(100)...)
+		connecttest.WaitFor(t, time.Minute, "the first commit", func() bool {
+			o, ok := connecttest.Committed(t, target, connect.OffsetsTopic("source"), opts...)[string(connecttest.OffsetKey("fake", p))]
+			return ok && o == 99
+		})
+		release := make(chan struct{})
+		blackHole(target, release)
+		began := time.Now()
+		cancel()
+		<-done
+		took := time.Since(began)
+		close(release)
+		synctest.Wait()
+		if took > cfg.ShutdownTimeout {
+			t.Errorf("the graceful stop of a group's worker took %v, want at most ShutdownTimeout (%v)", took, cfg.ShutdownTimeout)
+		}
+	})
 }
