@@ -201,16 +201,26 @@ func (w *Worker) RunGroup(ctx context.Context, specs []ConnectorSpec, gc GroupCo
 	defer stopping()
 
 	// hard ends the graceful stop: ShutdownTimeout after ctx, for the whole
-	// worker at once, the group's own clients (its leave) included.
+	// worker at once, the group's own clients included. The units stop by
+	// g.hard, leaveReserve earlier, so that the leave of the group, which
+	// hands their work to the others at once instead of after the session
+	// timeout, still has time when a unit took all of its own.
 	hard, cancelHard := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelHard()
-	g.hard = hard
-	var deadline atomic.Pointer[time.Timer]
-	unwatch := context.AfterFunc(ctx, func() { deadline.Store(time.AfterFunc(w.cfg.ShutdownTimeout, cancelHard)) })
+	unitsHard, cancelUnits := context.WithCancel(hard)
+	defer cancelUnits()
+	g.hard = unitsHard
+	var deadline, unitsDeadline atomic.Pointer[time.Timer]
+	unwatch := context.AfterFunc(ctx, func() {
+		unitsDeadline.Store(time.AfterFunc(w.cfg.ShutdownTimeout-leaveReserve(w.cfg.ShutdownTimeout), cancelUnits))
+		deadline.Store(time.AfterFunc(w.cfg.ShutdownTimeout, cancelHard))
+	})
 	defer func() {
 		unwatch()
-		if t := deadline.Load(); t != nil {
-			t.Stop()
+		for _, d := range []*atomic.Pointer[time.Timer]{&deadline, &unitsDeadline} {
+			if t := d.Load(); t != nil {
+				t.Stop()
+			}
 		}
 	}()
 
@@ -333,6 +343,11 @@ loop:
 	g.storesMu.Unlock()
 	return runErr
 }
+
+// leaveReserve is the part of a group worker's shutdown timeout kept for
+// leaving the group after its units stopped: a tenth of it, at most a
+// second (one request, and the close of the group's clients).
+func leaveReserve(timeout time.Duration) time.Duration { return min(time.Second, timeout/10) }
 
 // reconcile makes what this worker runs match its assignment (see package
 // group for the sequence).

@@ -3,6 +3,7 @@ package connect_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -206,43 +207,68 @@ func TestWorker_ShutdownDeadlineUnreachable(t *testing.T) {
 	}
 }
 
-// TestRunGroup_ShutdownDeadlineUnreachable runs on synctest's fake clock: a
-// worker of a group stops within ShutdownTimeout although the group's
-// cluster (its target) answers nothing, its leave of the group and the
+// TestRunGroup_ShutdownDeadline runs on synctest's fake clock: a worker of
+// a group stops within ShutdownTimeout, its leave of the group and the
 // close of the group's clients (config topic, membership) included.
-func TestRunGroup_ShutdownDeadlineUnreachable(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		var vn kfake.VirtualNetwork
-		target := connecttest.NewCluster(t, kfake.Ports(9341), kfake.ListenFn(vn.Listen), kfake.SeedTopics(1, "t"))
-		opts := connecttest.VirtualOpts(&vn)
-		src := connecttest.NewSource()
-		p := connecttest.Partition{Topic: "t"}
-		conn := connecttest.NewConnector("fake", src, []connecttest.Partition{p})
-		cfg := connecttest.Config(target, opts...)
-		cfg.ShutdownTimeout = 5 * time.Second
-		w := connect.NewWorker(cfg, connect.WithRegistry(connecttest.Registry(conn)), connect.WithLogger(connecttest.Logger(t)))
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
-		done := make(chan error, 1)
-		go func() {
-			done <- w.RunGroup(ctx, []connect.ConnectorSpec{conn.Spec()}, connect.GroupConfig{ID: "g", Cluster: "target",
-				Fingerprint: group.Fingerprint{Hash: "h", Label: "flows.yaml"}, SessionTimeout: 10 * time.Second, ConfigTopicReplication: 1})
-		}()
-		src.Append("t", 0, connecttest.Records(100)...)
-		connecttest.WaitFor(t, time.Minute, "the first commit", func() bool {
-			o, ok := connecttest.Committed(t, target, connect.OffsetsTopic("source"), opts...)[string(connecttest.OffsetKey("fake", p))]
-			return ok && o == 99
+//
+// unreachable: the group's cluster (its target) answers nothing.
+// slow-task: a task's Stop takes all the time it gets; the units' deadline
+// comes a little before the worker's, so that the worker still leaves the
+// group (the others take its work at once, not after the session timeout).
+func TestRunGroup_ShutdownDeadline(t *testing.T) {
+	for i, tc := range []string{"unreachable", "slow-task"} {
+		t.Run(tc, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				var vn kfake.VirtualNetwork
+				target := connecttest.NewCluster(t, kfake.Ports(9341+i), kfake.ListenFn(vn.Listen), kfake.SeedTopics(1, "t"))
+				opts := connecttest.VirtualOpts(&vn)
+				src := connecttest.NewSource()
+				p := connecttest.Partition{Topic: "t"}
+				conn := connecttest.NewConnector("fake", src, []connecttest.Partition{p})
+				stopping := make(chan struct{})
+				if tc == "slow-task" {
+					conn.Hooks.TaskStop = func(ctx context.Context, _ int) error {
+						close(stopping)
+						<-ctx.Done()
+						return nil
+					}
+				}
+				cfg := connecttest.Config(target, opts...)
+				cfg.ShutdownTimeout = 5 * time.Second
+				logger, logs := connecttest.CapturingLogger(t)
+				w := connect.NewWorker(cfg, connect.WithRegistry(connecttest.Registry(conn)), connect.WithLogger(logger))
+				ctx, cancel := context.WithCancel(context.Background())
+				defer cancel()
+				done := make(chan error, 1)
+				go func() {
+					done <- w.RunGroup(ctx, []connect.ConnectorSpec{conn.Spec()}, connect.GroupConfig{ID: "g", Cluster: "target",
+						Fingerprint: group.Fingerprint{Hash: "h", Label: "flows.yaml"}, SessionTimeout: 10 * time.Second, ConfigTopicReplication: 1})
+				}()
+				src.Append("t", 0, connecttest.Records(100)...)
+				connecttest.WaitFor(t, time.Minute, "the first commit", func() bool {
+					o, ok := connecttest.Committed(t, target, connect.OffsetsTopic("source"), opts...)[string(connecttest.OffsetKey("fake", p))]
+					return ok && o == 99
+				})
+				release := make(chan struct{})
+				if tc == "unreachable" {
+					blackHole(target, release)
+				}
+				began := time.Now()
+				cancel()
+				<-done
+				took := time.Since(began)
+				close(release)
+				synctest.Wait()
+				if took > cfg.ShutdownTimeout {
+					t.Errorf("the graceful stop of a group's worker took %v, want at most ShutdownTimeout (%v)", took, cfg.ShutdownTimeout)
+				}
+				if tc == "slow-task" {
+					<-stopping
+					if len(logs.Lines("left the worker group")) != 1 {
+						t.Errorf("the worker did not leave the group after a task that took all its time:\n%s", strings.Join(logs.Lines("group"), "\n"))
+					}
+				}
+			})
 		})
-		release := make(chan struct{})
-		blackHole(target, release)
-		began := time.Now()
-		cancel()
-		<-done
-		took := time.Since(began)
-		close(release)
-		synctest.Wait()
-		if took > cfg.ShutdownTimeout {
-			t.Errorf("the graceful stop of a group's worker took %v, want at most ShutdownTimeout (%v)", took, cfg.ShutdownTimeout)
-		}
-	})
+	}
 }
