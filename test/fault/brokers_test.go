@@ -19,6 +19,17 @@ import (
 // producers' sequence windows, so a retried batch that it wrote but did not
 // acknowledge before dying is written again: there, each partition may
 // hold one run of duplicates, directly after the records it repeats.
+//
+// A target crash also costs the worker its group membership: kfake keeps
+// no group across a restart (Kafka keeps group metadata in
+// __consumer_offsets), so the worker's next heartbeat is answered
+// UNKNOWN_MEMBER_ID, as a real coordinator answers a worker cut off for
+// longer than its session timeout. The worker stops its units without
+// committing (another worker may own them now), rejoins, is given them
+// back and resumes from the last committed source offsets. So each
+// partition may also hold one re-copy: the records copied after the last
+// commit before the crash, resumed right after a committed offset, the
+// same bound as a kill -9 (TestFault_KillWorker).
 func TestFault_BrokerRestart(t *testing.T) {
 	skipShort(t)
 	t.Parallel()
@@ -65,8 +76,11 @@ func TestFault_BrokerRestart(t *testing.T) {
 			r := e.check("orders", nil)
 			bound := "0: the worker's idempotent producer was never restarted"
 			if c.target && c.kill {
-				bound = "one run per partition right after the records it repeats: batches kfake wrote but did not acknowledge before it crashed"
-				checkReplayedBatches(t, r, 1)
+				bound = "per partition one run right after the records it repeats (a batch kfake wrote but did not acknowledge before it crashed) " +
+					"and one re-copy of the records copied after the last commit (kfake forgot the worker's group: units stopped without committing, then given back)"
+				for _, bad := range crashDuplicates(r, e.commitHistory("orders")) {
+					t.Error(bad)
+				}
 			} else {
 				checkNoDuplicates(t, r, "the worker was not restarted and its producer is idempotent")
 			}
@@ -75,29 +89,78 @@ func TestFault_BrokerRestart(t *testing.T) {
 	}
 }
 
-// checkReplayedBatches checks that each partition's duplicates are at most
-// runs (one per broker crash), each directly after the records it repeats:
-// a retried batch written a second time, not a re-copy from an older
-// position.
-func checkReplayedBatches(t *testing.T, r *harness.Report, runs int) {
-	t.Helper()
+// crashDuplicates checks the duplicates of a target broker crash,
+// partition by partition, and returns what is wrong: at most one batch
+// written again directly after the records it repeats (a retried batch)
+// and at most one re-copy that resumes right after a source offset the
+// worker committed (in history, the partition's commits in the order they
+// were written). A re-copy alone also lies directly after the records it
+// repeats; after a replayed batch it does not, and only the commit tells
+// it from a copy that went back. The commits never go back, so a re-copy
+// that resumed from an older commit than the last one before the crash
+// fails too: the first commits after it would be below that last one.
+func crashDuplicates(r *harness.Report, history map[int32][]int64) []string {
+	var bad []string
 	for _, pr := range r.Parts {
-		if len(pr.Duplicated) > runs {
-			t.Errorf("partition %d: %d runs of duplicates, want at most %d", pr.Partition, len(pr.Duplicated), runs)
+		commits := history[pr.Partition]
+		committed := make(map[int64]bool, len(commits))
+		for i, c := range commits {
+			if i > 0 && c < commits[i-1] {
+				bad = append(bad, fmt.Sprintf("partition %d: the committed source offset went back from %d to %d", pr.Partition, commits[i-1], c))
+			}
+			committed[c] = true
 		}
+		var replays, recopies, either int
 		for _, d := range pr.Duplicated {
-			n := d.Got.Len()
-			// The n records before the run must be the originals.
-			i := indexOf(pr.GotOffsets, d.Got.From)
-			ok := i >= int(n)
-			for k := int64(0); ok && k < n; k++ {
-				ok = pr.WantOf[i-int(n)+int(k)] == d.Want.From+k
+			replay := directlyAfter(pr, d)
+			recopy := committed[d.Want.From-1]
+			switch {
+			case replay && recopy:
+				either++
+			case replay:
+				replays++
+			case recopy:
+				recopies++
+			default:
+				bad = append(bad, fmt.Sprintf("partition %d: duplicates %v of %v are neither directly after the records they repeat nor a re-copy from a committed offset (commits %v)",
+					pr.Partition, d.Got, d.Want, commits))
 			}
-			if !ok {
-				t.Errorf("partition %d: duplicates %v of %v are not directly after the records they repeat", pr.Partition, d.Got, d.Want)
-			}
+		}
+		if replays > 1 || recopies > 1 || replays+recopies+either > 2 {
+			bad = append(bad, fmt.Sprintf("partition %d: %d runs of duplicates %v, want at most one replayed batch and one re-copy from a commit",
+				pr.Partition, len(pr.Duplicated), pr.Duplicated))
 		}
 	}
+	return bad
+}
+
+// directlyAfter says whether the n records of the copy before duplicate
+// run d are the n originals it repeats: a batch written twice in a row.
+func directlyAfter(pr *harness.PartReport, d harness.DupSpan) bool {
+	n := d.Got.Len()
+	i := indexOf(pr.GotOffsets, d.Got.From)
+	if i < int(n) {
+		return false
+	}
+	for k := int64(0); k < n; k++ {
+		if pr.WantOf[i-int(n)+int(k)] != d.Want.From+k {
+			return false
+		}
+	}
+	return true
+}
+
+// commitHistory returns the source offsets committed for topic on B, by
+// partition, in the order they were written.
+func (e *env) commitHistory(topic string) map[int32][]int64 {
+	e.t.Helper()
+	ctx, cancel := ctxFor(30 * time.Second)
+	defer cancel()
+	h, err := harness.CommitHistory(ctx, e.dst.Opts(), "A", topic)
+	if err != nil {
+		e.t.Fatalf("committed offsets history: %v", err)
+	}
+	return h
 }
 
 func indexOf(offsets []int64, off int64) int {
@@ -142,4 +205,40 @@ func TestFault_TargetDown(t *testing.T) {
 	r := e.check("orders", nil)
 	checkNoDuplicates(t, r, "the worker was not restarted and its producer is idempotent")
 	result(t, r, produced, fmt.Sprintf("0 (target down %v; the worker was never restarted)", down))
+}
+
+// TestCrashDuplicates checks the bound of a target broker crash on copies
+// built by hand: a replayed batch and a re-copy from the last commit pass;
+// a re-copy from an offset never committed, commits that go back, and a
+// third run fail.
+func TestCrashDuplicates(t *testing.T) {
+	log := func(keys ...int) map[int32][]harness.Rec {
+		rs := make([]harness.Rec, len(keys))
+		for i, k := range keys {
+			rs[i] = harness.Rec{Offset: int64(i), Key: fmt.Sprint("k", k)}
+		}
+		return map[int32][]harness.Rec{0: rs}
+	}
+	want := &harness.Log{Topic: "orders", Parts: log(0, 1, 2, 3, 4, 5, 6, 7, 8, 9)}
+	for _, c := range []struct {
+		name    string
+		got     []int
+		commits []int64
+		ok      bool
+	}{
+		{"re-copy from the last commit", []int{0, 1, 2, 3, 4, 5, 6, 3, 4, 5, 6, 7, 8, 9}, []int64{1, 2, 6, 9}, true},
+		{"replayed batch, then a re-copy from the last commit", []int{0, 1, 2, 3, 4, 5, 6, 5, 6, 3, 4, 5, 6, 7, 8, 9}, []int64{1, 2, 9}, true},
+		{"re-copy from an offset never committed", []int{0, 1, 2, 3, 4, 5, 6, 5, 6, 3, 4, 5, 6, 7, 8, 9}, []int64{1, 9}, false},
+		{"commits go back", []int{0, 1, 2, 3, 4, 5, 6, 3, 4, 5, 6, 7, 8, 9}, []int64{2, 5, 4, 9}, false},
+		{"a replayed batch and two re-copies", []int{0, 1, 2, 3, 4, 5, 6, 5, 6, 3, 4, 5, 6, 7, 2, 3, 4, 5, 6, 7, 8, 9}, []int64{1, 2, 9}, false},
+	} {
+		r := harness.Compare(want, &harness.Log{Topic: "A.orders", Parts: log(c.got...)})
+		if !r.Clean() {
+			t.Fatalf("%s: the copy is not clean: %s", c.name, r.Summary())
+		}
+		bad := crashDuplicates(r, map[int32][]int64{0: c.commits})
+		if (len(bad) == 0) != c.ok {
+			t.Errorf("%s: problems %q, want ok=%v", c.name, bad, c.ok)
+		}
+	}
 }
