@@ -36,6 +36,7 @@ func NewTail(opts []kgo.Opt, topic string) (*Tail, error) {
 	}
 	cl, err := kgo.NewClient(append(append([]kgo.Opt(nil), opts...),
 		kgo.KeepControlRecords(), // they take offsets; counting them ends a read at a marker
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		fresh,
 	)...)
 	if err != nil {
@@ -48,14 +49,20 @@ func NewTail(opts []kgo.Opt, topic string) (*Tail, error) {
 // Topic returns the topic the tail reads.
 func (t *Tail) Topic() string { return t.topic }
 
-// CatchUp calls fn for every record written to the topic since the previous
-// CatchUp, up to the end offsets the topic has when CatchUp begins,
-// partition by partition in offset order. Transaction markers are counted
-// but not passed to fn; tombstones are. A topic that does not exist (yet)
-// is an error wrapping ErrTopicNotFound. ctx bounds the read; after an
-// error the next CatchUp goes on from where this one stopped.
+// CatchUp is CatchUpTo until the last stable offset (UntilStable).
 func (t *Tail) CatchUp(ctx context.Context, fn func(*kgo.Record)) error {
-	ends, err := t.adm.ListEndOffsets(ctx, t.topic)
+	return t.CatchUpTo(ctx, UntilStable, fn)
+}
+
+// CatchUpTo calls fn for every record written to the topic since the
+// previous catch-up, up to the end offsets that until names as of when it
+// begins, partition by partition in offset order. Records of aborted or
+// open transactions are not read (see Read); transaction markers are counted
+// but not passed to fn; tombstones are passed. A topic that does not exist
+// (yet) is an error wrapping ErrTopicNotFound. ctx bounds the read; after an
+// error the next catch-up goes on from where this one stopped.
+func (t *Tail) CatchUpTo(ctx context.Context, until Until, fn func(*kgo.Record)) error {
+	ends, err := listEnds(ctx, t.adm, t.topic, until)
 	if err == nil {
 		err = ends.Error()
 	}
