@@ -267,6 +267,17 @@ type HerderConfig struct {
 	OffsetsTopicReplication int16
 	// OffsetFlushInterval is the pair's offset.flush.interval.ms.
 	OffsetFlushInterval time.Duration
+	// ExactlyOnce copies the pair's records exactly once
+	// (exactly.once.source.support=enabled): each task writes its records,
+	// their source offsets and what it records about them in transactions
+	// on the target. See the package doc.
+	ExactlyOnce bool
+	// GroupID is the pair's Connect group id (group.id; MM2 uses
+	// "<source>-mm2", the default). In exactly-once mode task t of
+	// connector c has the transactional id "<GroupID>-<c>-<t>", as in
+	// Connect, so a task fences the zombies of its predecessors, Java
+	// MM2's included.
+	GroupID string
 }
 
 // herder returns the offsets-topic settings of source->target.
@@ -283,6 +294,9 @@ func (c *WorkerConfig) herder(source, target string) HerderConfig {
 	}
 	if h.OffsetFlushInterval <= 0 {
 		h.OffsetFlushInterval = c.OffsetFlushInterval
+	}
+	if h.GroupID == "" {
+		h.GroupID = source + "-mm2"
 	}
 	return h
 }

@@ -51,13 +51,16 @@ type ClientOptions struct {
 //	consumer: max.partition.fetch.bytes    kgo.FetchMaxPartitionBytes
 //	consumer: fetch.max.wait.ms            kgo.FetchMaxWait (at least 10ms)
 //	consumer: fetch.min.bytes              kgo.FetchMinBytes
-//	consumer: isolation.level              kgo.FetchIsolationLevel (read_committed, read_uncommitted)
+//	consumer: isolation.level              kgo.FetchIsolationLevel (read_committed, read_uncommitted; the
+//	                                       replication consumer of an exactly-once flow always reads
+//	                                       read_committed, and refuses read_uncommitted)
 //	consumer: auto.offset.reset            kgo.ConsumeResetOffset (earliest, latest, none)
 //	producer: linger.ms                    kgo.ProducerLinger (up to 1m)
 //	producer: batch.size                   kgo.ProducerBatchMaxBytes (512 B..100 MiB; kgo's default is 1 MB, Java's 16 KiB)
 //	producer: buffer.memory                kgo.MaxBufferedBytes (bytes of records waiting for the target)
 //	producer: compression.type             kgo.ProducerBatchCompression (none, gzip, snappy, lz4, zstd)
 //	producer: delivery.timeout.ms          kgo.RecordDeliveryTimeout (0 or at least 1s)
+//	producer: transaction.timeout.ms       kgo.TransactionTimeout (1s..15m; exactly-once mode; default 60s)
 //	producer: max.in.flight.requests.per.connection
 //	                                       checked (at least 1) but not passed on: mm2go's producers are
 //	                                       idempotent, kgo then keeps up to 5 requests in flight per broker
@@ -68,7 +71,7 @@ type ClientOptions struct {
 // ssl.enabled.protocols, ssl.protocol and ssl.cipher.suites set the TLS
 // versions and cipher suites (see tlsTuning).
 // Worker keys ("offset.flush.interval.ms", "offset.storage.topic",
-// "exactly.once.source.support") are not client properties and are left
+// "exactly.once.source.support", "group.id") are not client properties and are left
 // to the worker. Other properties are ignored; the loaders list them in
 // [File.Warnings].
 func (c *Cluster) ClientOpts() (ClientOptions, error) {

@@ -183,7 +183,7 @@ request.timeout.ms = 1000
 		"A.consumer.security.protocol: connection settings belong to the cluster as a whole",
 		"A.replication.factor: a flow setting, not a cluster property",
 		"A.metric.reporters: metric reporter io.strimzi.kafka.metrics.KafkaPrometheusMetricsReporter cannot run in mm2go",
-		"B.producer.transactional.id: mm2go does not copy exactly-once yet",
+		"B.producer.transactional.id: mm2go sets the transactional ids itself in exactly-once mode",
 		"B.producer.max.in.flight.requests.per.connection: 2 with enable.idempotence=false could reorder records",
 		"A->B.producer.override.acks: acks=0 is refused",
 		"A->B.source.cluster.ssl.truststore.location: connection settings per flow are not supported",

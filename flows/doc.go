@@ -84,7 +84,7 @@
 // it: unknown keys, Java classes other than MM2's own defaults
 // (known_keys.go), Java client properties mm2go cannot honour
 // (clientprops.go), and values mm2go refuses (acks=1,
-// exactly.once.source.support=enabled). Only keys that do not matter for
+// transaction.boundary=connector). Only keys that do not matter for
 // mm2go (JVM and Connect worker tuning, settings of consumer groups its
 // consumers do not have) are accepted, with a warning in [File.Warnings]
 // that says why.
@@ -206,7 +206,7 @@
 // "source.<role>.<key>"/"target.<role>.<key>"; the producer of the records
 // gets the target's producer properties, then "producer.override.<key>".
 // The herder's worker keys (offset.storage.*, offset.flush.interval.ms,
-// exactly.once.source.support) come from "<t>.<key>", where a top-level
+// exactly.once.source.support, group.id) come from "<t>.<key>", where a top-level
 // offset.storage.* wins as in MM2, and from the flow; "name" names the
 // flow's source connector, the namespace of its stored offsets
 // (FlowConfig.Worker, Expanded.Plan).

@@ -589,7 +589,7 @@ clusters:
     bogus: 1
     tls: {ca_file: ` + missing + `}
     properties: {consumer.fetch.max.bytes: lots, offset.flush.interval.ms: 0}
-  b: {bootstrap_servers: [b:9092], properties: {exactly.once.source.support: enabled}}
+  b: {bootstrap_servers: [b:9092], properties: {exactly.once.source.support: always}}
 settings: {replication.factor: three}
 flows:
   - {source: a, target: b, topicz: [x]}
@@ -599,7 +599,7 @@ flows:
 			"clusters.a.tls.ca_file: read CA file: open " + missing,
 			`clusters.a.properties.consumer.fetch.max.bytes: expected an integer, got "lots"`,
 			"clusters.a.properties.offset.flush.interval.ms: 0 is too small; the minimum is 1",
-			"clusters.b.properties.exactly.once.source.support: mm2go does not copy exactly-once yet",
+			`clusters.b.properties.exactly.once.source.support: expected one of disabled, preparing, enabled, got "always"`,
 			`settings.replication.factor: expected an integer, got "three"`,
 			"flows[0].topicz: unknown key (did you mean topics?)",
 			`flows[1].target: unknown cluster "c"`,

@@ -77,9 +77,14 @@ var knownKeys = map[string]keyInfo{
 	"offset-syncs.topic.location":                         enumKey("source", "source", "target"),
 	"emit.offset-syncs.enabled":                           boolKey("true"),
 	"consumer.poll.timeout.ms":                            longKey("1000"),
-	"exactly.once.support": {kind: kindEnum, def: "requested", values: []string{"requested", "required"},
-		refuse: map[string]string{"required": "mm2go does not copy exactly-once yet; remove the key or set it to requested"}},
-	"name": {kind: kindName, def: "MirrorSourceConnector"}, // the source connector's name: the namespace of its stored source offsets
+	// Exactly-once (KIP-618): exactly.once.support=required fails a flow
+	// whose target does not have exactly.once.source.support=enabled;
+	// transaction.boundary and its interval size the transactions.
+	"exactly.once.support": enumKey("requested", "requested", "required"),
+	"transaction.boundary": {kind: kindEnum, def: "interval (Connect: poll)", values: []string{"poll", "interval", "connector"},
+		refuse: map[string]string{"connector": "MirrorSourceConnector does not define transaction boundaries (Connect refuses connector for it too); use interval (mm2go's default) or poll"}},
+	"transaction.boundary.interval.ms": {kind: kindLong, def: "offset.flush.interval.ms (mm2go: 1000)", min: 0, hasMin: true},
+	"name":                             {kind: kindName, def: "MirrorSourceConnector"}, // the source connector's name: the namespace of its stored source offsets
 
 	// MirrorSourceConnector.
 	"topics":                                regexKey(".*"),
@@ -114,10 +119,11 @@ var knownKeys = map[string]keyInfo{
 	"heartbeats.topic.replication.factor": rfKey("3"),
 
 	// mm2go's own keys (no MM2 equivalent).
-	"sync.topic.configs.min.insync.replicas": boolKey("false"),                        // also copy min.insync.replicas, which MM2 never does
-	"config.properties.target.keep":          regexKey(""),                            // properties never touched on the target (set there by hand)
-	"replication.factor.from.source":         boolKey("false"),                        // create remote topics with the source topic's replication factor
-	"on.data.loss":                           enumKey("continue", "continue", "fail"), // records deleted before they were copied: report and go on, or fail the task
+	"sync.topic.configs.min.insync.replicas": boolKey("false"),                                        // also copy min.insync.replicas, which MM2 never does
+	"config.properties.target.keep":          regexKey(""),                                            // properties never touched on the target (set there by hand)
+	"replication.factor.from.source":         boolKey("false"),                                        // create remote topics with the source topic's replication factor
+	"on.data.loss":                           enumKey("continue", "continue", "fail"),                 // records deleted before they were copied: report and go on, or fail the task
+	"transaction.boundary.max.bytes":         {kind: kindLong, def: "67108864", min: 0, hasMin: true}, // exactly-once: a transaction also ends when its records reach this many bytes; 0 no bound
 
 	// The worker group (see Expanded.Group): top level only. The timeouts
 	// are Connect's worker keys, which MM2's dedicated mode reads.
@@ -134,8 +140,12 @@ var knownKeys = map[string]keyInfo{
 	"offset.storage.topic":              stringKey("mm2-offsets.<source>.internal"),
 	"offset.storage.partitions":         {kind: kindInt, def: "25", min: 1, hasMin: true},
 	"offset.storage.replication.factor": rfKey("3"),
-	"exactly.once.source.support": {kind: kindEnum, def: "disabled", values: []string{"disabled", "preparing", "enabled"},
-		refuse: map[string]string{"enabled": "mm2go does not copy exactly-once yet; remove the key or set it to disabled"}},
+	// enabled copies exactly once; preparing copies at least once, as
+	// disabled does (mm2go has no Connect config topic to prepare).
+	"exactly.once.source.support": enumKey("disabled", "disabled", "preparing", "enabled"),
+	// Connect's worker group id, "<source>-mm2" in MM2: in exactly-once mode
+	// the transactional ids are <group.id>-<connector>-<task>.
+	"group.id": stringKey("<source>-mm2"),
 
 	// The worker's REST listener (see REST); the command line overrides
 	// them.
@@ -146,6 +156,12 @@ var knownKeys = map[string]keyInfo{
 	"dedicated.mode.enable.internal.rest": {kind: kindBool, def: "false", topOnly: true},
 }
 
+// Keys of exactly-once mode that the flows package checks together.
+const (
+	KeyExactlyOnceSourceSupport = "exactly.once.source.support" // worker key: disabled, preparing, enabled
+	KeyExactlyOnceSupport       = "exactly.once.support"        // connector key: requested, required
+)
+
 // workerKeys are the known keys that may also be set per cluster
 // ("<alias>.<key>"), where they apply to flows targeting that cluster.
 var workerKeys = map[string]bool{
@@ -154,6 +170,7 @@ var workerKeys = map[string]bool{
 	"offset.storage.partitions":         true,
 	"offset.storage.replication.factor": true,
 	"exactly.once.source.support":       true,
+	"group.id":                          true,
 }
 
 // listFields maps the list keys that are Flow fields to their YAML names.
@@ -215,7 +232,6 @@ var pluginListKeys = map[string]string{
 // each is accepted with a warning.
 var ignoredKeys = map[string]string{
 	"add.source.alias.to.metrics":             "removed in Kafka 4.0; mm2go labels metrics with both aliases",
-	"transaction.boundary":                    "used only with exactly.once.source.support=enabled, which mm2go does not offer yet",
 	"task.assigned.partitions":                "task-internal: the connector assigns partitions",
 	"task.assigned.groups":                    "task-internal: the connector assigns groups",
 	"task.index":                              "task-internal",
@@ -244,7 +260,6 @@ var ignoredPrefixes = []struct{ prefix, why string }{
 	{"scheduled.rebalance.", "Connect waits this long before a departed worker's tasks move: mm2go moves them at the next rebalance, at once for a worker that left, after session.timeout.ms for one that died"},
 	{"connect.protocol", "mm2go's workers always rebalance incrementally (cooperative and sticky, as connect.protocol=sessioned)"},
 	{"inter.worker.", "Connect signs the requests its workers forward to each other: mm2go's workers forward REST requests with the REST API's bearer token and TLS (--http-token-file, --http-tls-*)"},
-	{"group.id", "Connect worker group id: mm2go's workers form a group named after the flow file's clusters; set mm2go.group.id to name it"},
 	{"offset.flush.timeout.ms", "mm2go waits for every produce before committing source offsets"},
 	{"offset.storage.file.", "standalone Connect only; mm2go keeps source offsets in Kafka, as MM2 does"},
 	{"topic.creation.", "Connect's topic creation for source connectors: MM2 and mm2go create remote topics themselves"},

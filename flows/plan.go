@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -130,15 +131,19 @@ func toPropSet(values map[string]string) propSet {
 }
 
 // herderConfig applies the worker keys of herder ("A->B") to cfg. Validate
-// refused what mm2go cannot do (exactly.once.source.support=enabled); Plan
-// checks again for Expanded values built by hand.
+// checked them; Plan checks again for Expanded values built by hand.
 func herderConfig(cfg *connect.WorkerConfig, herder string, worker map[string]string) error {
-	switch v := worker["exactly.once.source.support"]; v {
-	case "", "disabled", "preparing":
-	default:
-		return fmt.Errorf("%s: exactly.once.source.support=%s: mm2go does not copy exactly-once yet; remove the key or set it to disabled", herder, v)
-	}
 	var h connect.HerderConfig
+	switch v := strings.ToLower(worker[KeyExactlyOnceSourceSupport]); v {
+	case "", "disabled", "preparing":
+		// preparing is Connect's step before enabled on a running cluster;
+		// mm2go needs none (no config topic), so it copies at least once.
+	case "enabled":
+		h.ExactlyOnce = true
+	default:
+		return fmt.Errorf("%s: %s: expected disabled, preparing or enabled, got %q", herder, KeyExactlyOnceSourceSupport, v)
+	}
+	h.GroupID = strings.TrimSpace(worker["group.id"])
 	h.OffsetsTopic = worker["offset.storage.topic"]
 	if v, ok := worker["offset.storage.partitions"]; ok {
 		n, err := strconv.ParseInt(v, 10, 32)

@@ -337,6 +337,40 @@ func (v *validator) flow(f *File, i int, fl *Flow, known []string, seen map[stri
 	if reset, ok := sets[ClientSourceConsumer]["auto.offset.reset"]; ok && strings.EqualFold(strings.TrimSpace(reset.value), "none") {
 		v.add(reset.path, "none is refused for the replication consumer of %s: its partitions without stored offsets would fail; use earliest or latest", fl.Name())
 	}
+	v.exactlyOnce(f, fl, tgt, at, sets)
+}
+
+// exactlyOnce checks the keys of exactly-once mode together:
+// exactly.once.support=required needs exactly.once.source.support=enabled
+// for the flow's target (KIP-618 fails such a connector too); in
+// exactly-once mode the replication consumer reads read_committed (an
+// explicit read_uncommitted would let aborted source transactions reach
+// the target) and the record producer is idempotent.
+func (v *validator) exactlyOnce(f *File, fl *Flow, tgt *Cluster, at func(string) string, sets map[string]propSet) {
+	worker := herderProps(tgt.Properties, f.Settings, fl.Settings)
+	eos := strings.EqualFold(strings.TrimSpace(worker[KeyExactlyOnceSourceSupport]), "enabled")
+	if !eos {
+		if _, ok := worker["group.id"]; ok {
+			f.warnf("group.id is set for flow %s, which does not copy exactly once: it only names the transactional ids of exactly-once mode "+
+				"(<group.id>-<connector>-<task>), as in Connect; mm2go's workers form a group named after the flow file's clusters (set mm2go.group.id to name it)", fl.Name())
+		}
+		path, value := at("settings."+KeyExactlyOnceSupport), fl.Settings[KeyExactlyOnceSupport]
+		if _, ok := fl.Settings[KeyExactlyOnceSupport]; !ok {
+			path, value = f.settingPath(KeyExactlyOnceSupport), f.Settings[KeyExactlyOnceSupport]
+		}
+		if strings.EqualFold(strings.TrimSpace(value), "required") {
+			v.add(path, "required, but flow %s does not copy exactly once: set %s.%s=enabled (exactly_once: true on the flow in YAML), or set this key to requested",
+				fl.Name(), fl.Target, KeyExactlyOnceSourceSupport)
+		}
+		return
+	}
+	if iso, ok := sets[ClientSourceConsumer]["isolation.level"]; ok && strings.EqualFold(strings.TrimSpace(iso.value), "read_uncommitted") {
+		v.add(iso.path, "read_uncommitted is refused for the replication consumer of %s, which copies exactly once: "+
+			"records of aborted source transactions would reach the target; remove the key (exactly-once mode reads read_committed)", fl.Name())
+	}
+	if idem, ok := sets[ClientWorkerProducer]["enable.idempotence"]; ok && strings.EqualFold(strings.TrimSpace(idem.value), "false") {
+		v.add(idem.path, "false is refused for the record producer of %s, which copies exactly once: transactions need an idempotent producer; remove the key", fl.Name())
+	}
 }
 
 // topLayer returns the top-level settings as a layer of client settings.

@@ -20,6 +20,9 @@ type yamlFile struct {
 	Clusters map[string]*yamlCluster `koanf:"clusters"`
 	Settings map[string]settingValue `koanf:"settings"`
 	Flows    []*yamlFlow             `koanf:"flows"`
+	// ExactlyOnce is exactly.once.source.support=enabled (true) or
+	// disabled (false) for every flow.
+	ExactlyOnce *bool `koanf:"exactly_once"`
 	// ConfigProviders is read before the rest (parseYAML), since its
 	// providers resolve the rest's values.
 	ConfigProviders map[string]*yamlProvider `koanf:"config_providers"`
@@ -48,6 +51,8 @@ type yamlFlow struct {
 	Groups        []string                `koanf:"groups"`
 	GroupsExclude []string                `koanf:"groups_exclude"`
 	Settings      map[string]settingValue `koanf:"settings"`
+	// ExactlyOnce is exactly.once.source.support for this flow.
+	ExactlyOnce *bool `koanf:"exactly_once"`
 }
 
 // settingValue is a settings value: a scalar, or a list of scalars, which
@@ -254,6 +259,13 @@ func (y *yamlFile) fill(f *File) {
 		f.warnUnmappedProps(c)
 	}
 	f.Settings = f.keepSettings(y.Settings, "settings.")
+	if y.ExactlyOnce != nil {
+		f.Settings = f.exactlyOnceField(f.Settings, *y.ExactlyOnce, "exactly_once", "settings.")
+		if f.origin == nil {
+			f.origin = make(map[string]string)
+		}
+		f.origin["settings."+KeyExactlyOnceSourceSupport] = "exactly_once"
+	}
 	for i, yf := range y.Flows {
 		path := fmt.Sprintf("flows[%d]", i)
 		if yf == nil {
@@ -271,8 +283,27 @@ func (y *yamlFile) fill(f *File) {
 			Settings:      f.keepSettings(yf.Settings, path+".settings."),
 			path:          path,
 		}
+		if yf.ExactlyOnce != nil {
+			fl.Settings = f.exactlyOnceField(fl.Settings, *yf.ExactlyOnce, path+".exactly_once", path+".settings.")
+			fl.origin = map[string]string{"settings." + KeyExactlyOnceSourceSupport: path + ".exactly_once"}
+		}
 		f.Flows = append(f.Flows, fl)
 	}
+}
+
+// exactlyOnceField adds the YAML field exactly_once (at path) to settings
+// as exactly.once.source.support; the key set under settings (at prefix)
+// as well is a problem.
+func (f *File) exactlyOnceField(settings map[string]string, on bool, path, prefix string) map[string]string {
+	if _, dup := settings[KeyExactlyOnceSourceSupport]; dup {
+		f.problem(path, "set either exactly_once or %s%s, not both", prefix, KeyExactlyOnceSourceSupport)
+		return settings
+	}
+	if settings == nil {
+		settings = make(map[string]string)
+	}
+	settings[KeyExactlyOnceSourceSupport] = map[bool]string{true: "enabled", false: "disabled"}[on]
+	return settings
 }
 
 // keepSettings returns the settings Validate should see: keys that do not
