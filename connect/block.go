@@ -229,6 +229,9 @@ func (r *taskRunner) service(ctx context.Context, now time.Time) {
 func (r *taskRunner) sendParked(ctx context.Context, sp *SourcePartition, st *partState) {
 	first := st.parked[0]
 	if st.careful > 0 || !r.fits(sp, first.Record) {
+		if r.txn != nil && !r.probeAlone() {
+			return // exactly-once: it goes alone into the next transaction
+		}
 		size := recordBatchSize(first.Record)
 		st.careful -= size
 		st.parked = shift(st.parked, 1)
@@ -251,6 +254,12 @@ func (r *taskRunner) sendParked(ctx context.Context, sp *SourcePartition, st *pa
 		first.Record.Context = sp.ctx
 		cl.Produce(ctx, first.Record, r.promise)
 		r.stats.RecordsSent.Add(1)
+		if r.txn != nil {
+			// Nothing joins the probe's transaction before its outcome is
+			// known: a refusal then aborts the probe alone.
+			r.txn.probe = sp
+			_ = cl.Flush(ctx)
+		}
 		return
 	}
 	k := 1
@@ -283,6 +292,9 @@ func (r *taskRunner) refuse(sp *SourcePartition, rec SourceRecord, err error) {
 // Its batches hold producer.max.request.size, and it takes a record of that
 // size into its buffer.
 func (r *taskRunner) largeProducer() (*kgo.Client, error) {
+	if r.txn != nil {
+		return r.prod, nil // its batches hold producer.max.request.size (txnProducerOpts)
+	}
 	if r.large != nil {
 		return r.large, nil
 	}
@@ -388,6 +400,14 @@ func (r *taskRunner) recheckAttention() {
 	if r.pauser == nil {
 		return
 	}
+	if r.txn != nil {
+		for sp := range r.txn.stops {
+			if !r.pauser.PausePartition(sp) || !r.pauser.ResumePartition(sp, -1) {
+				delete(r.txn.stops, sp)
+				r.publish()
+			}
+		}
+	}
 	for _, sp := range append([]*SourcePartition(nil), r.attention...) {
 		st := sp.st
 		if !r.pauser.PausePartition(sp) {
@@ -406,6 +426,11 @@ func (r *taskRunner) publish() {
 	for _, sp := range r.attention {
 		if st := sp.st; st != nil && (st.blocked || st.retrying) {
 			out = append(out, st.info)
+		}
+	}
+	if r.txn != nil {
+		for _, st := range r.txn.stops {
+			out = append(out, st.info) // copying again up to the record it blocks at
 		}
 	}
 	r.stats.mu.Lock()

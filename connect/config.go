@@ -156,7 +156,9 @@ func (c *WorkerConfig) newClientDefaults(cluster string, role Role, defaults []k
 		// buffer holds 16 MiB (Java's buffer.memory: 32 MiB), two fetch
 		// responses' worth: enough to keep the target busy while the next
 		// fetch is under way, see the fetch size above.
-		all = append(all, kgo.ProducerLinger(time.Millisecond), kgo.MaxBufferedBytes(16<<20))
+		// A transactional producer (exactly-once mode) times its
+		// transactions out after Java's 60s, not kgo's 40s.
+		all = append(all, kgo.ProducerLinger(time.Millisecond), kgo.MaxBufferedBytes(16<<20), kgo.TransactionTimeout(DefaultTransactionTimeout))
 	}
 	all = append(all, cc.Opts...)
 	all = append(all, RoleOpts{cc.ConsumerOpts, cc.ProducerOpts, cc.AdminOpts}.of(role)...)

@@ -71,7 +71,7 @@ func (p Props) Seconds(key string, def time.Duration) (time.Duration, error) {
 // changes that need new task configs (new topics, new partitions).
 //
 // The worker calls every method from the connector's own goroutine, never two
-// at once. A connector may start goroutines in Start; it must end them in Stop.
+// at once, except NewTask (see there). A connector may start goroutines in Start; it must end them in Stop.
 type Connector interface {
 	// Start prepares the connector: parse cc.Props, create internal topics,
 	// load what TaskConfigs needs. ctx covers start-up only; never store it.
@@ -82,7 +82,10 @@ type Connector interface {
 	// TaskConfigs returns at most maxTasks task configs. It must not block on
 	// the network: it works from what Start or a refresh loaded.
 	TaskConfigs(maxTasks int) ([]Props, error)
-	// NewTask returns an unstarted task; the worker starts it.
+	// NewTask returns an unstarted task; the worker starts it. Unlike the
+	// other methods it is also called from a task's runner goroutine (in
+	// exactly-once mode a task is restarted in place after an aborted
+	// transaction), so it must not touch the connector's state.
 	NewTask() SourceTask
 	// Stop ends what Start began. It is idempotent.
 	Stop(ctx context.Context) error
@@ -119,6 +122,24 @@ type SourceTask interface {
 // An error skips this offset commit; the next one tries again.
 type Committer interface {
 	Commit(ctx context.Context) error
+}
+
+// TransactionListener is an optional interface of a SourceTask, for
+// exactly-once mode (HerderConfig.ExactlyOnce). The runner calls
+// TransactionCommitted from the runner goroutine after each transaction of
+// the task committed: the records it held, their source offsets and what
+// the task produced to TaskContext.TransactionalProducer before the call
+// are on the target, visible to read_committed consumers. MirrorSource
+// sends its MM2 offset syncs to a source cluster then, as Java MM2 does
+// after a commit: a sync must not point at a record that was aborted. It
+// must not block on the network for long.
+//
+// A transaction that aborts is never reported: the runner restarts the
+// task (Stop, then a new task from the connector's NewTask, Start) from
+// the source offsets committed last, as if it had been restarted, and
+// the stopped task drops what it held for the aborted transaction.
+type TransactionListener interface {
+	TransactionCommitted(ctx context.Context)
 }
 
 // SourceRecord is one record to produce to the target cluster, with where it
@@ -186,7 +207,22 @@ type TaskContext struct {
 	offsets   *offsetStore
 	parts     *partitionTable
 	stats     *TaskStats
+	txnProd   *kgo.Client // the transactional producer in exactly-once mode; nil otherwise
 }
+
+// TransactionalProducer returns, in exactly-once mode, the producer whose
+// transactions hold the task's records and their source offsets; nil when
+// the task copies at least once. A task writes what must commit or abort
+// with its records through it: MirrorSource writes its offset index
+// entries, and its MM2 offset syncs when they live on the target, so that
+// what the index says of a record is on the target exactly when the record
+// is. Produce to it only from Poll and Committer.Commit (the runner
+// goroutine), with a context that is not cancelled, and name the
+// partition (it partitions manually). Flush is fine (Commit may flush to
+// learn whether what it produced got through; a record of the task that
+// failed must make Commit fail, which aborts the transaction); never begin,
+// end or abort a transaction on it, and never close it: the runner owns it.
+func (tc *TaskContext) TransactionalProducer() *kgo.Client { return tc.txnProd }
 
 // ReportLostRecords counts n source records that were gone before they could
 // be copied (deleted by retention, or a topic deleted and re-created). The

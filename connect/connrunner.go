@@ -58,6 +58,14 @@ func (w *Worker) runConnector(ctx, hard context.Context, spec ConnectorSpec, sto
 	if err != nil {
 		return w.failConnector(spec, log, err)
 	}
+	txn, err := txnConfigOf(&w.cfg, spec) // exactly-once mode, or nil
+	if err == nil && txn != nil {
+		err = w.checkTxnTimeout(spec, txn)
+	}
+	if err != nil {
+		return w.failConnector(spec, log, err)
+	}
+	fencedUpTo := 0 // exactly-once: task ids below it ran here, or were fenced
 
 	var (
 		conn    Connector // the running instance; nil while stopped or failed
@@ -97,6 +105,9 @@ func (w *Worker) runConnector(ctx, hard context.Context, spec ConnectorSpec, sto
 		st.mu.Unlock()
 		t := w.newTaskRunner(spec, id, props, conn, store, log, hard, st)
 		t.ctl = tctl(id)
+		if txn != nil {
+			t.txn = &txnState{cfg: txn, id: TransactionalID(txn.groupID, spec.Name, id)}
+		}
 		tasks[id] = t
 		cancels[t] = cancel
 		ts := TaskStatus{ID: id, State: StateRunning, Restarts: restarts[id]}
@@ -140,6 +151,16 @@ func (w *Worker) runConnector(ctx, hard context.Context, spec ConnectorSpec, sto
 				w.removeTask(spec, id)
 			}
 		}
+		if txn != nil && (fencedUpTo == 0 || len(cfgs) < fencedUpTo) {
+			// Fewer tasks than before (or a first start): fence the
+			// ids of the tasks that are gone (they stopped above), as
+			// Connect fences a generation, so that no zombie of theirs
+			// commits.
+			fctx, cancel := context.WithTimeout(ctx, w.cfg.ShutdownTimeout)
+			w.fenceStaleTasks(fctx, spec, txn.groupID, len(cfgs), fencedUpTo)
+			cancel()
+		}
+		fencedUpTo = max(fencedUpTo, len(cfgs))
 		for id, props := range cfgs {
 			t, ok := tasks[id]
 			switch {
@@ -424,7 +445,7 @@ func (w *Worker) newTaskRunner(spec ConnectorSpec, id int, props Props, conn Con
 	life, endClients := clientLife(hard)
 	clients := w.clientsOf(life, stats.m.reach, spec, id)
 	return &taskRunner{
-		cfg: &w.cfg, spec: spec, id: id, task: conn.NewTask(), store: store, log: tlog, hard: hard, began: time.Now(), clock: &w.clock,
+		cfg: &w.cfg, spec: spec, id: id, task: conn.NewTask(), newTask: conn.NewTask, store: store, log: tlog, hard: hard, began: time.Now(), clock: &w.clock,
 		stats: stats, endClients: endClients, props: props, reconfig: make(chan reconfigRequest), done: make(chan struct{}),
 		flushInterval: w.cfg.herder(spec.Source, spec.Target).OffsetFlushInterval,
 		newProducer: func(opts ...kgo.Opt) (*kgo.Client, error) {

@@ -617,23 +617,36 @@ func (r *taskRunner) pause(ctx context.Context) error {
 		case <-fctx.Done():
 		}
 	}()
-	for _, p := range []*kgo.Client{r.prod, r.large} {
-		if p != nil {
-			_ = p.Flush(fctx) // what failed shows in blockFailed below
-		}
-	}
-	stop()
-	cancel()
-	if r.prodErr.Swap(false) {
-		if err := r.blockFailed(time.Now()); err != nil {
+	if r.txn != nil {
+		// Exactly-once: commit the open transaction, records and offsets.
+		err := r.settleTxn(ctx, fctx)
+		stop()
+		cancel()
+		if err != nil {
 			return err
+		}
+	} else {
+		for _, p := range []*kgo.Client{r.prod, r.large} {
+			if p != nil {
+				_ = p.Flush(fctx) // what failed shows in blockFailed below
+			}
+		}
+		stop()
+		cancel()
+		if r.prodErr.Swap(false) {
+			if err := r.blockFailed(time.Now()); err != nil {
+				return err
+			}
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err := r.commit(ctx); err != nil && ctx.Err() == nil {
+			r.log.Warn("source offset commit failed; will retry", "error", err)
 		}
 	}
 	if ctx.Err() != nil {
 		return nil
-	}
-	if err := r.commit(ctx); err != nil && ctx.Err() == nil {
-		r.log.Warn("source offset commit failed; will retry", "error", err)
 	}
 	if !r.ctl.conn.isPaused() {
 		return nil
@@ -662,6 +675,9 @@ func (r *taskRunner) pause(ctx context.Context) error {
 				return err
 			}
 		case now := <-tick.C:
+			if r.txn != nil {
+				continue // nothing is sent while paused; the transaction was committed
+			}
 			if r.prodErr.Swap(false) {
 				if err := r.blockFailed(now); err != nil {
 					return err

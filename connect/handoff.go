@@ -119,6 +119,9 @@ func revoke(conn Connector, tasks map[int]*taskRunner, cancels map[*taskRunner]c
 func (r *taskRunner) handOff(ctx context.Context) error {
 	hctx, cancel := context.WithTimeout(ctx, r.cfg.ShutdownTimeout)
 	defer cancel()
+	if r.txn != nil {
+		return r.handOffTxn(ctx, hctx)
+	}
 	for _, p := range []*kgo.Client{r.prod, r.large} {
 		if p == nil {
 			continue

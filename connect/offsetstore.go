@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -25,14 +26,17 @@ func OffsetsTopic(source string) string { return "mm2-offsets." + source + ".int
 // partitioned by Kafka's murmur2 of the key. It is loaded once at start
 // (last value per key wins, null deletes), so a worker resumes from what
 // Java MM2 or an earlier mm2go wrote, and is updated in memory as tasks
-// commit.
+// commit. Reads are read_committed: in exactly-once mode tasks commit their
+// offsets in transactions, and a value of a transaction that is aborted
+// (or still open) is never read.
 type offsetStore struct {
 	topic string
 	log   hclog.Logger
 	prod  *kgo.Client // key-hashing producer on the target
 
-	tailMu sync.Mutex  // guards tail
-	tail   *kread.Tail // reads the topic: all at open, then what others wrote (refresh)
+	tailMu    sync.Mutex  // guards tail and refreshed; held while reading
+	tail      *kread.Tail // reads the topic: all at open, then what others wrote (refresh)
+	refreshed time.Time   // when the last refreshWritten began
 
 	mu      sync.Mutex // guards offsets and pos
 	offsets map[string]OffsetValue
@@ -87,11 +91,17 @@ func openOffsetStore(ctx, life context.Context, cfg *WorkerConfig, source, targe
 func (s *offsetStore) catchUp(ctx context.Context) (int, error) {
 	s.tailMu.Lock()
 	defer s.tailMu.Unlock()
+	return s.catchUpLocked(ctx, kread.UntilStable)
+}
+
+// catchUpLocked is catchUp up to the end offsets until names; tailMu is
+// held.
+func (s *offsetStore) catchUpLocked(ctx context.Context, until kread.Until) (int, error) {
 	if s.tail == nil {
 		return 0, errors.New("the offsets topic's reader is closed")
 	}
 	n := 0
-	err := s.tail.CatchUp(ctx, func(r *kgo.Record) {
+	err := s.tail.CatchUpTo(ctx, until, func(r *kgo.Record) {
 		n++
 		s.applyAt(r.Key, r.Value, r.Offset)
 	})
@@ -116,6 +126,31 @@ func (s *offsetStore) refresh(ctx context.Context) error {
 	if _, err := s.catchUp(ctx); err != nil {
 		return fmt.Errorf("read source offsets from %s: %w", s.topic, err)
 	}
+	return nil
+}
+
+// refreshWritten reads what was committed to the offsets topic since the
+// last read, waiting for the transactions open in it to end
+// (kread.UntilWritten): in exactly-once mode a task calls it right after it
+// fenced its predecessors (whose last transaction is then committed or
+// aborted), so that it starts from the offsets they committed, also those
+// that the load at open or a refresh did not wait for. A read that began
+// after since serves every caller that fenced before it: tasks starting
+// together share one read. The store keeps its reader in exactly-once mode
+// (see runHerder).
+func (s *offsetStore) refreshWritten(ctx context.Context, since time.Time) error {
+	s.tailMu.Lock()
+	defer s.tailMu.Unlock()
+	if s.refreshed.After(since) {
+		return nil
+	}
+	began := time.Now()
+	n, err := s.catchUpLocked(ctx, kread.UntilWritten)
+	if err != nil {
+		return fmt.Errorf("read source offsets from %s: %w", s.topic, err)
+	}
+	s.refreshed = began
+	s.log.Debug("read source offsets committed since the last read", "topic", s.topic, "records", n, "took", time.Since(began))
 	return nil
 }
 
@@ -191,7 +226,8 @@ type commitEntry struct {
 	sp      *SourcePartition
 	value   OffsetValue
 	forget  bool
-	version int64 // sp's value version the entry was read at
+	version int64       // sp's value version the entry was read at
+	rec     *kgo.Record // its record once produced (records), for its position
 }
 
 // commit writes entries to the offsets topic and waits for the target to
@@ -216,11 +252,7 @@ func (s *offsetStore) commit(ctx context.Context, entries []commitEntry) error {
 		}
 		results <- err
 	}
-	for _, e := range entries {
-		r := &kgo.Record{Key: e.sp.key}
-		if !e.forget {
-			r.Value = AppendOffsetValue(nil, e.value.Offset, e.value.Fields...)
-		}
+	for _, r := range s.records(entries) {
 		s.prod.Produce(ctx, r, promise)
 	}
 	for range entries {
@@ -233,6 +265,29 @@ func (s *offsetStore) commit(ctx context.Context, entries []commitEntry) error {
 			return fmt.Errorf("commit source offsets to %s: %w", s.topic, context.Cause(ctx))
 		}
 	}
+	s.committed(entries)
+	return nil
+}
+
+// records returns the offsets-topic records of entries, in order; each
+// entry keeps its record (rec), whose position committed remembers.
+func (s *offsetStore) records(entries []commitEntry) []*kgo.Record {
+	out := make([]*kgo.Record, len(entries))
+	for i := range entries {
+		e := &entries[i]
+		e.rec = &kgo.Record{Topic: s.topic, Key: e.sp.key}
+		if !e.forget {
+			e.rec.Value = AppendOffsetValue(nil, e.value.Offset, e.value.Fields...)
+		}
+		out[i] = e.rec
+	}
+	return out
+}
+
+// committed marks entries committed, in memory and on their partitions,
+// once their records (from records) are on the target: acknowledged, or,
+// in exactly-once mode, in a committed transaction.
+func (s *offsetStore) committed(entries []commitEntry) {
 	s.mu.Lock()
 	for _, e := range entries {
 		if e.forget {
@@ -240,12 +295,14 @@ func (s *offsetStore) commit(ctx context.Context, entries []commitEntry) error {
 		} else {
 			s.offsets[string(e.sp.key)] = e.value
 		}
+		if e.rec != nil && e.rec.Offset > s.pos[string(e.sp.key)] {
+			s.pos[string(e.sp.key)] = e.rec.Offset
+		}
 		e.sp.mu.Lock()
 		e.sp.committed, e.sp.committedVersion = e.value.Offset, e.version
 		e.sp.mu.Unlock()
 	}
 	s.mu.Unlock()
-	return nil
 }
 
 func (s *offsetStore) close() {

@@ -476,3 +476,30 @@ func (t *partitionTable) snapshot() []*SourcePartition {
 	defer t.mu.Unlock()
 	return append([]*SourcePartition(nil), t.all...)
 }
+
+// rewind puts every partition back to its stored value after a
+// transaction aborted (exactly-once mode): nothing is in flight (the
+// producer's buffer was aborted), no failure or restart of its offsets is
+// pending (the task, started again, finds a re-created topic again), and
+// what the aborted transaction acknowledged counts for nothing. Runner
+// goroutine only; the partitions in the runner's attention were released
+// first.
+func (t *partitionTable) rewind() {
+	t.changed.Store(false)
+	for _, sp := range t.snapshot() {
+		sp.mu.Lock()
+		sp.runs, sp.head = sp.runs[:0], 0
+		sp.err, sp.errOffset, sp.failBytes, sp.failCount, sp.ahead = nil, 0, 0, 0, 0
+		sp.restart = nil
+		sp.mu.Unlock()
+		if sp.key != nil {
+			t.load(sp)
+		} else {
+			sp.mu.Lock()
+			sp.acked, sp.committed, sp.committedVersion = -1, -1, sp.version
+			sp.mu.Unlock()
+		}
+		sp.restarted = false
+		sp.newContext()
+	}
+}

@@ -33,6 +33,9 @@ func connectStatus(cs ConnectorStatus) map[string]any {
 		if ts.RecordsAhead > 0 {
 			t["records_ahead"] = ts.RecordsAhead
 		}
+		if ts.TransactionAborts > 0 {
+			t["transaction_aborts"] = ts.TransactionAborts
+		}
 		if len(ts.BlockedPartitions) > 0 {
 			bps := make([]map[string]any, 0, len(ts.BlockedPartitions))
 			for _, b := range ts.BlockedPartitions {
@@ -87,7 +90,8 @@ var (
 	descRecords = prometheus.NewDesc("mm2go_task_records_acked_total", "Records the target acknowledged.", labels, nil)
 	descBytes   = prometheus.NewDesc("mm2go_task_bytes_acked_total", "Key and value bytes the target acknowledged.", labels, nil)
 	descSent    = prometheus.NewDesc("mm2go_task_records_sent_total", "Records handed to the producer.", labels, nil)
-	descCommits = prometheus.NewDesc("mm2go_task_offset_commits_total", "Source-offset commits written.", labels, nil)
+	descCommits = prometheus.NewDesc("mm2go_task_offset_commits_total", "Source-offset commits written (in exactly-once mode: transactions committed).", labels, nil)
+	descAborts  = prometheus.NewDesc("mm2go_task_transaction_aborts_total", "Transactions of an exactly-once task that were aborted; each restarted the task from its committed offsets.", labels, nil)
 	descLost    = prometheus.NewDesc("mm2go_task_records_lost_total", "Source records deleted (retention, topic re-created) before they were copied.", labels, nil)
 	descUnknown = prometheus.NewDesc("mm2go_task_unknown_losses_total", "Source partitions that may have lost records that cannot be counted (deleted or re-created while not copied); the log gives the first offset.", labels, nil)
 	descCycles  = prometheus.NewDesc("mm2go_task_cycles_total", "Periodic cycles (checkpoint cycles) the task finished.", labels, nil)
@@ -105,7 +109,7 @@ var (
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descRecords, descBytes, descSent, descCommits, descLost, descUnknown, descCycles, descCycle, descRunning, descFailed,
-		descRestart, descAhead, descNBlock, descBlocked, descBlockS, descBlockR} {
+		descRestart, descAhead, descNBlock, descBlocked, descBlockS, descBlockR, descAborts} {
 		ch <- d
 	}
 }
@@ -122,6 +126,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(descBytes, prometheus.CounterValue, float64(ts.BytesAcked), lv...)
 			ch <- prometheus.MustNewConstMetric(descSent, prometheus.CounterValue, float64(ts.RecordsSent), lv...)
 			ch <- prometheus.MustNewConstMetric(descCommits, prometheus.CounterValue, float64(ts.Commits), lv...)
+			ch <- prometheus.MustNewConstMetric(descAborts, prometheus.CounterValue, float64(ts.TransactionAborts), lv...)
 			ch <- prometheus.MustNewConstMetric(descLost, prometheus.CounterValue, float64(ts.RecordsLost), lv...)
 			ch <- prometheus.MustNewConstMetric(descUnknown, prometheus.CounterValue, float64(ts.UnknownLosses), lv...)
 			if ts.Cycles > 0 {

@@ -355,7 +355,7 @@ func (w *Worker) writeOffsets(ctx context.Context, h *connControl, recs []*kgo.R
 	h.mu.Unlock()
 	if store != nil {
 		for _, r := range recs {
-			store.apply(r.Key, r.Value)
+			store.applyAt(r.Key, r.Value, r.Offset)
 		}
 	}
 	w.log.Info("source offsets changed on request", "connector", connectName(h.spec.Source, h.spec.Target, h.spec.Name),

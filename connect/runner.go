@@ -108,6 +108,10 @@ type taskRunner struct {
 	entries    []commitEntry
 	nextCommit time.Time // the periodic commit; zero until the first commit
 	lastCommit time.Time // when the last commit began; zero: none yet
+
+	// Exactly-once mode (txn.go); txn is nil in at-least-once mode.
+	txn     *txnState
+	newTask func() SourceTask // the connector's NewTask, to restart the task in place
 }
 
 // commitSoonGap is the least time between two early commits (see
@@ -132,6 +136,9 @@ type TaskStats struct {
 	// UnknownLosses counts source partitions that may have lost records
 	// that cannot be counted (ReportUnknownLoss).
 	UnknownLosses atomic.Int64
+	// TxnCommits and TxnAborts count the transactions of an exactly-once
+	// task that committed and that were aborted.
+	TxnCommits, TxnAborts atomic.Int64
 
 	mu      sync.Mutex         // guards blocked
 	blocked []BlockedPartition // partitions stopped at a refused record
@@ -203,16 +210,24 @@ func (r *taskRunner) run(ctx context.Context) (err error) {
 	bo := backoff{max: r.cfg.RetryBackoffMax}
 	r.targets = make(map[targetKey]*SourcePartition)
 	r.kgoLog = fenceLogger{Logger: KgoLogger(r.log.Named("kgo").With("cluster", r.spec.Target)), fence: r.fence}
-	r.prod, err = r.newProducer(
-		kgo.WithLogger(r.kgoLog),
-		kgo.RecordPartitioner(kgo.ManualPartitioner()),
-		kgo.MetadataMinAge(250*time.Millisecond), // see awaitPartition
-		// Connect's producer client id, with the connector named as
-		// Strimzi names MM2's: dashboards select it by that form.
-		ClientLabel(fmt.Sprintf("connector-producer-%s-%d", connectName(r.spec.Source, r.spec.Target, r.spec.Name), r.id)),
-	)
-	if err != nil {
-		return err
+	if r.txn != nil {
+		// Exactly-once: fence the task's predecessors and read what they
+		// committed before the task starts (txn.go).
+		if stopped, err := r.openTxn(ctx); stopped || err != nil {
+			return err
+		}
+	} else {
+		r.prod, err = r.newProducer(
+			kgo.WithLogger(r.kgoLog),
+			kgo.RecordPartitioner(kgo.ManualPartitioner()),
+			kgo.MetadataMinAge(250*time.Millisecond), // see awaitPartition
+			// Connect's producer client id, with the connector named as
+			// Strimzi names MM2's: dashboards select it by that form.
+			ClientLabel(fmt.Sprintf("connector-producer-%s-%d", connectName(r.spec.Source, r.spec.Target, r.spec.Name), r.id)),
+		)
+		if err != nil {
+			return err
+		}
 	}
 	r.limits = limitsOf(r.prod, r.cfg.Clusters[r.spec.Target].maxRequestSize())
 	r.promise = r.onAck
@@ -278,7 +293,12 @@ func (r *taskRunner) run(ctx context.Context) (err error) {
 	}()
 	for ctx.Err() == nil {
 		if r.prodErr.Swap(false) {
-			if err := r.blockFailed(time.Now()); err != nil {
+			if r.txn != nil && r.txn.failed.Load() {
+				// Exactly-once: the transaction cannot commit.
+				if err := r.txnAbort(ctx, errors.New("a record of the transaction failed"), time.Now()); err != nil {
+					return err
+				}
+			} else if err := r.blockFailed(time.Now()); err != nil {
 				return err
 			}
 		}
@@ -320,8 +340,14 @@ func (r *taskRunner) run(ctx context.Context) (err error) {
 		}
 		bo.reset()
 		r.send(pctx, recs)
-		// A partition whose offsets restarted is committed at once.
-		if r.commitDue(time.Now()) || r.tc.parts.changed.Load() {
+		if r.txn != nil {
+			if r.txnDue(time.Now(), len(recs) > 0) {
+				if err := r.commitTxn(ctx); err != nil {
+					return err
+				}
+			}
+		} else if r.commitDue(time.Now()) || r.tc.parts.changed.Load() {
+			// A partition whose offsets restarted is committed at once.
 			if err := r.commit(ctx); err != nil && ctx.Err() == nil {
 				r.log.Warn("source offset commit failed; will retry", "error", err)
 			}
@@ -340,8 +366,13 @@ func (r *taskRunner) reconfigure(ctx context.Context, req reconfigRequest) error
 		}
 		return err
 	}
+	r.tc.Props = req.props.Clone() // a task restarted in place (exactly-once mode) starts with these
 	if req.done != nil {
-		req.done <- r.handOff(ctx)
+		err := r.handOff(ctx)
+		req.done <- err
+		if err != nil && r.txn != nil {
+			return err // exactly-once: the transaction could not commit nor abort
+		}
 	}
 	r.recheckAttention()
 	return nil
@@ -354,6 +385,10 @@ func (r *taskRunner) reconfigure(ctx context.Context, req reconfigRequest) error
 // the commit of what was acknowledged already; the flush leaves a fifth of
 // the time for the second commit and the task's Stop.
 func (r *taskRunner) stop(sctx context.Context) {
+	if r.txn != nil {
+		r.stopTxn(sctx)
+		return
+	}
 	var errs []error
 	if err := r.commit(sctx); err != nil {
 		r.log.Warn("source offset commit before the producer flush failed", "error", err)
@@ -427,6 +462,22 @@ func (r *taskRunner) send(ctx context.Context, recs []SourceRecord) {
 		j := i + 1
 		for j < len(recs) && recs[j].Partition == sp {
 			j++
+		}
+		if stop := r.stopAt(sp); stop != nil {
+			// Exactly-once: the partition copies again up to the record
+			// it was blocked at before an abort, and blocks there.
+			end := j
+			for k := i; k < end; k++ {
+				if recs[k].Offset >= stop.info.Offset {
+					r.send(ctx, recs[i:k])
+					r.reblock(sp, stop, time.Now())
+					i = end
+					break
+				}
+			}
+			if i == end {
+				continue
+			}
 		}
 		if sp.st != nil {
 			r.park(sp, recs[i:j])
@@ -512,6 +563,9 @@ func (r *taskRunner) onAck(rec *kgo.Record, err error) {
 	}
 	sp.ackAt(rec.Offset, size, rec.Timestamp.UnixMilli(), r.clock.nowMs(), err)
 	if err != nil {
+		if r.txn != nil {
+			r.txn.failed.Store(true)
+		}
 		r.prodErr.Store(true)
 		r.wakeUp()
 		return

@@ -147,7 +147,11 @@ type TaskStatus struct {
 	RecordsAcked int64
 	BytesAcked   int64
 	Commits      int64
-	RecordsLost  int64 // source records gone before they were copied
+	// TransactionAborts counts the transactions of an exactly-once task
+	// that were aborted (Commits counts those that committed); each abort
+	// restarted the task in place from its committed source offsets.
+	TransactionAborts int64
+	RecordsLost       int64 // source records gone before they were copied
 	// UnknownLosses counts source partitions that may have lost records
 	// that cannot be counted: deleted or re-created while nobody copied
 	// them. The log gives the first offset of each.
@@ -164,6 +168,7 @@ func (ts *TaskStatus) fill(st *TaskStats) {
 	ts.RecordsAcked = st.RecordsAcked.Load()
 	ts.BytesAcked = st.BytesAcked.Load()
 	ts.Commits = st.Commits.Load()
+	ts.TransactionAborts = st.TxnAborts.Load()
 	ts.RecordsLost = st.RecordsLost.Load()
 	ts.UnknownLosses = st.UnknownLosses.Load()
 	ts.Cycles = st.Cycles.Load()
@@ -405,7 +410,12 @@ func (w *Worker) runHerder(ctx, hard context.Context, specs []ConnectorSpec) err
 		}
 		sleepCtx(ctx, d)
 	}
-	store.dropTail() // alone, nobody else commits: the offsets loaded are the truth
+	if !w.cfg.herder(source, target).ExactlyOnce {
+		// Alone, nobody else commits: the offsets loaded are the truth.
+		// In exactly-once mode tasks read again after they fenced their
+		// predecessors (a killed worker's transaction may still be open).
+		store.dropTail()
+	}
 	defer store.close()
 	var (
 		wg   sync.WaitGroup

@@ -26,10 +26,11 @@ const defaultPollTimeout = time.Second
 const pollTimeout = defaultPollTimeout
 
 var (
-	_ connect.Committer       = (*MirrorSourceTask)(nil)
-	_ connect.Reconfigurable  = (*MirrorSourceTask)(nil)
-	_ connect.PartitionPauser = (*MirrorSourceTask)(nil)
-	_ connect.AckObserver     = (*offsets.PartitionTracker)(nil)
+	_ connect.Committer           = (*MirrorSourceTask)(nil)
+	_ connect.TransactionListener = (*MirrorSourceTask)(nil)
+	_ connect.Reconfigurable      = (*MirrorSourceTask)(nil)
+	_ connect.PartitionPauser     = (*MirrorSourceTask)(nil)
+	_ connect.AckObserver         = (*offsets.PartitionTracker)(nil)
 )
 
 // MirrorSourceTask copies its assigned source partitions to the target: the
@@ -46,6 +47,15 @@ var (
 // and Commit, which the runner calls before each source-offset commit, makes
 // the index entries durable first, so the index always knows every record up
 // to the committed source offsets.
+//
+// In exactly-once mode (connect.TaskContext.TransactionalProducer) the
+// index entries, and the MM2 offset syncs when they live on the target,
+// go into the task's transactions with its records, so what the index
+// says of a record is on the target exactly when the record is; MM2 offset
+// syncs to a source cluster stay outside any transaction, as in MM2, and
+// are sent only once the transaction of their record committed. The
+// replication consumer reads read_committed, so aborted source
+// transactions never reach the target.
 type MirrorSourceTask struct {
 	tc  *connect.TaskContext
 	cfg SourceConfig
@@ -84,6 +94,12 @@ type MirrorSourceTask struct {
 	indexErr   atomic.Pointer[error] // first index entry that failed; set by onIndex
 	syncFails  atomic.Int64          // offset syncs that failed since the last report
 	syncErr    atomic.Pointer[error] // the last of them
+
+	// Exactly-once mode: indexProd is the runner's transactional producer
+	// (not the task's to close), and MM2 offset syncs to the source wait in
+	// heldSyncs until their transaction commits.
+	txn       bool
+	heldSyncs []offsets.OffsetSync
 }
 
 // Start implements connect.SourceTask.
@@ -120,7 +136,7 @@ func (t *MirrorSourceTask) Start(ctx context.Context, tc *connect.TaskContext) e
 	if err := t.openOffsetProducers(); err != nil {
 		return err
 	}
-	t.cl, err = tc.NewClient(tc.Source, connect.RoleConsumer,
+	consumeOpts := []kgo.Opt{
 		kgo.ConsumePartitions(start),
 		// consumer.auto.offset.reset picks where a partition without a
 		// stored offset starts (track). When a stored offset is out of
@@ -136,7 +152,14 @@ func (t *MirrorSourceTask) Start(ctx context.Context, tc *connect.TaskContext) e
 		// up) and loss detection expects.
 		kgo.KeepControlRecords(),
 		connect.ClientLabel(fmt.Sprintf("%s->%s|%s-%d|replication-consumer", tc.Source, tc.Target, tc.Connector, tc.ID)),
-	)
+	}
+	if t.txn {
+		// Exactly once: records of aborted (or still open) source
+		// transactions are never copied. flows refuses an explicit
+		// read_uncommitted; this wins over anything else.
+		consumeOpts = append(consumeOpts, kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	}
+	t.cl, err = tc.NewClient(tc.Source, connect.RoleConsumer, consumeOpts...)
 	if err != nil {
 		t.closeOffsetProducers()
 		return err
@@ -158,17 +181,13 @@ func (t *MirrorSourceTask) openOffsetProducers() error {
 	t.indexTopic = offsets.IndexTopic(t.cfg.SourceAlias)
 	t.onIndex, t.onSync = t.indexAcked, t.syncAcked
 	var err error
-	t.indexProd, err = tc.NewClient(tc.Target, connect.RoleProducer,
-		kgo.RecordPartitioner(kgo.ManualPartitioner()),
-		kgo.MaxBufferedRecords(offsetProducerBuffer),
-		// Entries differ in a few bytes: in a large batch zstd stores one
-		// in about 9 bytes, snappy (kgo's default) in 32, none in 71. They
-		// need to be durable only by the next Commit, whose Flush does not
-		// wait for the linger, so batches can take their time to fill.
-		kgo.ProducerBatchCompression(kgo.ZstdCompression(), kgo.SnappyCompression(), kgo.NoCompression()),
-		kgo.ProducerLinger(500*time.Millisecond),
-		connect.ClientLabel(fmt.Sprintf("%s->%s|%s-%d|offset-index-producer", tc.Source, tc.Target, tc.Connector, tc.ID)),
-	)
+	if p := tc.TransactionalProducer(); p != nil {
+		t.txn, t.indexProd = true, p
+		t.heldSyncs = t.heldSyncs[:0]
+	} else {
+		t.txn = false
+		t.indexProd, err = t.newIndexProducer()
+	}
 	if err != nil {
 		return err
 	}
@@ -193,13 +212,30 @@ func (t *MirrorSourceTask) openOffsetProducers() error {
 	return nil
 }
 
+// newIndexProducer opens the producer of the offset index entries in
+// at-least-once mode.
+func (t *MirrorSourceTask) newIndexProducer() (*kgo.Client, error) {
+	tc := t.tc
+	return tc.NewClient(tc.Target, connect.RoleProducer,
+		kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.MaxBufferedRecords(offsetProducerBuffer),
+		// Entries differ in a few bytes: in a large batch zstd stores one
+		// in about 9 bytes, snappy (kgo's default) in 32, none in 71. They
+		// need to be durable only by the next Commit, whose Flush does not
+		// wait for the linger, so batches can take their time to fill.
+		kgo.ProducerBatchCompression(kgo.ZstdCompression(), kgo.SnappyCompression(), kgo.NoCompression()),
+		kgo.ProducerLinger(500*time.Millisecond),
+		connect.ClientLabel(fmt.Sprintf("%s->%s|%s-%d|offset-index-producer", tc.Source, tc.Target, tc.Connector, tc.ID)),
+	)
+}
+
 // closeOffsetProducers closes what openOffsetProducers opened; records still
 // buffered are failed.
 func (t *MirrorSourceTask) closeOffsetProducers() {
 	if t.syncProd != nil && t.syncProd != t.indexProd {
 		t.syncProd.Close()
 	}
-	if t.indexProd != nil {
+	if t.indexProd != nil && !t.txn { // the transactional producer is the runner's
 		t.indexProd.Close()
 	}
 	t.syncProd, t.indexProd = nil, nil
@@ -221,13 +257,17 @@ func (t *MirrorSourceTask) closeOffsetProducers() {
 // later one of the partition supersedes it), so a source cluster that is
 // away never holds up Poll.
 func (t *MirrorSourceTask) sendOffsets(ctx context.Context) error {
-	if err := t.indexErr.Load(); err != nil {
+	// In exactly-once mode a failed entry dooms the transaction, not the
+	// task: Commit reports it, and the runner aborts and starts over.
+	if err := t.indexErr.Load(); err != nil && !t.txn {
 		return *err
 	}
 	bg := context.WithoutCancel(ctx)
 	t.entries = t.shifts.TakeEntries(t.entries[:0])
 	for _, e := range t.entries {
-		if t.indexProd.BufferedProduceRecords() >= offsetProducerBuffer {
+		// The transactional producer is the runner's: Produce waits for
+		// room in its buffer itself.
+		if !t.txn && t.indexProd.BufferedProduceRecords() >= offsetProducerBuffer {
 			if err := t.indexProd.Flush(ctx); err != nil {
 				return fmt.Errorf("wait for offset index entries to %s: %w", t.indexTopic, err)
 			}
@@ -242,20 +282,46 @@ func (t *MirrorSourceTask) sendOffsets(ctx context.Context) error {
 	}
 	if t.syncProd != nil {
 		t.syncs = t.shifts.TakeSyncs(t.syncs[:0])
-		for _, s := range t.syncs {
-			buf, err := s.AppendKey(make([]byte, 0, 6+len(s.Topic)+16))
-			if err != nil {
-				return err
-			}
-			k := len(buf)
-			buf, _ = s.AppendValue(buf)
-			t.syncProd.TryProduce(bg, &kgo.Record{Topic: t.syncsTopic, Key: buf[:k:k], Value: buf[k:]}, t.onSync)
+		if t.txn && !t.cfg.OffsetSyncsOnTarget {
+			// On the source, outside the transaction: only once it
+			// committed (TransactionCommitted), as MM2 sends them after
+			// its commit; a record that is aborted must get no sync.
+			t.heldSyncs = append(t.heldSyncs, t.syncs...)
+			return nil
 		}
-		if n := t.syncFails.Swap(0); n > 0 {
-			t.tc.Logger.Warn("offset syncs not written", "topic", t.syncsTopic, "count", n, "error", *t.syncErr.Load())
-		}
+		return t.produceSyncs(bg)
 	}
 	return nil
+}
+
+// produceSyncs hands t.syncs to the sync producer without waiting.
+func (t *MirrorSourceTask) produceSyncs(ctx context.Context) error {
+	for _, s := range t.syncs {
+		buf, err := s.AppendKey(make([]byte, 0, 6+len(s.Topic)+16))
+		if err != nil {
+			return err
+		}
+		k := len(buf)
+		buf, _ = s.AppendValue(buf)
+		t.syncProd.TryProduce(ctx, &kgo.Record{Topic: t.syncsTopic, Key: buf[:k:k], Value: buf[k:]}, t.onSync)
+	}
+	if n := t.syncFails.Swap(0); n > 0 {
+		t.tc.Logger.Warn("offset syncs not written", "topic", t.syncsTopic, "count", n, "error", *t.syncErr.Load())
+	}
+	return nil
+}
+
+// TransactionCommitted implements connect.TransactionListener: the MM2
+// offset syncs held for the source cluster go out now that the records
+// they describe are committed.
+func (t *MirrorSourceTask) TransactionCommitted(ctx context.Context) {
+	if len(t.heldSyncs) == 0 {
+		return
+	}
+	t.syncs = append(t.syncs[:0], t.heldSyncs...)
+	clear(t.heldSyncs)
+	t.heldSyncs = t.heldSyncs[:0]
+	_ = t.produceSyncs(context.WithoutCancel(ctx))
 }
 
 // indexAcked runs on the index producer's promise goroutine.

@@ -3,6 +3,7 @@ package connecttest
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"strings"
 	"sync"
@@ -15,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/mm2go/mm2go/connect"
+	"github.com/mm2go/mm2go/internal/kread"
 )
 
 // NewCluster starts an in-process fake Kafka cluster of one broker, closed
@@ -173,12 +175,16 @@ func WaitFor(t testing.TB, within time.Duration, what string, cond func() bool) 
 }
 
 // ReadTopic reads every record of topic on c, per partition in offset
-// order, up to the end offsets it had when ReadTopic began.
+// order, up to the end offsets it had when ReadTopic began. Transaction
+// markers are not returned. It reads read_uncommitted (records of aborted
+// and open transactions too) unless opts say otherwise: see ReadCommitted.
 func ReadTopic(t testing.TB, c *kfake.Cluster, topic string, opts ...kgo.Opt) map[int32][]*kgo.Record {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(c.ListenAddrs()...)}, opts...)...)
+	// Markers take offsets: keep them so that a log ending in one is read
+	// to its end.
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(c.ListenAddrs()...), kgo.KeepControlRecords()}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,7 +213,9 @@ func ReadTopic(t testing.TB, c *kfake.Cluster, topic string, opts ...kgo.Opt) ma
 		}
 		fs.EachRecord(func(r *kgo.Record) {
 			if end, ok := left[r.Partition]; ok && r.Offset < end {
-				out[r.Partition] = append(out[r.Partition], r)
+				if !r.Attrs.IsControl() {
+					out[r.Partition] = append(out[r.Partition], r)
+				}
 				if r.Offset == end-1 {
 					delete(left, r.Partition)
 				}
@@ -217,12 +225,30 @@ func ReadTopic(t testing.TB, c *kfake.Cluster, topic string, opts ...kgo.Opt) ma
 	return out
 }
 
+// ReadCommitted is ReadTopic as a read_committed consumer sees topic:
+// without records of aborted transactions, up to the last stable offset.
+func ReadCommitted(t testing.TB, c *kfake.Cluster, topic string, opts ...kgo.Opt) map[int32][]*kgo.Record {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out := make(map[int32][]*kgo.Record)
+	err := kread.ReadToEnd(ctx, append([]kgo.Opt{kgo.SeedBrokers(c.ListenAddrs()...)}, opts...), topic, nil, func(r *kgo.Record) error {
+		out[r.Partition] = append(out[r.Partition], r)
+		return nil
+	})
+	if err != nil && !errors.Is(err, kread.ErrTopicNotFound) {
+		t.Fatalf("read %s read_committed: %v", topic, err)
+	}
+	return out
+}
+
 // Committed reads the source offsets committed in the Connect offsets topic
-// on c (the last value of each key), by key.
+// on c (the last value of each key; in exactly-once mode, of committed
+// transactions), by key.
 func Committed(t testing.TB, c *kfake.Cluster, offsetsTopic string, opts ...kgo.Opt) map[string]int64 {
 	t.Helper()
 	out := make(map[string]int64)
-	for _, recs := range ReadTopic(t, c, offsetsTopic, opts...) {
+	for _, recs := range ReadCommitted(t, c, offsetsTopic, opts...) {
 		for _, r := range recs {
 			o, ok, err := connect.ParseOffsetValue(r.Value)
 			switch {
