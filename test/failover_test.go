@@ -21,10 +21,10 @@ import (
 // offsets (from the start where it has none) and stops once stop says so or
 // within passes; it commits the offsets of exactly the records it returns,
 // and leaves the group. It returns the keys read, in the order read.
-func consumeGroup(t testing.TB, c brokers, group, topic string, within time.Duration, stop func(read []string) bool) []string {
+func consumeGroup(t testing.TB, c brokers, group, topic string, within time.Duration, stop func(read []string) bool, opts ...kgo.Opt) []string {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic),
-		kgo.DisableAutoCommit(), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(100*time.Millisecond))
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(c.ListenAddrs()...), kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic),
+		kgo.DisableAutoCommit(), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(100 * time.Millisecond)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
