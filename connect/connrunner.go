@@ -197,6 +197,12 @@ func (w *Worker) runConnector(ctx, hard context.Context, spec ConnectorSpec, sto
 		}
 		f.lastErr = t.err
 		d := f.bo.next()
+		if errors.Is(t.err, ErrFenced) {
+			// Another producer took the task's transactional id: another
+			// worker runs the task now. Starting again at once would fence
+			// it in turn; wait (a group revokes the task meanwhile).
+			d = max(d, min(fencedRestartDelay, w.cfg.RetryBackoffMax))
+		}
 		id := t.id
 		f.timer = time.AfterFunc(d, func() {
 			select {

@@ -635,10 +635,22 @@ func txnLevel(err error) bool {
 	return strings.Contains(msg, "transaction") || strings.Contains(msg, "producer ID") || strings.Contains(msg, "producer id")
 }
 
+// ErrFenced is wrapped by the error of an exactly-once task whose
+// transactional id another producer initialized (fenced): another worker
+// took the task over, or the target aborted the task's transaction (it
+// outlived transaction.timeout.ms). The task fails and is restarted after
+// a longer backoff than other failures, at least 10s (RetryBackoffMax if
+// lower), so that two workers running the same task do not take it from
+// each other at once.
+var ErrFenced = errors.New("fenced")
+
+// fencedRestartDelay is the least restart backoff of a fenced task.
+const fencedRestartDelay = 10 * time.Second
+
 // fenced makes the error of a producer that another took over say so.
 func fenced(id string, err error) error {
 	if errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidProducerEpoch) || errors.Is(err, kerr.TransactionCoordinatorFenced) {
-		return fmt.Errorf("transactional id %s was fenced: another producer with this id took over this task (another worker running it, or Java MM2), or the transaction outlived transaction.timeout.ms: %w", id, err)
+		return fmt.Errorf("transactional id %s was %w: another producer with this id took over this task (another worker running it, or Java MM2), or the transaction outlived transaction.timeout.ms: %w", id, ErrFenced, err)
 	}
 	return err
 }

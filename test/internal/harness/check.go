@@ -11,6 +11,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/mm2go/mm2go/internal/kread"
 )
 
 // Rec is one record of a Log: where it is, its key (the record's id) and a
@@ -68,7 +70,9 @@ func sum(r *kgo.Record) uint64 {
 }
 
 // ReadTopic reads every record of topic that is on the cluster when it is
-// called, from each partition's start to its end offset.
+// called, from each partition's start to its end offset, as a
+// read_uncommitted consumer sees them: records of aborted transactions too.
+// Transaction markers are not in the Log.
 func ReadTopic(ctx context.Context, opts []kgo.Opt, topic string) (*Log, error) {
 	adm, err := kgo.NewClient(opts...)
 	if err != nil {
@@ -97,6 +101,7 @@ func ReadTopic(ctx context.Context, opts []kgo.Opt, topic string) (*Log, error) 
 	}
 	cl, err := kgo.NewClient(append(slices.Clone(opts),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: start}),
+		kgo.KeepControlRecords(), // markers take offsets: a log may end in one
 		kgo.FetchMaxBytes(16<<20))...)
 	if err != nil {
 		return nil, err
@@ -117,11 +122,28 @@ func ReadTopic(ctx context.Context, opts []kgo.Opt, topic string) (*Log, error) 
 			if !ok || r.Offset >= end {
 				return
 			}
-			log.Parts[r.Partition] = append(log.Parts[r.Partition], Rec{Offset: r.Offset, Key: string(r.Key), Sum: sum(r)})
+			if !r.Attrs.IsControl() {
+				log.Parts[r.Partition] = append(log.Parts[r.Partition], Rec{Offset: r.Offset, Key: string(r.Key), Sum: sum(r)})
+			}
 			if r.Offset == end-1 {
 				delete(want, r.Partition)
 			}
 		})
+	}
+	return log, nil
+}
+
+// ReadTopicCommitted reads topic as a read_committed consumer sees it: no
+// records of aborted transactions, up to each partition's last stable
+// offset when it is called.
+func ReadTopicCommitted(ctx context.Context, opts []kgo.Opt, topic string) (*Log, error) {
+	log := &Log{Topic: topic, Parts: make(map[int32][]Rec)}
+	err := kread.ReadToEnd(ctx, opts, topic, nil, func(r *kgo.Record) error {
+		log.Parts[r.Partition] = append(log.Parts[r.Partition], Rec{Offset: r.Offset, Key: string(r.Key), Sum: sum(r)})
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read %s read_committed: %w", topic, err)
 	}
 	return log, nil
 }

@@ -2,12 +2,14 @@ package harness
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/mm2go/mm2go/connect"
+	"github.com/mm2go/mm2go/internal/kread"
 )
 
 // CommittedOffsets reads the MirrorSource offsets that workers of flows
@@ -56,59 +58,19 @@ func CommittedOffsets(ctx context.Context, opts []kgo.Opt, source string) (map[s
 	return out, nil
 }
 
-// readRaw reads every record of topic up to its end offsets at the call,
-// in offset order per partition, partitions one after the other.
+// readRaw reads every committed record of topic (read_committed, up to
+// the last stable offsets at the call), in offset order per partition,
+// partitions one after the other.
 func readRaw(ctx context.Context, opts []kgo.Opt, topic string) ([]*kgo.Record, error) {
-	adm, err := kgo.NewClient(opts...)
-	if err != nil {
-		return nil, err
-	}
-	defer adm.Close()
-	ends, err := kadm.NewClient(adm).ListEndOffsets(ctx, topic)
-	if err != nil {
-		return nil, fmt.Errorf("end offsets of %s: %w", topic, err)
-	}
-	want := make(map[int32]int64)
-	ends.Each(func(o kadm.ListedOffset) {
-		if o.Err == nil && o.Offset > 0 {
-			want[o.Partition] = o.Offset
-		}
+	var out []*kgo.Record
+	err := kread.ReadToEnd(ctx, opts, topic, nil, func(r *kgo.Record) error {
+		out = append(out, r)
+		return nil
 	})
-	if len(want) == 0 {
+	if errors.Is(err, kread.ErrTopicNotFound) {
 		return nil, nil
 	}
-	start := make(map[int32]kgo.Offset)
-	for p := range want {
-		start[p] = kgo.NewOffset().AtStart()
-	}
-	cl, err := kgo.NewClient(append(append([]kgo.Opt(nil), opts...),
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: start}))...)
-	if err != nil {
-		return nil, err
-	}
-	defer cl.Close()
-	byPart := make(map[int32][]*kgo.Record)
-	for len(want) > 0 {
-		fs := cl.PollFetches(ctx)
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("read %s: %w", topic, ctx.Err())
-		}
-		fs.EachRecord(func(r *kgo.Record) {
-			end, ok := want[r.Partition]
-			if !ok || r.Offset >= end {
-				return
-			}
-			byPart[r.Partition] = append(byPart[r.Partition], r)
-			if r.Offset == end-1 {
-				delete(want, r.Partition)
-			}
-		})
-	}
-	var out []*kgo.Record
-	for _, rs := range byPart {
-		out = append(out, rs...)
-	}
-	return out, nil
+	return out, err
 }
 
 // EndOffsets returns the end offset of every partition of topic; an error

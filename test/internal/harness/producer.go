@@ -26,6 +26,11 @@ type ProducerConfig struct {
 	Limit int64
 	// ValueBytes is the approximate size of a value (default 100).
 	ValueBytes int
+	// TxnRecords > 0 writes in transactions of that many records (the
+	// client needs a kgo.TransactionalID); with AbortEvery > 0 every
+	// AbortEvery-th transaction is aborted. Aborted records take keys too:
+	// AbortedKeys lists them.
+	TxnRecords, AbortEvery int
 }
 
 // Producer writes numbered records to a topic in the background, round
@@ -45,6 +50,14 @@ type Producer struct {
 	acked atomic.Int64
 	mu    sync.Mutex
 	errs  []error
+
+	// Transactions (TxnRecords > 0); run goroutine only, but aborted,
+	// guarded by mu.
+	inTxn    bool
+	txnKeys  []string
+	txns     int
+	txnAcked atomic.Int64
+	aborted  []string
 }
 
 // StartProducer starts producing with cl, which must use
@@ -88,8 +101,14 @@ func (p *Producer) run(ctx, pctx context.Context) {
 		}
 		part = (part + 1) % p.cfg.Partitions
 		p.sent.Add(1)
+		if p.cfg.TxnRecords > 0 {
+			return p.produceTxn(ctx, pctx, r)
+		}
 		p.cl.Produce(pctx, r, p.onAck)
 		return ctx.Err() == nil
+	}
+	if p.cfg.TxnRecords > 0 {
+		defer p.endTxn(pctx, true)
 	}
 	if p.cfg.Rate <= 0 {
 		for produce() {
@@ -129,7 +148,75 @@ func value(key string, seq int64, size int) []byte {
 	return b
 }
 
+// produceTxn produces r in the open transaction (beginning one), and ends
+// the transaction when it holds TxnRecords records.
+func (p *Producer) produceTxn(ctx, pctx context.Context, r *kgo.Record) bool {
+	if !p.inTxn {
+		if err := p.cl.BeginTransaction(); err != nil {
+			p.fail(err)
+			return false
+		}
+		p.inTxn = true
+	}
+	p.txnKeys = append(p.txnKeys, string(r.Key))
+	p.cl.Produce(pctx, r, p.onAck)
+	if len(p.txnKeys) >= p.cfg.TxnRecords {
+		p.txns++
+		commit := p.cfg.AbortEvery <= 0 || p.txns%p.cfg.AbortEvery != 0
+		if !p.endTxn(pctx, commit) {
+			return false
+		}
+	}
+	return ctx.Err() == nil
+}
+
+// endTxn ends the open transaction, if any: it waits for its records, then
+// commits or aborts it.
+func (p *Producer) endTxn(ctx context.Context, commit bool) bool {
+	if !p.inTxn {
+		return true
+	}
+	p.inTxn = false
+	if err := p.cl.Flush(ctx); err != nil {
+		p.fail(fmt.Errorf("flush transaction: %w", err))
+		return false
+	}
+	if err := p.cl.EndTransaction(ctx, kgo.TransactionEndTry(commit)); err != nil {
+		p.fail(fmt.Errorf("end transaction: %w", err))
+		return false
+	}
+	n := p.txnAcked.Swap(0)
+	if commit {
+		p.acked.Add(n)
+	} else {
+		p.mu.Lock()
+		p.aborted = append(p.aborted, p.txnKeys...)
+		p.mu.Unlock()
+	}
+	p.txnKeys = p.txnKeys[:0]
+	return true
+}
+
+func (p *Producer) fail(err error) {
+	p.mu.Lock()
+	if len(p.errs) < 10 {
+		p.errs = append(p.errs, err)
+	}
+	p.mu.Unlock()
+}
+
+// AbortedKeys returns the keys of the records of aborted transactions.
+func (p *Producer) AbortedKeys() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.aborted...)
+}
+
 func (p *Producer) onAck(_ *kgo.Record, err error) {
+	if err == nil && p.cfg.TxnRecords > 0 {
+		p.txnAcked.Add(1) // counted once the transaction commits
+		return
+	}
 	if err != nil {
 		p.mu.Lock()
 		if len(p.errs) < 10 {
@@ -141,7 +228,8 @@ func (p *Producer) onAck(_ *kgo.Record, err error) {
 	p.acked.Add(1)
 }
 
-// Acked is how many records the broker acknowledged so far.
+// Acked is how many records the broker acknowledged so far (with
+// TxnRecords, in committed transactions).
 func (p *Producer) Acked() int64 { return p.acked.Load() }
 
 // Done is closed when the producer has sent its Limit (or was stopped).
