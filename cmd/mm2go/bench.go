@@ -37,6 +37,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	partitions := fs.Int("partitions", 16, "partitions of the source topic")
 	latencyLoads := fs.String("latency-loads", "10,50", "offered loads of the latency phases, in percent of the raw copy's records/s")
 	latencyDur := fs.Duration("latency-duration", 5*time.Second, "how long each latency load is offered")
+	eosInterval := fs.Duration("eos-interval", 0, "transaction.boundary.interval.ms of the exactly-once copier (mm2go-eos); 0 keeps mm2go's default")
 	kcat := fs.String("kcat", "auto", "kcat binary for the kcat -C | kcat -P comparison: auto (kcat or kafkacat on PATH), off, or a path")
 	scale := fs.String("scale", "", "scale runs to add, comma separated: partitions, topics, groups, or all")
 	scaleParts := fs.Int("scale-partitions", 10_000, "partitions of the partitions scale run")
@@ -57,7 +58,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	cfg := bench.Config{
 		Records: *records, Rounds: *rounds, Size: *size, Partitions: int32(min(*partitions, 1<<20)),
-		LatencyDuration: *latencyDur,
+		LatencyDuration: *latencyDur, EOSInterval: *eosInterval,
 		ScalePartitions: *scaleParts, ScaleTopics: *scaleTopics, ScaleGroups: *scaleGroups, GroupPartitions: *groupParts,
 		ScaleIdle: *scaleIdle,
 		Timeout:   *timeout, OutDir: *out, Profile: *profile, Progress: stderr,

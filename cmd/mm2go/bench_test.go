@@ -88,10 +88,13 @@ func TestBench_EndToEnd(t *testing.T) {
 	if rep.Machine.CPUs < 1 || rep.Machine.GoVersion == "" || rep.Params.Records != 2000 || rep.Params.Partitions != 2 {
 		t.Errorf("machine or params: %+v %+v", rep.Machine, rep.Params)
 	}
-	if len(rep.Copies) != 3 {
-		t.Fatalf("copies: %+v, want raw, mm2go and kcat", rep.Copies)
+	if len(rep.Copies) != 4 {
+		t.Fatalf("copies: %+v, want raw, mm2go, mm2go-eos and kcat", rep.Copies)
 	}
-	for _, c := range rep.Copies[:2] {
+	if rep.Copies[2].Copier != bench.CopierMM2goEOS {
+		t.Errorf("copies[2] is %q, want %s", rep.Copies[2].Copier, bench.CopierMM2goEOS)
+	}
+	for _, c := range rep.Copies[:3] {
 		if c.Skipped != "" || c.Records != 2000 || c.Bytes != 2000*256 {
 			t.Errorf("%s copied %d records (%d bytes), skipped %q: want all 2000", c.Copier, c.Records, c.Bytes, c.Skipped)
 		}
@@ -107,9 +110,9 @@ func TestBench_EndToEnd(t *testing.T) {
 	// The kcat pipe runs where kcat is installed (CI installs it), and is
 	// skipped with a reason elsewhere.
 	kcat, _ := findKcat("auto")
-	switch k := rep.Copies[2]; {
+	switch k := rep.Copies[3]; {
 	case k.Copier != bench.CopierKcat:
-		t.Errorf("copies[2] is %q, want kcat", k.Copier)
+		t.Errorf("copies[3] is %q, want kcat", k.Copier)
 	case kcat == "" && k.Skipped == "":
 		t.Errorf("kcat is not installed but its copy is not skipped: %+v", k)
 	case kcat != "" && (k.Skipped != "" || k.Records != 500 || k.RecordsPerSec <= 0 || k.PeakRSSBytes <= 0):
@@ -136,8 +139,8 @@ func TestBench_EndToEnd(t *testing.T) {
 	if s := rep.Scale[1]; s.Available && (s.CopiedSeconds <= 0 || s.CycleSeconds <= 0 || s.Groups != 3) || !s.Available && !strings.Contains(s.Note, "not available") {
 		t.Errorf("scale groups: %+v", s)
 	}
-	if len(rep.Targets) != 5 {
-		t.Errorf("targets: %+v, want 5", rep.Targets)
+	if len(rep.Targets) != 6 {
+		t.Errorf("targets: %+v, want 6", rep.Targets)
 	}
 	for _, tg := range rep.Targets {
 		if tg.Status != bench.StatusMet && tg.Status != bench.StatusMissed && tg.Status != bench.StatusNotMeasured {

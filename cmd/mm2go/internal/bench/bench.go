@@ -24,7 +24,10 @@ import (
 const (
 	CopierRaw   = "raw"   // the franz-go copy loop: the ceiling
 	CopierMM2go = "mm2go" // a worker running MirrorSource, default settings
-	CopierKcat  = "kcat"  // kcat -C | kcat -P
+	// CopierMM2goEOS is the same worker copying exactly once (exactly_once:
+	// true in its flow file), with Config.EOSInterval.
+	CopierMM2goEOS = "mm2go-eos"
+	CopierKcat     = "kcat" // kcat -C | kcat -P
 	// CopierNone is the latency probe's floor: no copier, the probe reads
 	// its records back from the source topic it writes. What the harness
 	// and the fake brokers add on their own.
@@ -50,6 +53,9 @@ type Config struct {
 
 	// Kcat is the kcat (or kafkacat) binary; empty skips the kcat pipe.
 	Kcat string
+	// EOSInterval is the exactly-once copier's
+	// transaction.boundary.interval.ms; 0 leaves mm2go's default.
+	EOSInterval time.Duration
 
 	Scale           []string // scale runs to do: ScalePartitions, ScaleTopics, ScaleGroups
 	ScalePartitions int      // partitions of the partitions scale run
@@ -315,9 +321,10 @@ func (h *harness) run(ctx context.Context) error {
 	// neither copier always runs first or last; each copier's best round is
 	// its result, since noise from a shared machine only ever slows a copy.
 	for round := 1; round <= h.cfg.Rounds; round++ {
-		order := []string{CopierRaw, CopierMM2go}
-		if round%2 == 0 {
-			order = []string{CopierMM2go, CopierRaw}
+		// The three Go copiers take turns at being first and last.
+		order := []string{CopierRaw, CopierMM2go, CopierMM2goEOS}
+		for range (round - 1) % len(order) {
+			order = append(order[1:], order[0])
 		}
 		if round == 1 {
 			order = append(order, CopierKcat) // slow and only a reference: once
@@ -330,7 +337,7 @@ func (h *harness) run(ctx context.Context) error {
 			h.rep.Rounds = append(h.rep.Rounds, res)
 		}
 	}
-	for _, name := range []string{CopierRaw, CopierMM2go, CopierKcat} {
+	for _, name := range []string{CopierRaw, CopierMM2go, CopierMM2goEOS, CopierKcat} {
 		var best CopyResult
 		for _, r := range h.rep.Rounds {
 			if r.Copier == name && (best.Copier == "" || r.RecordsPerSec > best.RecordsPerSec) {
@@ -435,8 +442,11 @@ func (h *harness) startCopier(ctx context.Context, name, phase string, dst *clus
 		args := append(h.childArgs("rawcopy", "--source", h.src.addrs(), "--target", dst.addrs(), "--topics", strings.Join(topics, ",")), prof...)
 		ch, err := startChild(name, logPath, h.cfg.Env, args)
 		return ch, topics, err
-	case CopierMM2go:
+	case CopierMM2go, CopierMM2goEOS:
 		var settings []string
+		if name == CopierMM2goEOS && h.cfg.EOSInterval > 0 {
+			settings = append(settings, fmt.Sprintf("transaction.boundary.interval.ms: %d", h.cfg.EOSInterval.Milliseconds()))
+		}
 		args := h.childArgs("worker")
 		var httpAddr string
 		if phase == phaseScaleGroups {
@@ -450,7 +460,11 @@ func (h *harness) startCopier(ctx context.Context, name, phase string, dst *clus
 			}
 			args = append(args, "--http-addr", httpAddr)
 		}
-		flow, err := h.writeFlow(phase, dst, topics, settings...)
+		writeFlow := h.writeFlow
+		if name == CopierMM2goEOS {
+			writeFlow = h.writeEOSFlow
+		}
+		flow, err := writeFlow(phase, dst, topics, settings...)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -487,9 +501,20 @@ func (h *harness) profilePath(name, phase, kind string) string {
 // one flow of the given topic patterns, with mm2go's default settings but
 // for settings ("key: value" lines).
 func (h *harness) writeFlow(phase string, dst *cluster, topics []string, settings ...string) (string, error) {
+	return h.writeFlowFile(phase, dst, topics, "", settings...)
+}
+
+// writeEOSFlow is writeFlow for the exactly-once copier: the same flow file
+// with "exactly_once: true".
+func (h *harness) writeEOSFlow(phase string, dst *cluster, topics []string, settings ...string) (string, error) {
+	return h.writeFlowFile(phase+"-eos", dst, topics, "exactly_once: true\n", settings...)
+}
+
+func (h *harness) writeFlowFile(phase string, dst *cluster, topics []string, top string, settings ...string) (string, error) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "clusters:\n  %s:\n    bootstrap_servers: [%q]\n  %s:\n    bootstrap_servers: [%q]\n",
 		sourceAlias, h.src.addrs(), targetAlias, dst.addrs())
+	b.WriteString(top)
 	if len(settings) > 0 {
 		b.WriteString("settings:\n")
 		for _, s := range settings {
@@ -541,6 +566,19 @@ func (h *harness) copy(ctx context.Context, name string, round int) (CopyResult,
 	if h.cfg.Profile && name != CopierKcat {
 		res.Profile = h.profilePath(name, phase, "cpu")
 	}
+	// The exactly-once copy counts what read_committed consumers see: the
+	// records whose source offsets committed (the end offsets would count
+	// records of open transactions, and the markers).
+	count := func(ctx context.Context) (copied, error) { return dst.endOffsets(ctx, topics...) }
+	if name == CopierMM2goEOS {
+		cw, err := newCommitWatch(dst, sourceAlias, []string{benchTopic})
+		if err != nil {
+			_, _ = ch.stop(stopGrace)
+			return res, err
+		}
+		defer cw.close()
+		count = cw.copied
+	}
 	var (
 		firstAt, doneAt time.Time
 		firstN          int64
@@ -563,7 +601,7 @@ func (h *harness) copy(ctx context.Context, name string, round int) (CopyResult,
 		}
 		ch.sample()
 		exited := !ch.running()
-		if last, watchErr = dst.endOffsets(ctx, topics...); watchErr != nil {
+		if last, watchErr = count(ctx); watchErr != nil {
 			break
 		}
 		now := time.Now()

@@ -15,6 +15,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/mm2go/mm2go/connect"
+	"github.com/mm2go/mm2go/internal/kread"
 )
 
 // cluster is an in-process fake Kafka cluster (one kfake broker on a
@@ -112,6 +115,61 @@ func (c *cluster) endOffsets(ctx context.Context, topics ...string) (copied, err
 	})
 	return out, errors.Join(errs...)
 }
+
+// commitWatch counts the records a worker committed on a target: the
+// source offsets of MirrorSource in the flow's Connect offsets topic (read
+// read_committed), each the offset of the last record copied of its
+// partition. It reads only what is new at each poll.
+type commitWatch struct {
+	tail   *kread.Tail
+	topics map[string]bool  // the source topics counted
+	last   map[string]int64 // by offsets key: the last committed offset
+}
+
+// newCommitWatch counts the records of the source topics the worker
+// copied from source to c.
+func newCommitWatch(c *cluster, source string, topics []string) (*commitWatch, error) {
+	tail, err := kread.NewTail([]kgo.Opt{kgo.SeedBrokers(c.kf.ListenAddrs()...)}, connect.OffsetsTopic(source))
+	if err != nil {
+		return nil, fmt.Errorf("read the offsets topic of cluster %s: %w", c.name, err)
+	}
+	w := &commitWatch{tail: tail, topics: make(map[string]bool), last: make(map[string]int64)}
+	for _, t := range topics {
+		w.topics[t] = true
+	}
+	return w, nil
+}
+
+// copied returns the records committed so far (records) and the
+// partitions with a committed offset (partitions, nonEmpty).
+func (w *commitWatch) copied(ctx context.Context) (copied, error) {
+	var out copied
+	err := w.tail.CatchUp(ctx, func(r *kgo.Record) {
+		ns, fields, err := connect.ParseOffsetKey(r.Key)
+		if err != nil || ns != "MirrorSourceConnector" {
+			return
+		}
+		for _, f := range fields {
+			if f.Name == "topic" && !w.topics[f.Str] {
+				return // the heartbeats, say
+			}
+		}
+		if o, ok, err := connect.ParseOffsetValue(r.Value); err == nil && ok {
+			w.last[string(r.Key)] = o
+		}
+	})
+	if err != nil && !errors.Is(err, kread.ErrTopicNotFound) {
+		return out, err
+	}
+	for _, o := range w.last {
+		out.partitions++
+		out.nonEmpty++
+		out.records += o + 1
+	}
+	return out, nil
+}
+
+func (w *commitWatch) close() { w.tail.Close() }
 
 // valuePool hands out printable record values of one size: printable so
 // that kcat's line-based pipe carries them unchanged, and random, so that the

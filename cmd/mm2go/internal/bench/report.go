@@ -107,6 +107,14 @@ func evaluateTargets(r *Report) []TargetResult {
 		s := r.Scale[i]
 		add(cycleTarget, fmt.Sprintf("%.2f s (checkpoints and group offset sync)", s.CycleSeconds), true, s.CycleSeconds < 5)
 	}
+	const eosTarget = "mm2go exactly-once throughput >= 80% of at-least-once"
+	if eos, ok := copies[CopierMM2goEOS]; ok && okMM {
+		ratio := eos.RecordsPerSec / mm.RecordsPerSec
+		add(eosTarget, fmt.Sprintf("%.1f%% (%.0f vs %.0f records/s; %.1f vs %.1f CPU s/GB)", 100*ratio, eos.RecordsPerSec, mm.RecordsPerSec,
+			eos.CPUSecondsPerGB, mm.CPUSecondsPerGB), true, ratio >= 0.8)
+	} else {
+		add(eosTarget, "a copy did not finish", false, false)
+	}
 	return out
 }
 

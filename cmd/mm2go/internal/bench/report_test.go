@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"encoding/xml"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -58,7 +59,7 @@ func sampleReport() *Report {
 
 func TestEvaluateTargets(t *testing.T) {
 	got := evaluateTargets(sampleReport())
-	want := []string{StatusMet, StatusNotMeasured, StatusMissed, StatusMet, StatusMet}
+	want := []string{StatusMet, StatusNotMeasured, StatusMissed, StatusMet, StatusMet, StatusNotMeasured}
 	if len(got) != len(want) {
 		t.Fatalf("evaluateTargets: %d targets, want %d: %+v", len(got), len(want), got)
 	}
@@ -86,6 +87,17 @@ func TestEvaluateTargets(t *testing.T) {
 		tc.edit(&r.Scale[1])
 		if tg := evaluateTargets(r)[4]; tg.Status != tc.want || !strings.Contains(tg.Got, tc.inGot) {
 			t.Errorf("cycle target, %s: %q (%s), want %q with %q", tc.name, tg.Status, tg.Got, tc.want, tc.inGot)
+		}
+	}
+	// Exactly-once is judged against mm2go at least once: 80% of it.
+	for _, tc := range []struct {
+		rate float64
+		want string
+	}{{800, StatusMet}, {700, StatusMissed}} {
+		r := sampleReport()
+		r.Copies = append(r.Copies, CopyResult{Copier: CopierMM2goEOS, Round: 1, Records: 1000, RecordsPerSec: tc.rate})
+		if tg := evaluateTargets(r)[5]; tg.Status != tc.want || !strings.Contains(tg.Got, fmt.Sprintf("%.0f vs 960 records/s", tc.rate)) {
+			t.Errorf("exactly-once target at %.0f records/s: %q (%s), want %q", tc.rate, tg.Status, tg.Got, tc.want)
 		}
 	}
 	// The latency target is judged on mm2go as its own process and names

@@ -27,7 +27,7 @@ func (r *Report) WriteSVG(w io.Writer) {
 	io.WriteString(w, b.String())
 }
 
-var copierColors = map[string]string{CopierRaw: "#7f7f7f", CopierMM2go: "#1f77b4", CopierKcat: "#ff7f0e", CopierNone: "#c7c7c7"}
+var copierColors = map[string]string{CopierRaw: "#7f7f7f", CopierMM2go: "#1f77b4", CopierMM2goEOS: "#2ca02c", CopierKcat: "#ff7f0e", CopierNone: "#c7c7c7"}
 
 // svgThroughput draws horizontal bars of MB/s, one per copier that ran.
 func (r *Report) svgThroughput(b *strings.Builder, x, y, w, h int) {
