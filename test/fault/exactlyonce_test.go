@@ -2,6 +2,7 @@ package fault
 
 import (
 	"fmt"
+	"maps"
 	"strings"
 	"syscall"
 	"testing"
@@ -23,10 +24,14 @@ import (
 // own aborted transactions, which the check counts.
 
 // eosEnv is an env whose flow copies exactly once, with transactions of
-// interval.
-func eosEnv(t *testing.T, interval string) *env {
+// interval, and more settings.
+func eosEnv(t *testing.T, interval string, more ...map[string]string) *env {
+	settings := map[string]string{"transaction.boundary.interval.ms": interval}
+	for _, m := range more {
+		maps.Copy(settings, m)
+	}
 	return newEnv(t, envOpts{
-		settings:         map[string]string{"transaction.boundary.interval.ms": interval},
+		settings:         settings,
 		targetProperties: map[string]string{"exactly.once.source.support": "enabled"},
 	})
 }
@@ -169,33 +174,40 @@ func (e *env) txnOngoing(id string) bool {
 
 // TestFault_ExactlyOnceKillWorker kills the worker with SIGKILL again and
 // again (3 times, 20 in the full run) at random moments while the source
-// producer writes transactions with aborts; a new worker starts after
-// each kill and fences the dead one's open transaction. Bound: see above;
-// a worker killed mid-transaction leaves an open transaction that its
-// successor aborts, whose copies only read_uncommitted consumers see.
+// producer writes transactions with aborts and a consumer group on the
+// source commits further now and then; a new worker starts after each kill
+// and fences the dead one's open transaction. Bound: see above; a worker
+// killed mid-transaction leaves an open transaction that its successor
+// aborts, whose copies only read_uncommitted consumers see. The group's
+// checkpoints and its offsets synced to the target are exact translations
+// (over the target's markers and aborted copies), whatever the kills.
 func TestFault_ExactlyOnceKillWorker(t *testing.T) {
 	skipShort(t)
 	t.Parallel()
 	kills := pick(3, 20)
 	rng := seeded(t)
-	e := eosEnv(t, "300")
+	e := eosEnv(t, "300", groupSettings)
 	const parts = 4
 	e.createTopic("orders", parts)
 	prod := e.produceTxn("orders", parts, "k", pick(2000, 4000))
+	billing := e.sourceGroup("billing", "orders", rng)
 	for i := range kills {
 		w := e.worker()
 		d := time.Duration(500+rng.IntN(pick(2500, 5000))) * time.Millisecond
 		time.Sleep(d)
+		billing.commit()
 		w.Kill()
 		t.Logf("kill %d, %v after the start: %d records on the target, committed %v", i+1, d, sum(e.targetEnds("orders")), e.committed("orders"))
 	}
 	last := e.worker()
 	produced := e.stopProducer(prod)
 	e.waitCommittedTxn("orders", 2*time.Minute)
+	billing.commit()
+	checkpoints := billing.check(time.Minute)
 	e.stopWorker(last)
 	r, abortedCopies := e.checkExactlyOnce("orders", prod)
 	t.Logf("%d copies in the target's aborted transactions (killed workers' open transactions)", abortedCopies)
-	result(t, r, produced, fmt.Sprintf("0 in read_committed after %d kills (read_uncommitted: %d aborted copies)", kills, abortedCopies))
+	result(t, r, produced, fmt.Sprintf("0 in read_committed after %d kills (read_uncommitted: %d aborted copies); %d checkpoints and the synced group exact", kills, abortedCopies, checkpoints))
 }
 
 // TestFault_ExactlyOnceTaskMoves moves the task between two workers
