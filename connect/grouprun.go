@@ -166,6 +166,15 @@ func (w *Worker) RunGroup(ctx context.Context, specs []ConnectorSpec, gc GroupCo
 	if err != nil {
 		return fmt.Errorf("invalid worker config: %w", err)
 	}
+	for _, s := range specs {
+		txn, err := txnConfigOf(&w.cfg, s)
+		if err == nil && txn != nil {
+			err = w.checkTxnTimeout(s, txn)
+		}
+		if err != nil {
+			return fmt.Errorf("invalid worker config: connector %s: %w", s.id(), err)
+		}
+	}
 	if _, ok := w.cfg.Clusters[gc.Cluster]; !ok {
 		return fmt.Errorf("invalid worker config: group cluster %q is not configured", gc.Cluster)
 	}

@@ -319,12 +319,23 @@ func (g *groupRun) publishTaskConfigs(ctx context.Context, conn Connector, unit 
 	if cfgs == nil {
 		cfgs = []Props{}
 	}
-	if cur, ok := g.ct.taskConfigs(unit); ok && slices.EqualFunc(cur.Tasks, cfgs, propsEqual) {
+	cur, known := g.ct.taskConfigs(unit)
+	if known && slices.EqualFunc(cur.Tasks, cfgs, propsEqual) {
 		return nil
 	}
 	until, ok := owns()
 	if !ok {
 		return errNotOwner
+	}
+	if spec := g.specs[unit]; known {
+		if txn, _ := txnConfigOf(&g.w.cfg, spec); txn != nil {
+			fctx, cancel := context.WithDeadline(ctx, until)
+			err := g.w.fenceChangedTasks(fctx, spec, txn.groupID, cur.Tasks, cfgs)
+			cancel()
+			if err != nil {
+				return fmt.Errorf("exactly-once: fence the tasks whose configs change: %w", err)
+			}
+		}
 	}
 	wctx, cancel := context.WithDeadline(ctx, until)
 	defer cancel()
@@ -427,6 +438,11 @@ func (g *groupRun) runTask(ctx, hard context.Context, o group.Ownership, r *unit
 		}
 		t := w.newTaskRunner(spec, id, props, newFn(), store, log, hard, stats)
 		t.owns = owns
+		if txn, _ := txnConfigOf(&w.cfg, spec); txn != nil { // checked by RunGroup
+			// Exactly-once: the task's stable transactional id fences the
+			// producer of the worker that ran it before.
+			t.txn = &txnState{cfg: txn, id: TransactionalID(txn.groupID, spec.Name, id)}
+		}
 		t.ctl = &taskControl{conn: h, state: func(s State) {
 			w.setTaskState(spec, id, s)
 			g.publish(o.Unit, o.Generation, s, "")
@@ -464,7 +480,7 @@ func (g *groupRun) runTask(ctx, hard context.Context, o group.Ownership, r *unit
 				if ok && id < len(rec.Tasks) && runs && propsEqual(rec.Tasks[id], props) {
 					continue
 				}
-				if ok && id < len(rec.Tasks) && runs && isReconfigurable(t.task) {
+				if ok && id < len(rec.Tasks) && runs && isReconfigurable(t.task) && t.txn == nil {
 					// New props for a running task, as a worker alone
 					// gives them: the task keeps what it knows (the
 					// topic IDs of re-created topics, say).
@@ -477,6 +493,8 @@ func (g *groupRun) runTask(ctx, hard context.Context, o group.Ownership, r *unit
 					continue
 				}
 				if runs {
+					// Exactly-once: always a restart, after the connector
+					// fenced the task (see fenceChangedTasks).
 					log.Info("task config changed; restarting the task", "task", id)
 				} else {
 					log.Info("stopping the task: its connector's target state is STOPPED", "task", id)
@@ -503,17 +521,35 @@ func (g *groupRun) runTask(ctx, hard context.Context, o group.Ownership, r *unit
 			}
 			lastErr = t.err.Error()
 			d := bo.next()
+			// Exactly-once: a task fenced because its config changes (see
+			// fenceChangedTasks) waits for its new config, which comes
+			// right after; it must not copy again under the old one.
+			fenced := t.txn != nil && errors.Is(t.err, ErrFenced)
+			if fenced {
+				d = max(d, min(fencedRestartDelay, w.cfg.RetryBackoffMax))
+			}
 			log.Error("task failed; restarting it after a backoff", "task", id, "error", t.err, "restart_in", d, "restarts", restarts)
 			show(TaskStatus{State: StateFailed, Error: lastErr, NextRestart: time.Now().Add(d)})
 			timer := time.NewTimer(d)
-			select {
-			case <-ctx.Done():
-				timer.Stop()
-				return
-			case <-timer.C:
-			case dn := <-r.restart: // restarted on request: now
-				timer.Stop()
-				waiting = append(waiting, dn)
+		wait:
+			for {
+				ch := g.ct.changed()
+				select {
+				case <-ctx.Done():
+					timer.Stop()
+					return
+				case <-timer.C:
+					break wait
+				case dn := <-r.restart: // restarted on request: now
+					timer.Stop()
+					waiting = append(waiting, dn)
+					break wait
+				case <-ch:
+					if rec, ok := g.ct.taskConfigs(unit); fenced && (!ok || id >= len(rec.Tasks) || !propsEqual(rec.Tasks[id], props)) {
+						timer.Stop()
+						break wait
+					}
+				}
 			}
 			restarts++
 		}

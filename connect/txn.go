@@ -245,6 +245,13 @@ func (r *taskRunner) openTxn(ctx context.Context) (stopped bool, err error) {
 		return true
 	}
 	for {
+		if r.owns != nil {
+			// In a worker group: fence the task's earlier producers only
+			// while this worker owns the task.
+			if _, ok := r.owns(); !ok {
+				return false, fmt.Errorf("start task %s: %w", r.name(), errNotOwner)
+			}
+		}
 		prod, err := r.newProducer(r.txnProducerOpts()...)
 		if err != nil {
 			return false, err
@@ -313,6 +320,9 @@ func (r *taskRunner) commitTxn(ctx context.Context) error {
 	switch {
 	case stopped:
 		return nil
+	case errors.Is(cause, errNotOwner):
+		// The group gave the task to another worker: abort, and end.
+		return r.abortOpen(ctx, r.cfg.ShutdownTimeout, cause)
 	case cause != nil:
 		return r.txnAbort(ctx, cause, time.Now())
 	}
@@ -332,6 +342,14 @@ func (r *taskRunner) finishTxn(ctx context.Context) (cause error, stopped bool) 
 	}
 	if t.failed.Load() {
 		return errors.New("a record of the transaction failed"), false
+	}
+	if r.owns != nil {
+		// In a worker group: never commit a task another worker may run
+		// now. (A commit under way when the lease ends is safe: the new
+		// owner's fence waits for it, and reads its offsets after.)
+		if _, ok := r.owns(); !ok {
+			return fmt.Errorf("commit the transaction of task %s: %w", r.name(), errNotOwner), false
+		}
 	}
 	r.entries = r.entries[:0]
 	r.tc.parts.changed.Store(false)
@@ -606,15 +624,23 @@ func (r *taskRunner) commitFinal(sctx context.Context) error {
 	if cause == nil {
 		return nil
 	}
+	return r.abortOpen(sctx, time.Second, cause)
+}
+
+// abortOpen aborts the open transaction because of cause, without
+// restarting the task (it ends), in at most d, and returns the error the
+// task ends with.
+func (r *taskRunner) abortOpen(ctx context.Context, d time.Duration, cause error) error {
 	r.stats.TxnAborts.Add(1)
-	actx, cancel := context.WithTimeout(context.WithoutCancel(sctx), time.Second)
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d)
 	defer cancel()
 	_ = r.prod.AbortBufferedRecords(actx)
 	r.txn.open = false
+	r.txn.dead = true // nothing more of this run commits
 	if err := r.prod.EndTransaction(actx, kgo.TryAbort); err != nil {
 		cause = errors.Join(cause, err)
 	}
-	return fmt.Errorf("last transaction of task %s aborted; its records are copied again at the next start: %w", r.name(), cause)
+	return fmt.Errorf("transaction of task %s aborted; its records are copied again from the committed offsets: %w", r.name(), cause)
 }
 
 // txnLevel says whether a record's failure is the transaction's (aborted,
@@ -688,15 +714,47 @@ func (w *Worker) fenceStaleTasks(ctx context.Context, spec ConnectorSpec, groupI
 	}
 	for id := range stale {
 		txnID := TransactionalID(groupID, spec.Name, id)
-		cl, err := w.cfg.newClient(spec.Target, RoleProducer, append(append([]kgo.Opt(nil), spec.RecordProducer...), kgo.TransactionalID(txnID))...)
-		if err == nil {
-			_, _, err = cl.ProducerID(ctx)
-			cl.Close()
-		}
-		if err != nil {
+		if err := w.fenceTransactionalID(ctx, spec, txnID); err != nil {
 			log.Warn("exactly-once: fencing the transactional id of a task that no longer exists failed", "transactional_id", txnID, "error", err)
 			continue
 		}
 		log.Info("exactly-once: fenced the transactional id of a task that no longer exists", "transactional_id", txnID)
 	}
+}
+
+// fenceTransactionalID fences the producers of txnID on spec's target: it
+// initializes a producer with that id (InitProducerID), which aborts their
+// open transaction (or lets it finish committing) and makes every later
+// write of theirs fail.
+func (w *Worker) fenceTransactionalID(ctx context.Context, spec ConnectorSpec, txnID string) error {
+	cl, err := w.cfg.newClient(spec.Target, RoleProducer, append(append([]kgo.Opt(nil), spec.RecordProducer...), kgo.TransactionalID(txnID))...)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	_, _, err = cl.ProducerID(ctx)
+	return err
+}
+
+// fenceChangedTasks is the generation fence of a worker group in
+// exactly-once mode, before the connector's new task configs next are
+// written over cur: it fences every task whose config changes (or that
+// goes away). Work (source partitions) only moves between such tasks, and
+// none of them can commit from then on: each restarts with its new config,
+// fences its own predecessor, and reads the committed offsets only then,
+// so a partition's new task starts exactly where every earlier one's last
+// committed transaction ended. (A worker alone hands work over in
+// process, see revoke.)
+func (w *Worker) fenceChangedTasks(ctx context.Context, spec ConnectorSpec, groupID string, cur, next []Props) error {
+	var errs []error
+	for id := range max(len(cur), len(next)) {
+		if id < len(cur) && id < len(next) && propsEqual(cur[id], next[id]) {
+			continue
+		}
+		txnID := TransactionalID(groupID, spec.Name, id)
+		if err := w.fenceTransactionalID(ctx, spec, txnID); err != nil {
+			errs = append(errs, fmt.Errorf("fence %s: %w", txnID, err))
+		}
+	}
+	return errors.Join(errs...)
 }
