@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -373,4 +374,81 @@ func TestRunGroup_RebalanceMetrics(t *testing.T) {
 	if n, _ := workerMetric(t, w1, completed); n <= n1 {
 		t.Errorf("w1's %s = %v after the second worker joined, was %v: the rebalance was not counted", completed, n, n1)
 	}
+}
+
+// TestRunGroup_ExactlyOnceWorkMovesBetweenTasks runs an exactly-once
+// connector of two tasks on the two workers of a group while its source
+// grows, and moves partitions between the tasks again and again (new task
+// configs, written by the worker that runs the connector) with records in
+// the tasks' open transactions. The connector fences the tasks whose
+// configs change before it writes them, and they restart with their new
+// configs from the offsets committed: read_committed consumers of the
+// target see each source record once, in order.
+func TestRunGroup_ExactlyOnceWorkMovesBetweenTasks(t *testing.T) {
+	target := connecttest.NewCluster(t, kfake.SeedTopics(4, "t"))
+	src := connecttest.NewSource()
+	ps := []connecttest.Partition{{Topic: "t"}, {Topic: "t", Partition: 1}, {Topic: "t", Partition: 2}, {Topic: "t", Partition: 3}}
+	assignments := [][][]connecttest.Partition{
+		{{ps[0], ps[1]}, {ps[2], ps[3]}},
+		{{ps[0], ps[2]}, {ps[1], ps[3]}},
+		{{ps[3]}, {ps[0], ps[1], ps[2]}},
+		{{ps[1], ps[2], ps[3]}, {ps[0]}},
+	}
+	var conns []*connecttest.Connector
+	var stops []func() error
+	for i := range 2 {
+		conn := connecttest.NewConnector("a", src, assignments[0]...)
+		conn.MaxPoll = 20
+		conns = append(conns, conn)
+		cfg := connecttest.Config(target)
+		cfg.WorkerID = fmt.Sprintf("w%d", i)
+		cfg.Herders = map[string]connect.HerderConfig{"source->target": {ExactlyOnce: true}}
+		w := connect.NewWorker(cfg, connect.WithRegistry(connecttest.Registry(conn)), connect.WithLogger(connecttest.Logger(t).Named(cfg.WorkerID)))
+		spec := conn.Spec()
+		spec.Props["tasks.max"] = "2"
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() {
+			done <- w.RunGroup(ctx, []connect.ConnectorSpec{spec}, connect.GroupConfig{ID: "mm2go-eos", Cluster: "target",
+				Fingerprint: group.Fingerprint{Hash: "same-file"}, SessionTimeout: 6 * time.Second,
+				HeartbeatInterval: 300 * time.Millisecond, ConfigTopicReplication: 1})
+		}()
+		stops = append(stops, sync.OnceValue(func() error { cancel(); return <-done }))
+		t.Cleanup(func() { _ = stops[i]() })
+	}
+	// The source grows all along: 20 records per partition every 20ms.
+	appended := 0
+	grow := func(n int) {
+		for range n {
+			for _, p := range ps {
+				src.Append(p.Topic, p.Partition, connecttest.RecordsFrom(appended, 20)...)
+			}
+			appended += 20
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	copied := func() int {
+		n := 0
+		for _, rs := range connecttest.ReadCommitted(t, target, "t") {
+			n += len(rs)
+		}
+		return n
+	}
+	grow(10)
+	connecttest.WaitFor(t, 60*time.Second, "records copied", func() bool { return copied() > 0 })
+	for _, a := range assignments[1:] {
+		for _, c := range conns {
+			c.Assign(a...) // the worker that runs the connector writes them
+		}
+		grow(25)
+	}
+	want := 4 * appended
+	connecttest.WaitFor(t, 60*time.Second, fmt.Sprintf("%d records copied", want), func() bool { return copied() >= want })
+	for _, stop := range stops {
+		if err := stop(); err != nil {
+			t.Errorf("RunGroup: %v", err)
+		}
+	}
+	aborted := checkExactlyOnce(t, target, src, "t", 0, 1, 2, 3)
+	t.Logf("%d records in aborted transactions (the fenced tasks')", aborted)
 }
