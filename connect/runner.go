@@ -317,6 +317,15 @@ func (r *taskRunner) run(ctx context.Context) (err error) {
 		}
 		if len(r.attention) > 0 {
 			r.service(pctx, time.Now())
+			if r.txn != nil && r.txn.probeWanted {
+				// Exactly-once: a record to send alone waits for the
+				// open transaction; commit it now rather than after the
+				// next poll, which may wait for its whole timeout.
+				if err := r.commitTxn(ctx); err != nil {
+					return err
+				}
+				continue
+			}
 		}
 		began := time.Now()
 		recs, woken, err := r.poll(ctx)
