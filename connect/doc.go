@@ -108,6 +108,8 @@
 //     (source offset, target offset) pair.
 //   - Revoker: a connector whose tasks share out units of work (source
 //     partitions) that must never have two tasks at once.
+//   - TransactionListener: a task told when its transaction committed
+//     (exactly-once mode).
 //
 // # Handing work over between tasks
 //
@@ -170,6 +172,33 @@
 // the member's reconcile loop, to the run of each unit it names, which
 // answers once it runs again (groupunits.go). The member's rebalances feed
 // Connect's connect-worker-rebalance-metrics.
+//
+// # Exactly-once
+//
+// With HerderConfig.ExactlyOnce (exactly.once.source.support=enabled) a
+// task writes in transactions on the target, as KIP-618's Connect does
+// (txn.go): its records, their source offsets and what the task writes
+// about them (TaskContext.TransactionalProducer: MirrorSource's offset
+// index and target-side offset syncs) commit together or not at all, so
+// a read_committed consumer of the target sees each record once whatever
+// happens to the worker. Task t of connector c has the stable
+// transactional id "<group.id>-<c>-<t>" (TransactionalID; MM2's group.id
+// is "<source>-mm2"); a task that starts initializes it, which fences every
+// earlier producer with it (a killed or frozen worker's, another worker's
+// in a group, Java MM2's) and aborts its open transaction, then reads the
+// offsets topic to its end, waiting for open transactions
+// (kread.UntilWritten), and starts from what is committed there. A
+// transaction ends at its boundary (transaction.boundary=poll, or
+// interval: transaction.boundary.interval.ms, by default the flush
+// interval capped at 1s, or transaction.boundary.max.bytes). One that
+// cannot commit is aborted and the task starts again in place from its
+// committed offsets (a refused record still stops only its partition,
+// whose retries go alone in transactions of their own). A paused task,
+// one that gives work up (revoke) and one that stops commit their open
+// transaction first. In a group no task fences or commits without its
+// lease, and the worker that runs a connector fences the tasks whose
+// configs change before it writes them (a generation fence), so work
+// moves between tasks only through committed offsets.
 //
 // # Errors
 //
