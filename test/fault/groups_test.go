@@ -141,25 +141,49 @@ func (g *sourceGroup) check(within time.Duration) (checkpoints int) {
 		time.Sleep(200 * time.Millisecond)
 	}
 
-	ctx, cancel := ctxFor(time.Minute)
-	defer cancel()
-	err := kread.ReadToEnd(ctx, e.dst.Opts(), "A.checkpoints.internal", nil, func(r *kgo.Record) error {
-		c, err := offsets.DecodeCheckpoint(r.Key, r.Value)
-		if err != nil || c.ConsumerGroupID != g.name || c.Topic != "A."+g.topic {
-			return err
+	// The checkpoints of the last offsets come with the sync or just after
+	// it: read them until they are there, then check every one.
+	type cp struct {
+		at int64
+		c  offsets.Checkpoint
+	}
+	read := func() (cps []cp, last map[int32]int64) {
+		ctx, cancel := ctxFor(time.Minute)
+		defer cancel()
+		last = make(map[int32]int64)
+		err := kread.ReadToEnd(ctx, e.dst.Opts(), "A.checkpoints.internal", nil, func(r *kgo.Record) error {
+			c, err := offsets.DecodeCheckpoint(r.Key, r.Value)
+			if err != nil || c.ConsumerGroupID != g.name || c.Topic != "A."+g.topic {
+				return err
+			}
+			cps = append(cps, cp{r.Offset, c})
+			last[c.Partition] = c.UpstreamOffset
+			return nil
+		})
+		if err != nil {
+			e.t.Fatalf("read the checkpoints on B: %v", err)
 		}
-		checkpoints++
+		return cps, last
+	}
+	cps, last := read()
+	deadline = time.Now().Add(within)
+	for !mapsEqual(last, g.at) {
+		if time.Now().After(deadline) {
+			e.t.Errorf("the last checkpoints of %s on B are at %v; its offsets on A are %v", g.name, last, g.at)
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+		cps, last = read()
+	}
+	for _, x := range cps {
+		c := x.c
 		if d, ok := translate(src, dst, c.Partition, c.UpstreamOffset); !ok || d != c.DownstreamOffset {
 			e.t.Errorf("checkpoint of %s at offset %d: %s[%d] %d -> %d, want %d (exact: %v)",
-				g.name, r.Offset, g.topic, c.Partition, c.UpstreamOffset, c.DownstreamOffset, d, ok)
+				g.name, x.at, g.topic, c.Partition, c.UpstreamOffset, c.DownstreamOffset, d, ok)
 		}
-		return nil
-	})
-	if err != nil {
-		e.t.Fatalf("read the checkpoints on B: %v", err)
 	}
-	if checkpoints == 0 {
+	if len(cps) == 0 {
 		e.t.Errorf("no checkpoint of group %s on B", g.name)
 	}
-	return checkpoints
+	return len(cps)
 }
