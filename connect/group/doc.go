@@ -83,12 +83,27 @@
 //     (2s): 8s after the last acknowledged heartbeat with Connect's
 //     defaults. Owns turns false then, and Assignment reports a LostError
 //     at once (a timer), even while a request hangs.
+//   - A member that has no running lease (it joins, or it lost its
+//     membership) runs nothing of an assignment until a heartbeat sent
+//     after the assignment arrived was answered NONE: that answer says
+//     it is in the generation, the group is stable, and its lease runs
+//     from the heartbeat's send time. Until then Owns is false and
+//     Assignment lists nothing as Owned, without an error; the first
+//     heartbeat goes out at once. A JoinGroup waits at the coordinator
+//     for the rebalance (for instance until a killed member's session
+//     expires, up to SessionTimeout, or up to RebalanceTimeout), so the
+//     lease counted from its send time may be over when the assignment
+//     arrives; nothing of that generation has run, so that is no loss.
+//     Only a lease that ran out while units ran under it is a loss
+//     (LostError, the units fenced). A member whose lease runs keeps it
+//     across a rebalance, and its new units start at once.
 //   - A new owner gets a unit only in a generation whose JoinGroup showed
 //     no member holding it, which is after the old owner released it or
 //     after the coordinator evicted the old owner; and it starts only once
-//     it read that assignment. So an old owner that stops writing at its
-//     lease end is done FenceMargin before the earliest eviction, and the
-//     two never overlap.
+//     it read that assignment and its own lease runs. So an old owner that
+//     stops writing at its lease end is done FenceMargin before the
+//     earliest eviction, and the two never overlap. Waiting for the first
+//     heartbeat only delays the new owner.
 //
 // The argument assumes the member's clock and the coordinator's run at the
 // same rate (over seconds; they need not agree on the time) and that a

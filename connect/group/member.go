@@ -159,7 +159,10 @@ type Assignment struct {
 	Members []Peer
 	// Plans are every member's plans, by member id; the leader only.
 	Plans map[string]Plan
-	// Owned are the units to run.
+	// Owned are the units to run. It stays empty after an assignment
+	// until a heartbeat sent after it was answered (the lease is
+	// established; see the package doc, "Fencing"), when the member had
+	// no running lease before it: Updates fires then.
 	Owned []Ownership
 	// Revoked are units to stop: flush, commit while Owns allows, then
 	// Release. Until they are released nobody else is given them.
@@ -251,6 +254,13 @@ type Member struct {
 	plans      map[string]Plan           // the last plans, when leader
 	rebStart   time.Time                 // when the rebalance under way began; zero when none
 	rebalances RebalanceStats            // Rebalancing is derived from rebStart
+
+	// established: the member's lease has run without a break since a
+	// heartbeat sent after an assignment was answered NONE; the ownerships
+	// given since share it. Until then Owns is false and Assignment lists
+	// nothing as Owned: the runtime starts nothing.
+	established bool
+	awaitFrom   time.Time // when the assignment awaiting its lease arrived
 }
 
 type owning struct {
@@ -331,9 +341,10 @@ func (m *Member) Assignment() Assignment {
 	a.Owned, a.Revoked, a.Fenced = nil, nil, nil
 	for u, o := range m.owned {
 		ow := Ownership{Unit: u, Generation: o.gen}
-		if o.revoked {
+		switch {
+		case o.revoked:
 			a.Revoked = append(a.Revoked, ow)
-		} else {
+		case m.established:
 			a.Owned = append(a.Owned, ow)
 		}
 	}
@@ -369,14 +380,15 @@ func (m *Member) Assignment() Assignment {
 // not see overwritten (a source-offset commit), and bounds that write by
 // the returned time. It is false once the unit was released, once the
 // membership was lost, once the lease ended (no heartbeat acknowledged for
-// min(SessionTimeout, RebalanceTimeout) - FenceMargin), and for an
-// ownership of another generation. A revoked unit stays owned until it is
+// min(SessionTimeout, RebalanceTimeout) - FenceMargin), before the lease of
+// a new member's assignment is established (its first heartbeat
+// answered), and for an ownership of another generation. A revoked unit stays owned until it is
 // released, so that its final commit can be made.
 func (m *Member) Owns(unit string, gen int32) (until time.Time, ok bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	o := m.owned[unit]
-	if o == nil || o.gen != gen || m.lost != nil || !time.Now().Before(m.leaseEnd) {
+	if o == nil || o.gen != gen || m.lost != nil || !m.established || !time.Now().Before(m.leaseEnd) {
 		return time.Time{}, false
 	}
 	return m.leaseEnd, true
@@ -480,6 +492,7 @@ func (m *Member) leave(ctx context.Context) {
 	m.done = true
 	id := m.memberID
 	clear(m.owned)
+	m.established = false
 	m.lost = &LostError{Reason: "left the group", At: time.Now()}
 	if m.leaseTimer != nil {
 		m.leaseTimer.Stop()
@@ -528,6 +541,7 @@ func (m *Member) loseLocked(reason string) {
 	}
 	n := len(m.owned)
 	clear(m.owned)
+	m.established = false
 	m.lost = &LostError{Reason: reason, At: time.Now()}
 	if !m.joining {
 		m.forceJoin = reason // else the rebalance under way gives units again
@@ -578,18 +592,44 @@ func (m *Member) extendLease(sent time.Time, stable bool) {
 	}
 }
 
+// establish records that a heartbeat sent at sent, after the assignment
+// arrived, was answered NONE (extendLease has taken it): the member is in
+// that generation and the group is stable, so a lease that runs now is
+// one this member's units can start under. Until then the ownerships of
+// a member that had no running lease (it joined, or it lost its
+// membership) are not established: the lease of the requests that formed
+// the generation may have ended before the assignment arrived (a
+// JoinGroup waits at the coordinator for the rebalance, up to
+// RebalanceTimeout), and a lease that never ran is not a loss.
+func (m *Member) establish(sent time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.done || m.established || m.lost != nil || m.awaitFrom.IsZero() || sent.Before(m.awaitFrom) || !time.Now().Before(m.leaseEnd) {
+		return
+	}
+	m.established = true
+	m.log.Info("lease established: the units of the assignment start", "generation", m.view.Generation,
+		"waited", time.Since(m.awaitFrom).Round(time.Millisecond), "lease_end", m.leaseEnd.Format(time.RFC3339Nano))
+	m.notify()
+}
+
 func (m *Member) leaseExpired() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.done || m.lost != nil {
-		return
+	if m.done || m.lost != nil || !m.established {
+		return // nothing runs under a lease that was never established
 	}
 	if now := time.Now(); now.Before(m.leaseEnd) {
 		m.leaseTimer.Reset(m.leaseEnd.Sub(now))
 		return
 	}
-	m.loseLocked(fmt.Sprintf("the coordinator acknowledged no heartbeat for %v (session timeout %v minus fence margin %v): it is unreachable or evicted this worker",
-		time.Since(m.ackSession).Round(time.Millisecond), m.cfg.SessionTimeout, m.cfg.FenceMargin))
+	m.loseLocked(m.leaseEndedLocked())
+}
+
+// leaseEndedLocked says why a lease ended.
+func (m *Member) leaseEndedLocked() string {
+	return fmt.Sprintf("the lease of this worker's units ended: the last request the coordinator acknowledged in a way that keeps this worker's session was sent %v ago (session timeout %v, rebalance timeout %v, minus the fence margin %v): the coordinator is unreachable or evicted this worker",
+		time.Since(m.ackSession).Round(time.Millisecond), m.cfg.SessionTimeout, m.cfg.RebalanceTimeout, m.cfg.FenceMargin)
 }
 
 // joinRequest builds a JoinGroup request with this member's metadata.
@@ -764,6 +804,13 @@ func (m *Member) apply(gen int32, memberID string, a assignment, isLeader bool, 
 	if m.done {
 		return 0, false
 	}
+	now := time.Now()
+	if m.established && !now.Before(m.leaseEnd) {
+		// The lease the running units held ended while the rebalance
+		// ran, and the lease timer has not reported it yet: that is a
+		// loss (their runs stop without committing).
+		m.loseLocked(m.leaseEndedLocked())
+	}
 	given := make(map[string]bool, len(a.Owned))
 	for _, u := range a.Owned {
 		given[u] = true
@@ -777,7 +824,6 @@ func (m *Member) apply(gen int32, memberID string, a assignment, isLeader bool, 
 		}
 		m.held[u][gen] = true
 	}
-	now := time.Now()
 	took = max(0, now.Sub(m.rebStart))
 	m.rebStart = time.Time{}
 	m.rebalances.Completed++
@@ -792,6 +838,11 @@ func (m *Member) apply(gen int32, memberID string, a assignment, isLeader bool, 
 		}
 	}
 	m.lost = nil
+	if !m.established {
+		// Nothing of this assignment runs before a heartbeat sent from
+		// now on is answered NONE (establish).
+		m.awaitFrom = now
+	}
 	m.mismatch = nil
 	if a.Error == errConfigMismatch {
 		m.mismatch = &ConfigMismatchError{Worker: m.cfg.Worker, Config: m.cfg.Fingerprint, Leader: a.Leader}
@@ -805,13 +856,7 @@ func (m *Member) apply(gen int32, memberID string, a assignment, isLeader bool, 
 		m.log.Error("this worker's configuration is not the group's; it runs nothing", "error", m.mismatch)
 	}
 	m.log.Info("assignment received", "generation", gen, "leader", a.Leader.Worker.ID, "is_leader", isLeader,
-		"members", len(a.Members), "owned", len(a.Owned), "revoked", revoked)
-	if !now.Before(m.leaseEnd) && m.leaseTimer != nil {
-		// The rebalance outlasted the lease of its own requests (the
-		// lease timer fired while it ran): Owns is false, and the
-		// expired lease is reported now.
-		m.leaseTimer.Reset(0)
-	}
+		"members", len(a.Members), "owned", len(a.Owned), "revoked", revoked, "awaiting_lease", !m.established)
 	m.notify()
 	return took, true
 }
@@ -827,7 +872,13 @@ func (m *Member) Rebalances() RebalanceStats {
 
 // heartbeat heartbeats until the member must rejoin or ctx is cancelled.
 func (m *Member) heartbeat(ctx context.Context) {
-	t := time.NewTimer(m.cfg.HeartbeatInterval)
+	m.mu.Lock()
+	first := m.cfg.HeartbeatInterval
+	if !m.established {
+		first = 0 // the assignment's units start once this is answered
+	}
+	m.mu.Unlock()
+	t := time.NewTimer(first)
 	defer t.Stop()
 	for {
 		if m.mustRejoin() {
@@ -859,6 +910,7 @@ func (m *Member) heartbeat(ctx context.Context) {
 		switch err := kerr.ErrorForCode(code); {
 		case err == nil:
 			m.extendLease(sent, true)
+			m.establish(sent)
 		case errors.Is(err, kerr.RebalanceInProgress):
 			m.extendLease(sent, false)
 			m.setJoinReason("the group is rebalancing")

@@ -109,6 +109,9 @@ type worker struct {
 	commitOK   map[Ownership]bool // Owns at the final commit
 	stopped    bool
 	generation map[string][]int32 // every generation each unit was started under
+	startedAt  map[Ownership]time.Time
+	unowned    []Ownership // started while Owns was false
+	lostSeen   []time.Time // when the runtime saw a LostError
 }
 
 type workerOpt func(*Config)
@@ -136,7 +139,8 @@ func (e *env) start(id, hash string, units []string, opts ...workerOpt) *worker 
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	w := &worker{t: e.t, id: id, m: m, cl: cl, cancel: cancel, done: make(chan error, 1), rtDone: make(chan struct{}),
-		stopping: map[Ownership]bool{}, commitOK: map[Ownership]bool{}, generation: map[string][]int32{}}
+		stopping: map[Ownership]bool{}, commitOK: map[Ownership]bool{}, generation: map[string][]int32{},
+		startedAt: map[Ownership]time.Time{}}
 	go func() { w.done <- m.Run(ctx) }()
 	go w.runtime(ctx)
 	e.workers = append(e.workers, w)
@@ -155,10 +159,17 @@ func (w *worker) runtime(ctx context.Context) {
 		}
 		a := w.m.Assignment()
 		w.mu.Lock()
+		if _, lost := a.Err.(*LostError); lost {
+			w.lostSeen = append(w.lostSeen, time.Now())
+		}
 		for _, o := range a.Owned {
 			if !running[o] {
 				running[o] = true
 				w.generation[o.Unit] = append(w.generation[o.Unit], o.Generation)
+				w.startedAt[o] = time.Now()
+				if _, ok := w.m.Owns(o.Unit, o.Generation); !ok {
+					w.unowned = append(w.unowned, o)
+				}
 			}
 		}
 		var release []Ownership

@@ -132,7 +132,6 @@ func TestFault_KillWorker(t *testing.T) {
 
 	t.Run("crash-loop", func(t *testing.T) {
 		t.Parallel()
-		pendingFix(t, "worker groups: a worker whose join waited for a killed member's session timeout loses its membership about a second after its assignment (no heartbeat acknowledged for 8 s, counted from the join), stops its units without committing and copies them again from the commit before")
 		kills := pick(3, 10)
 		e := newEnv(t, envOpts{settings: map[string]string{"offset.flush.interval.ms": "5000"}})
 		const parts = 4
