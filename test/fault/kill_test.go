@@ -105,7 +105,10 @@ func TestFault_KillWorker(t *testing.T) {
 		t.Parallel()
 		kills := pick(3, 20)
 		rng := seeded(t)
-		e := newEnv(t, envOpts{})
+		// kfake keeps a member killed while its JoinGroup waits until the
+		// rebalance timeout ends the sync (Kafka evicts it after the session
+		// timeout); 10 s instead of 60 s bounds what each such kill costs.
+		e := newEnv(t, envOpts{settings: map[string]string{"rebalance.timeout.ms": "10000"}})
 		const parts = 4
 		e.createTopic("orders", parts)
 		prod := e.produce("orders", parts, "k", pick(2000, 4000), 0)
