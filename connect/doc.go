@@ -190,7 +190,8 @@
 // (kread.UntilWritten), and starts from what is committed there. A
 // transaction ends at its boundary (transaction.boundary=poll, or
 // interval: transaction.boundary.interval.ms, by default the flush
-// interval capped at 1s, or transaction.boundary.max.bytes). One that
+// interval capped at 1s, or transaction.boundary.max.bytes; a task caught
+// up with its source commits at once, at most every 100ms). One that
 // cannot commit is aborted and the task starts again in place from its
 // committed offsets (a refused record still stops only its partition,
 // whose retries go alone in transactions of their own). A paused task,

@@ -32,8 +32,9 @@ import (
 //
 // A transaction ends at its boundary: every poll (transaction.boundary=poll)
 // or, by default (interval), when transaction.boundary.interval.ms has
-// passed since the last commit, or when its records reach
-// transaction.boundary.max.bytes. A transaction that cannot commit (a
+// passed since the last commit, when its records reach
+// transaction.boundary.max.bytes, or when the task has read everything its
+// source had (at most every txnCaughtUpGap). A transaction that cannot commit (a
 // record refused or not written, the producer fenced or its transaction
 // timed out, the target gone for too long) is aborted and the task is
 // restarted in place from the offsets committed last: nothing of the
@@ -50,7 +51,7 @@ const (
 	KeyTransactionBoundary     = "transaction.boundary"             // poll or interval (mm2go's default); connector is refused
 	KeyTransactionInterval     = "transaction.boundary.interval.ms" // interval: commit at least this often
 	KeyTransactionMaxBytes     = "transaction.boundary.max.bytes"   // interval: commit once the records hold this many bytes; 0 no bound
-	DefaultTransactionMaxBytes = 64 << 20
+	DefaultTransactionMaxBytes = 256 << 20
 	DefaultTransactionTimeout  = time.Minute // Java's transaction.timeout.ms
 )
 
@@ -307,8 +308,37 @@ func (r *taskRunner) txnDue(now time.Time, polled bool) bool {
 		return polled
 	case t.cfg.maxBytes > 0 && r.stats.BytesAcked.Load()-t.bytesAtBegin >= t.cfg.maxBytes:
 		return true
+	case !now.Before(t.began.Add(t.cfg.interval)):
+		return true
 	}
-	return !now.Before(t.began.Add(t.cfg.interval))
+	// Caught up with the source: commit now rather than at the interval, so
+	// that read_committed consumers see the records at once, but not more
+	// often than every txnCaughtUpGap. A task that is behind commits at
+	// the interval, where a transaction's cost is spread over the most.
+	return !now.Before(t.began.Add(min(txnCaughtUpGap, t.cfg.interval))) && r.caughtUp()
+}
+
+// txnCaughtUpGap is the least time between the commits of a task that is
+// caught up with its source (see txnDue).
+const txnCaughtUpGap = 100 * time.Millisecond
+
+// caughtUp reports whether the task has read every record its source
+// partitions had at their last fetch (SourcePartition.ObserveFetch); false
+// when it cannot tell (a partition without fetch observations).
+func (r *taskRunner) caughtUp() bool {
+	known := false
+	for _, sp := range r.tc.parts.snapshot() {
+		m := sp.metrics.Load()
+		if m == nil || m.off.Load() {
+			continue
+		}
+		hwm, next := m.hwm.Load(), m.next.Load()
+		if hwm < 0 || next < hwm {
+			return false
+		}
+		known = true
+	}
+	return known
 }
 
 // commitTxn commits the open transaction (finishTxn) and begins the next

@@ -119,11 +119,11 @@ var knownKeys = map[string]keyInfo{
 	"heartbeats.topic.replication.factor": rfKey("3"),
 
 	// mm2go's own keys (no MM2 equivalent).
-	"sync.topic.configs.min.insync.replicas": boolKey("false"),                                        // also copy min.insync.replicas, which MM2 never does
-	"config.properties.target.keep":          regexKey(""),                                            // properties never touched on the target (set there by hand)
-	"replication.factor.from.source":         boolKey("false"),                                        // create remote topics with the source topic's replication factor
-	"on.data.loss":                           enumKey("continue", "continue", "fail"),                 // records deleted before they were copied: report and go on, or fail the task
-	"transaction.boundary.max.bytes":         {kind: kindLong, def: "67108864", min: 0, hasMin: true}, // exactly-once: a transaction also ends when its records reach this many bytes; 0 no bound
+	"sync.topic.configs.min.insync.replicas": boolKey("false"),                                         // also copy min.insync.replicas, which MM2 never does
+	"config.properties.target.keep":          regexKey(""),                                             // properties never touched on the target (set there by hand)
+	"replication.factor.from.source":         boolKey("false"),                                         // create remote topics with the source topic's replication factor
+	"on.data.loss":                           enumKey("continue", "continue", "fail"),                  // records deleted before they were copied: report and go on, or fail the task
+	"transaction.boundary.max.bytes":         {kind: kindLong, def: "268435456", min: 0, hasMin: true}, // exactly-once: a transaction also ends when its records reach this many bytes; 0 no bound
 
 	// The worker group (see Expanded.Group): top level only. The timeouts
 	// are Connect's worker keys, which MM2's dedicated mode reads.

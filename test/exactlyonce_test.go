@@ -227,3 +227,29 @@ func exactTargetOffsetsCommitted(t testing.TB, src, dst brokers, group, srcTopic
 	}
 	return out
 }
+
+// TestExactlyOnce_CaughtUpCommitsAtOnce: with transactions of 20s
+// (transaction.boundary.interval.ms), a task that has copied everything its
+// source had commits its transaction at once, not at the interval, so
+// read_committed consumers see the records within moments; later records
+// too.
+func TestExactlyOnce_CaughtUpCommitsAtOnce(t *testing.T) {
+	a, b := newCluster(t, "A"), newCluster(t, "B")
+	if _, err := kadm.NewClient(client(t, a)).CreateTopic(context.Background(), 2, 1, nil, "t"); err != nil {
+		t.Fatal(err)
+	}
+	prod := client(t, a, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	produceRecords(t, prod, "t", 2, 100, "first")
+	rw := startWorker(t, eosWorkerConfig(a, b), []connect.ConnectorSpec{sourceSpec("A", "B", map[string]string{connect.KeyTransactionInterval: "20000"})})
+	visible := func(n int) func() bool {
+		return func() bool {
+			return len(readCommittedPartition(t, b, "A.t", 0))+len(readCommittedPartition(t, b, "A.t", 1)) >= n
+		}
+	}
+	waitFor(t, 10*time.Second, "the first records visible to read_committed consumers", visible(200))
+	produceRecords(t, prod, "t", 2, 50, "second")
+	waitFor(t, 5*time.Second, "the next records visible to read_committed consumers", visible(300))
+	if err := rw.stop(); err != nil {
+		t.Fatal(err)
+	}
+}
