@@ -11,8 +11,12 @@
 //     Partitions partitions.
 //  2. Copies them with each copier into a fresh target cluster, in
 //     alternating order over Rounds rounds: the raw copy loop (RawCopy, the
-//     ceiling), an mm2go worker running the flow with default settings, and
-//     once a kcat -C | kcat -P pipe when kcat is installed. Each copier is a
+//     ceiling), an mm2go worker running the flow with default settings, the
+//     same worker copying exactly once (mm2go-eos: exactly_once: true, its
+//     copy counted in records whose source offsets committed, timed from its
+//     first record on the target to the commit of its last, with
+//     EOSInterval), and once a kcat -C | kcat -P pipe when kcat is
+//     installed. Each copier is a
 //     child process (`mm2go bench --role rawcopy|worker`, or kcat), so its
 //     CPU seconds (rusage) and peak RSS (/proc VmHWM) are its own, not the
 //     brokers'.
