@@ -275,7 +275,8 @@ func TestFault_ExactlyOnceTaskMoves(t *testing.T) {
 
 // TestFault_ExactlyOnceTwoGroups runs the task twice by mistake: two
 // workers on the same flows in two groups (mm2go.group.id differs), the
-// second started while the first has records in an open transaction. The
+// second started while the first has records in an open transaction (the
+// first frozen meanwhile, so that it has). The
 // task's transactional id is the same in both, so the second fences the
 // first: the first's open transaction is aborted, its task fails saying it
 // was fenced and commits nothing more (it is stopped then). Bound: see
@@ -289,11 +290,17 @@ func TestFault_ExactlyOnceTwoGroups(t *testing.T) {
 	prod := e.produceTxn("orders", parts, "k", pick(2000, 4000))
 	first := e.worker()
 	e.waitCopying("orders", 2000, time.Minute)
+	// Frozen with records in an open transaction (a caught-up task commits
+	// every 100 ms: without the freeze the fence may find it between two
+	// transactions), the first is fenced by the second's start.
 	e.waitTxnOpen("A-mm2-MirrorSourceConnector-0")
+	first.Signal(syscall.SIGSTOP)
 	other := e.flow
 	other.Settings = maps.Clone(e.flow.Settings)
 	other.Settings["mm2go.group.id"] = "another-group"
 	second := harness.StartWorker(t, other.Write(t, filepath.Join(t.TempDir(), "other.yaml")))
+	second.WaitLog("MirrorSourceConnector-0 took=", time.Minute) // its task's producer fenced the first's
+	first.Signal(syscall.SIGCONT)
 	first.WaitLog("was fenced", time.Minute) // its task failed, and says why
 	e.stopFencedWorker(first)
 	e.waitCopying("orders", sum(e.targetEnds("orders"))+2000, time.Minute)
