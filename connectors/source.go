@@ -315,6 +315,30 @@ func (m *MirrorSource) noteTopicID(topic string, id kadm.TopicID) {
 	}
 }
 
+// storedPartition reads a stored offset key of this connector: the source
+// partition it names, if the key is this connector's and names a partition
+// of this flow's source cluster.
+func (m *MirrorSource) storedPartition(key []byte) (topicPartition, bool) {
+	ns, fields, err := connect.ParseOffsetKey(key)
+	if err != nil || ns != m.cc.Name {
+		return topicPartition{}, false
+	}
+	var tp topicPartition
+	var cluster string
+	partition := false
+	for _, f := range fields {
+		switch {
+		case f.Name == "cluster" && !f.IsInt:
+			cluster = f.Str
+		case f.Name == "topic" && !f.IsInt:
+			tp.Topic = f.Str
+		case f.Name == "partition" && f.IsInt && f.Int >= 0 && f.Int <= math.MaxInt32:
+			tp.Partition, partition = int32(f.Int), true
+		}
+	}
+	return tp, partition && tp.Topic != "" && cluster == m.cfg.SourceAlias
+}
+
 // goneWhileStopped returns the stored partitions of this connector's source
 // topics that no longer exist: the topic was re-created with fewer
 // partitions while no worker copied it. The first TaskConfigs hands them to
@@ -329,23 +353,11 @@ func (m *MirrorSource) goneWhileStopped(parts []topicPartition) []topicPartition
 	}
 	var gone []topicPartition
 	m.cc.StoredOffsets(func(key []byte, _ connect.OffsetValue) {
-		ns, fields, err := connect.ParseOffsetKey(key)
-		if err != nil || ns != m.cc.Name {
+		tp, ok := m.storedPartition(key)
+		if !ok {
 			return
 		}
-		var tp topicPartition
-		var cluster string
-		for _, f := range fields {
-			switch {
-			case f.Name == "cluster" && !f.IsInt:
-				cluster = f.Str
-			case f.Name == "topic" && !f.IsInt:
-				tp.Topic = f.Str
-			case f.Name == "partition" && f.IsInt && f.Int >= 0 && f.Int <= math.MaxInt32:
-				tp.Partition = int32(f.Int)
-			}
-		}
-		if n, ok := count[tp.Topic]; ok && cluster == m.cfg.SourceAlias && tp.Partition >= n {
+		if n, ok := count[tp.Topic]; ok && tp.Partition >= n {
 			gone = append(gone, tp)
 		}
 	})
@@ -364,29 +376,14 @@ func (m *MirrorSource) warnUnlisted(listed kadm.TopicDetails) {
 	type next struct{ partition, offset int64 }
 	stopped := make(map[string][]next)
 	m.cc.StoredOffsets(func(key []byte, v connect.OffsetValue) {
-		ns, fields, err := connect.ParseOffsetKey(key)
-		if err != nil || ns != m.cc.Name {
+		tp, ok := m.storedPartition(key)
+		if !ok || v.Offset < 0 {
 			return
 		}
-		var topic, cluster string
-		partition := int64(-1)
-		for _, f := range fields {
-			switch {
-			case f.Name == "cluster" && !f.IsInt:
-				cluster = f.Str
-			case f.Name == "topic" && !f.IsInt:
-				topic = f.Str
-			case f.Name == "partition" && f.IsInt:
-				partition = f.Int
-			}
-		}
-		if cluster != m.cfg.SourceAlias || topic == "" || partition < 0 || v.Offset < 0 {
+		if _, ok := listed[tp.Topic]; ok || !policy.ShouldReplicate(m.cfg.Policy, m.cfg.Topics, tp.Topic, m.cfg.TargetAlias, m.cfg.HeartbeatsReplication) {
 			return
 		}
-		if _, ok := listed[topic]; ok || !policy.ShouldReplicate(m.cfg.Policy, m.cfg.Topics, topic, m.cfg.TargetAlias, m.cfg.HeartbeatsReplication) {
-			return
-		}
-		stopped[topic] = append(stopped[topic], next{partition, v.Offset + 1})
+		stopped[tp.Topic] = append(stopped[tp.Topic], next{int64(tp.Partition), v.Offset + 1})
 	})
 	for _, topic := range slices.Sorted(maps.Keys(stopped)) {
 		ps := stopped[topic]
