@@ -124,6 +124,24 @@ type Committer interface {
 	Commit(ctx context.Context) error
 }
 
+// CommitCarrier is an optional interface of a SourceTask with a Committer,
+// for a worker in a group. A task whose last commit was refused (the worker
+// lost its lease on the task: the target, where the group lives, was away
+// longer than the lease) stops without committing what the target
+// acknowledged since its last commit. The runner then asks the task, from
+// the runner goroutine after its producer closed and before Stop, for the
+// records its Commit would make durable now, all for the target cluster:
+// what Commit writes that may not be durable yet, in the order it must be
+// written. The worker keeps them with the acknowledged source offsets; if
+// the task comes back to this worker and nobody committed its partitions
+// meanwhile, the worker writes them, then commits the offsets, and the
+// task's next run goes on from there instead of copying those records
+// again. A task with a Committer but without CommitCarrier, or whose
+// Uncommitted fails, has them copied again.
+type CommitCarrier interface {
+	Uncommitted() ([]*kgo.Record, error)
+}
+
 // TransactionListener is an optional interface of a SourceTask, for
 // exactly-once mode (HerderConfig.ExactlyOnce). The runner calls
 // TransactionCommitted from the runner goroutine after each transaction of

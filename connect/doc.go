@@ -162,7 +162,12 @@
 // Each member follows group's sequence: revoked units stop and commit while
 // Member.Owns holds, fenced ones stop at once, and both are released. Every
 // source-offset commit checks Owns first and is bounded by its lease, so a
-// worker that lost a task never commits over its new owner. Target states
+// worker that lost a task never commits over its new owner. A task stopped
+// with its last commit refused (the worker lost its lease: the target,
+// where the group lives, was away) leaves what the target acknowledged,
+// and what its Committer would write first (CommitCarrier), to the
+// worker, which commits it if the task comes back to it and nobody
+// committed its partitions meanwhile (carry.go). Target states
 // (TargetStates) and the state of every unit, with the worker running it,
 // are records of the same topic, so Status and GroupView answer for the
 // whole group. Control requests work as alone: every member registers

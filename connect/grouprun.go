@@ -81,6 +81,9 @@ type groupRun struct {
 	// loop, which hands them to the units they name.
 	restarts chan connRestarts
 
+	carryMu sync.Mutex                // guards carried
+	carried map[string]*carriedCommit // by task unit: what its last run could not commit (carry.go)
+
 	pubMu     sync.Mutex       // guards published
 	published map[string]State // the state last published of each unit this worker runs
 

@@ -426,7 +426,8 @@ func (g *groupRun) runTask(ctx, hard context.Context, o group.Ownership, r *unit
 		if store == nil {
 			return
 		}
-		// Start from what the previous owner committed.
+		// Start from what the previous owner committed, or from what a
+		// run of this worker copied and could not commit (carry.go).
 		if err := store.refresh(ctx); err != nil {
 			if ctx.Err() != nil {
 				return
@@ -435,6 +436,18 @@ func (g *groupRun) runTask(ctx, hard context.Context, o group.Ownership, r *unit
 			log.Warn("reading the committed source offsets failed; retrying", "task", id, "error", err, "backoff", d)
 			sleepCtx(ctx, d)
 			continue
+		}
+		if c := g.takeCarry(o.Unit); c != nil {
+			if err := g.applyCarry(ctx, spec, id, store, c, owns, log); err != nil {
+				g.keepCarry(o.Unit, c)
+				if ctx.Err() != nil {
+					return
+				}
+				d := bo.next()
+				log.Warn("committing what the task copied before this worker lost its lease failed; retrying", "task", id, "error", err, "backoff", d)
+				sleepCtx(ctx, d)
+				continue
+			}
 		}
 		t := w.newTaskRunner(spec, id, props, newFn(), store, log, hard, stats)
 		t.owns = owns
@@ -454,6 +467,9 @@ func (g *groupRun) runTask(ctx, hard context.Context, o group.Ownership, r *unit
 		waiting.answer(nil)
 		go func() {
 			t.err = t.run(tctx)
+			if t.carry != nil {
+				g.keepCarry(o.Unit, t.carry)
+			}
 			close(t.done)
 		}()
 		restart := false
@@ -508,7 +524,13 @@ func (g *groupRun) runTask(ctx, hard context.Context, o group.Ownership, r *unit
 		cancel()
 		switch {
 		case ctx.Err() != nil || restart:
-			if t.err != nil {
+			switch {
+			case t.err == nil:
+			case errors.Is(t.err, errNotOwner):
+				// Fenced: stopped at once, its last commit refused (see
+				// carry.go for what becomes of what it copied).
+				log.Warn("task stopped without its last commit: this worker no longer owns it", "task", id, "error", t.err)
+			default:
 				log.Error("task failed", "task", id, "error", t.err)
 				if ctx.Err() == nil {
 					lastErr = t.err.Error()

@@ -204,6 +204,14 @@ func (s *offsetStore) value(key []byte) (OffsetValue, bool) {
 	return v, ok
 }
 
+// position returns the offset in the topic of the record key's value came
+// from (0 if unknown): a commit of the key by anyone moves it.
+func (s *offsetStore) position(key []byte) int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.pos[string(key)]
+}
+
 // each calls fn with every stored key and value, in no order, from a copy
 // taken under the lock.
 func (s *offsetStore) each(fn func(key []byte, v OffsetValue)) {

@@ -105,6 +105,10 @@ type taskRunner struct {
 	// task and until when (group.Member.Owns); nil for a worker alone.
 	owns func() (until time.Time, ok bool)
 
+	// carry is what the run acknowledged and could not commit at its stop
+	// (carry.go); set by stop in a worker group, read after done.
+	carry *carriedCommit
+
 	entries    []commitEntry
 	nextCommit time.Time // the periodic commit; zero until the first commit
 	lastCommit time.Time // when the last commit began; zero: none yet
@@ -415,11 +419,16 @@ func (r *taskRunner) stop(sctx context.Context) {
 		}
 	}
 	cancel()
-	errs = append(errs, r.commit(sctx), r.task.Stop(sctx))
+	last := r.commit(sctx)
+	errs = append(errs, last)
 	r.prod.Close()
 	if r.large != nil {
 		r.large.Close()
 	}
+	if last != nil && r.owns != nil {
+		r.carry = r.carryUncommitted()
+	}
+	errs = append(errs, r.task.Stop(sctx))
 	r.stopErr = errors.Join(errs...)
 	r.log.Info("task stopped", "records_acked", r.stats.RecordsAcked.Load())
 }

@@ -27,6 +27,7 @@ const pollTimeout = defaultPollTimeout
 
 var (
 	_ connect.Committer           = (*MirrorSourceTask)(nil)
+	_ connect.CommitCarrier       = (*MirrorSourceTask)(nil)
 	_ connect.TransactionListener = (*MirrorSourceTask)(nil)
 	_ connect.Reconfigurable      = (*MirrorSourceTask)(nil)
 	_ connect.PartitionPauser     = (*MirrorSourceTask)(nil)
@@ -94,6 +95,10 @@ type MirrorSourceTask struct {
 	indexErr   atomic.Pointer[error] // first index entry that failed; set by onIndex
 	syncFails  atomic.Int64          // offset syncs that failed since the last report
 	syncErr    atomic.Pointer[error] // the last of them
+	// unflushed are the index entries handed to indexProd since the last
+	// Commit that made them durable (at-least-once mode): what Uncommitted
+	// gives the worker to write again if the task stops without its commit.
+	unflushed []offsets.IndexEntry
 
 	// Exactly-once mode: indexProd is the runner's transactional producer
 	// (not the task's to close), and MM2 offset syncs to the source wait in
@@ -272,13 +277,14 @@ func (t *MirrorSourceTask) sendOffsets(ctx context.Context) error {
 				return fmt.Errorf("wait for offset index entries to %s: %w", t.indexTopic, err)
 			}
 		}
-		buf, err := e.AppendKey(make([]byte, 0, 14+len(e.Topic)+42))
+		rec, err := t.indexRecord(e)
 		if err != nil {
-			return err // a source topic name is never that long
+			return err
 		}
-		k := len(buf)
-		buf = e.AppendValue(buf)
-		t.indexProd.Produce(bg, &kgo.Record{Topic: t.indexTopic, Key: buf[:k:k], Value: buf[k:]}, t.onIndex)
+		t.indexProd.Produce(bg, rec, t.onIndex)
+		if !t.txn {
+			t.unflushed = append(t.unflushed, e)
+		}
 	}
 	if t.syncProd != nil {
 		t.syncs = t.shifts.TakeSyncs(t.syncs[:0])
@@ -297,18 +303,72 @@ func (t *MirrorSourceTask) sendOffsets(ctx context.Context) error {
 // produceSyncs hands t.syncs to the sync producer without waiting.
 func (t *MirrorSourceTask) produceSyncs(ctx context.Context) error {
 	for _, s := range t.syncs {
-		buf, err := s.AppendKey(make([]byte, 0, 6+len(s.Topic)+16))
+		rec, err := t.syncRecord(s)
 		if err != nil {
 			return err
 		}
-		k := len(buf)
-		buf, _ = s.AppendValue(buf)
-		t.syncProd.TryProduce(ctx, &kgo.Record{Topic: t.syncsTopic, Key: buf[:k:k], Value: buf[k:]}, t.onSync)
+		t.syncProd.TryProduce(ctx, rec, t.onSync)
 	}
 	if n := t.syncFails.Swap(0); n > 0 {
 		t.tc.Logger.Warn("offset syncs not written", "topic", t.syncsTopic, "count", n, "error", *t.syncErr.Load())
 	}
 	return nil
+}
+
+// indexRecord is the offset index topic's record of e (partition 0).
+func (t *MirrorSourceTask) indexRecord(e offsets.IndexEntry) (*kgo.Record, error) {
+	buf, err := e.AppendKey(make([]byte, 0, 14+len(e.Topic)+42))
+	if err != nil {
+		return nil, err // a source topic name is never that long
+	}
+	k := len(buf)
+	buf = e.AppendValue(buf)
+	return &kgo.Record{Topic: t.indexTopic, Key: buf[:k:k], Value: buf[k:]}, nil
+}
+
+// syncRecord is the offset-syncs topic's record of s (partition 0).
+func (t *MirrorSourceTask) syncRecord(s offsets.OffsetSync) (*kgo.Record, error) {
+	buf, err := s.AppendKey(make([]byte, 0, 6+len(s.Topic)+16))
+	if err != nil {
+		return nil, err
+	}
+	k := len(buf)
+	buf, _ = s.AppendValue(buf)
+	return &kgo.Record{Topic: t.syncsTopic, Key: buf[:k:k], Value: buf[k:]}, nil
+}
+
+// Uncommitted implements connect.CommitCarrier: the index entries that
+// Commit would make durable now (those handed to the index producer since
+// the last Commit, which its close may have failed, then every partition's
+// current run up to its last acknowledged record), and, when the MM2
+// offset syncs live on the target, the syncs Commit would send. Syncs for
+// a source cluster are left out, as MM2 drops a sync it could not send: the
+// next run's first record of each partition gets a sync of its own.
+func (t *MirrorSourceTask) Uncommitted() ([]*kgo.Record, error) {
+	if t.txn || t.shifts == nil {
+		return nil, nil
+	}
+	t.shifts.Commit()
+	entries := t.shifts.TakeEntries(t.unflushed)
+	t.unflushed = nil
+	out := make([]*kgo.Record, 0, len(entries))
+	for _, e := range entries {
+		rec, err := t.indexRecord(e)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rec)
+	}
+	if t.syncProd != nil && t.cfg.OffsetSyncsOnTarget {
+		for _, s := range t.shifts.TakeSyncs(nil) {
+			rec, err := t.syncRecord(s)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, rec)
+		}
+	}
+	return out, nil
 }
 
 // TransactionCommitted implements connect.TransactionListener: the MM2
@@ -360,6 +420,7 @@ func (t *MirrorSourceTask) Commit(ctx context.Context) error {
 	if err := t.indexErr.Load(); err != nil {
 		return *err
 	}
+	t.unflushed = t.unflushed[:0]
 	return nil
 }
 

@@ -136,6 +136,9 @@ type Hooks struct {
 	TaskOpen func(ctx context.Context, tc *connect.TaskContext) (stop func(ctx context.Context) error, err error)
 	// ConnectorStop is called from the connector's Stop with its ctx.
 	ConnectorStop func(ctx context.Context) error
+	// Uncommitted is the task's connect.CommitCarrier: what its Commit
+	// would write (nothing, without the hook).
+	Uncommitted func(task int) ([]*kgo.Record, error)
 }
 
 // Connector is a fake connector: its task configs assign source partitions
@@ -260,7 +263,7 @@ func (c *Connector) Stop(ctx context.Context) error {
 // Task is the fake connector's task: it reads its partitions of the Source
 // from the committed source offsets on and returns them for the target
 // under the same topic and partition. It implements connect.Committer,
-// connect.Reconfigurable and connect.PartitionPauser.
+// connect.CommitCarrier, connect.Reconfigurable and connect.PartitionPauser.
 type Task struct {
 	conn *Connector
 	tc   *connect.TaskContext
@@ -281,7 +284,8 @@ type part struct {
 	paused bool
 }
 
-// plainTask hides Task's optional interfaces but Committer.
+// plainTask hides Task's optional interfaces but Committer: a task whose
+// commit cannot be carried, without partitions to pause.
 type plainTask struct{ t *Task }
 
 func (p plainTask) Start(ctx context.Context, tc *connect.TaskContext) error {
@@ -293,6 +297,7 @@ func (p plainTask) Commit(ctx context.Context) error                         { r
 
 var (
 	_ connect.Committer       = (*Task)(nil)
+	_ connect.CommitCarrier   = (*Task)(nil)
 	_ connect.Reconfigurable  = (*Task)(nil)
 	_ connect.PartitionPauser = (*Task)(nil)
 	_ connect.Committer       = plainTask{}
@@ -443,6 +448,14 @@ func (t *Task) Commit(context.Context) error {
 	}
 	t.conn.Commits.Add(1)
 	return nil
+}
+
+// Uncommitted implements connect.CommitCarrier.
+func (t *Task) Uncommitted() ([]*kgo.Record, error) {
+	if h := t.conn.Hooks.Uncommitted; h != nil {
+		return h(t.id)
+	}
+	return nil, nil
 }
 
 // Reconfigure implements connect.Reconfigurable.

@@ -1,0 +1,222 @@
+package connect
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// What a task of a worker in a group copied but could not commit.
+//
+// A worker in a group commits a task's source offsets only while it holds
+// its lease on the task (group.Member.Owns). The group lives on the
+// target, so when the target is away longer than the lease (8 s with the
+// defaults) even a worker alone loses its lease: its task stops, and its
+// last commit is refused. What the target acknowledged since the task's
+// last commit is on the target all the same. Rather than copy it again,
+// the runner carries it: the acknowledged source offsets, and what the
+// task's Committer would make durable before them (CommitCarrier:
+// MirrorSource's offset index entries, without which translation into the
+// range would skip records). When the task comes back to this worker (a
+// later generation, once the target is back) and the offsets topic shows
+// that nobody committed its partitions meanwhile, the worker writes the
+// task's records, commits the offsets, and the task's next run goes on
+// from there: nothing is copied twice. If another worker committed a
+// partition meanwhile, its carried offset is dropped: that worker went on
+// from its own commit (having copied the carried range again).
+
+// carriedCommit is what one run of a task acknowledged and did not commit.
+type carriedCommit struct {
+	offsets []carriedOffset
+	// records are the task's own (CommitCarrier), for the target, to be
+	// written in order before the offsets are committed.
+	records []*kgo.Record
+	// copied is how many source records the offsets move past what was
+	// committed, for the logs.
+	copied int64
+}
+
+// carriedOffset is one partition's acknowledged, uncommitted offset, and
+// what the offsets topic held for its key when the run stopped: the offset
+// the run last committed (or started from) and the position in the topic
+// of the record it came from. The carried offset is committed only while
+// the topic still holds exactly that.
+type carriedOffset struct {
+	key       []byte
+	value     OffsetValue
+	forget    bool
+	committed int64 // -1: nothing stored
+	pos       int64
+}
+
+// carryUncommitted returns what the run acknowledged and did not commit, or
+// nil; stop calls it, in a worker group, when the last commit failed, after
+// the producers closed and before the task's Stop.
+func (r *taskRunner) carryUncommitted() *carriedCommit {
+	// The closed producers fail what they held; wait (briefly) for their
+	// promises, so that every acknowledgement is counted.
+	for i := 0; i < 200 && r.buffered() > 0; i++ {
+		time.Sleep(5 * time.Millisecond)
+	}
+	c := &carriedCommit{}
+	for _, sp := range r.tc.parts.snapshot() {
+		if sp.key == nil {
+			continue
+		}
+		e, ok := sp.toCommit()
+		if !ok {
+			continue
+		}
+		sp.mu.Lock()
+		committed := sp.committed
+		sp.mu.Unlock()
+		stored, has := r.store.value(sp.key)
+		if !has {
+			stored.Offset = -1
+		}
+		if stored.Offset != committed {
+			continue // the offsets topic moved on already: someone else committed
+		}
+		c.offsets = append(c.offsets, carriedOffset{key: sp.key, value: OffsetValue{Offset: e.value.Offset, Fields: slices.Clone(e.value.Fields)},
+			forget: e.forget, committed: committed, pos: r.store.position(sp.key)})
+		if e.value.Offset > committed {
+			c.copied += e.value.Offset - max(committed, -1)
+		}
+	}
+	if len(c.offsets) == 0 {
+		return nil
+	}
+	if cc, ok := r.task.(CommitCarrier); ok {
+		recs, err := cc.Uncommitted()
+		if err != nil {
+			r.log.Warn("the task cannot say what its commit would write; what it copied since its last commit will be copied again",
+				"error", err, "partitions", len(c.offsets), "records", c.copied)
+			return nil
+		}
+		c.records = recs
+	} else if _, ok := r.task.(Committer); ok {
+		return nil // what its Commit writes cannot be carried
+	}
+	r.log.Warn("task stopped without committing what it copied: this worker lost its lease on the task; "+
+		"it commits it should the task come back to this worker before another worker commits, else the task's next owner copies it again",
+		"partitions", len(c.offsets), "records", c.copied)
+	return c
+}
+
+// buffered is how many records the run's producers still hold.
+func (r *taskRunner) buffered() int64 {
+	n := int64(0)
+	for _, p := range []*kgo.Client{r.prod, r.large} {
+		if p != nil {
+			n += p.BufferedProduceRecords()
+		}
+	}
+	return n
+}
+
+// keepCarry keeps c for the unit's next run on this worker.
+func (g *groupRun) keepCarry(unit string, c *carriedCommit) {
+	g.carryMu.Lock()
+	defer g.carryMu.Unlock()
+	if g.carried == nil {
+		g.carried = make(map[string]*carriedCommit)
+	}
+	g.carried[unit] = c
+}
+
+// takeCarry returns and forgets what the unit's last run carried.
+func (g *groupRun) takeCarry(unit string) *carriedCommit {
+	g.carryMu.Lock()
+	defer g.carryMu.Unlock()
+	c := g.carried[unit]
+	delete(g.carried, unit)
+	return c
+}
+
+// applyCarry commits what a previous run of the task carried, before the
+// next run starts from the committed offsets; store was just refreshed.
+// The offsets of partitions that somebody committed since are dropped. An
+// error (the target away again, the lease gone) leaves c to try again.
+func (g *groupRun) applyCarry(ctx context.Context, spec ConnectorSpec, id int, store *offsetStore, c *carriedCommit,
+	owns func() (time.Time, bool), log hclog.Logger) error {
+	until, ok := owns()
+	if !ok {
+		return errNotOwner
+	}
+	ctx, cancel := context.WithDeadline(ctx, until)
+	defer cancel()
+	var (
+		entries      []commitEntry
+		moved, again int64
+	)
+	for _, o := range c.offsets {
+		stored, has := store.value(o.key)
+		if !has {
+			stored.Offset = -1
+		}
+		if stored.Offset != o.committed || store.position(o.key) != o.pos {
+			moved++
+			again += max(o.value.Offset-o.committed, 0)
+			continue
+		}
+		entries = append(entries, commitEntry{sp: newSourcePartition(o.key), value: o.value, forget: o.forget})
+	}
+	if moved > 0 {
+		log.Warn("another worker committed partitions of the task while this worker had lost its lease; "+
+			"it went on from its own commit, copying again what this worker had copied since its last commit",
+			"task", id, "partitions", moved, "records", again)
+	}
+	if len(entries) == 0 {
+		return nil
+	}
+	if len(c.records) > 0 {
+		if err := g.writeCarried(ctx, spec, c.records); err != nil {
+			return err
+		}
+	}
+	if err := store.commit(ctx, entries); err != nil {
+		return err
+	}
+	log.Info("committed what the task copied before this worker lost its lease; nothing of it is copied again",
+		"task", id, "partitions", len(entries), "records", c.copied)
+	return nil
+}
+
+// writeCarried writes a task's carried records to the target, in order,
+// and waits until all are acknowledged.
+func (g *groupRun) writeCarried(ctx context.Context, spec ConnectorSpec, recs []*kgo.Record) error {
+	life, end := clientLife(g.hard)
+	defer end()
+	newClient := spec.clients(g.w.clientsOf(life, g.w.connectorReach(spec), spec, -1))
+	cl, err := newClient(spec.Target, RoleProducer, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	var (
+		errs    []error
+		written = make(chan error, len(recs))
+	)
+	for _, rec := range recs {
+		cl.Produce(ctx, rec, func(_ *kgo.Record, err error) { written <- err })
+	}
+	for range recs {
+		select {
+		case err := <-written:
+			if err != nil && len(errs) == 0 {
+				errs = append(errs, err)
+			}
+		case <-ctx.Done():
+			return fmt.Errorf("write the task's uncommitted records to %s: %w", spec.Target, context.Cause(ctx))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("write the task's uncommitted records to %s: %w", spec.Target, err)
+	}
+	return nil
+}
