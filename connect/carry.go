@@ -26,9 +26,19 @@ import (
 // later generation, once the target is back) and the offsets topic shows
 // that nobody committed its partitions meanwhile, the worker writes the
 // task's records, commits the offsets, and the task's next run goes on
-// from there: nothing is copied twice. If another worker committed a
-// partition meanwhile, its carried offset is dropped: that worker went on
-// from its own commit (having copied the carried range again).
+// from there: nothing is copied twice.
+//
+// A carried offset is committed unless the offsets topic now holds more
+// for its partition: a value further on, or of another log (another topic
+// ID: the topic was re-created). A value at or before it is a commit of
+// the range the carried offset covers, this worker's own (a commit sent
+// just before the target went away and written when it came back) or
+// another worker's that ran the task meanwhile and copied part of the
+// range again; committing the carried offset over it never goes back, and
+// every record up to it is on the target (this worker's copy). The next
+// owner after a value further on went on from there; the carried offset
+// is dropped, and what the task had copied past its last commit was
+// copied again.
 
 // carriedCommit is what one run of a task acknowledged and did not commit.
 type carriedCommit struct {
@@ -41,17 +51,26 @@ type carriedCommit struct {
 	copied int64
 }
 
-// carriedOffset is one partition's acknowledged, uncommitted offset, and
-// what the offsets topic held for its key when the run stopped: the offset
-// the run last committed (or started from) and the position in the topic
-// of the record it came from. The carried offset is committed only while
-// the topic still holds exactly that.
+// carriedOffset is one partition's acknowledged, uncommitted offset (or
+// its deletion, forget), and what the run last committed (-1: nothing) and
+// the position in the offsets topic of the record the stored value came
+// from when the run stopped: a deletion is carried only while the topic
+// holds exactly that.
 type carriedOffset struct {
 	key       []byte
 	value     OffsetValue
 	forget    bool
-	committed int64 // -1: nothing stored
+	committed int64
 	pos       int64
+}
+
+// stillAhead says whether o may be committed over what the offsets topic
+// holds for its key now (stored, has): see the file's doc.
+func (o *carriedOffset) stillAhead(stored OffsetValue, has bool, pos int64) bool {
+	if o.forget {
+		return pos == o.pos
+	}
+	return !has || stored.Offset <= o.value.Offset && slices.Equal(stored.Fields, o.value.Fields)
 }
 
 // carryUncommitted returns what the run acknowledged and did not commit, or
@@ -75,18 +94,9 @@ func (r *taskRunner) carryUncommitted() *carriedCommit {
 		sp.mu.Lock()
 		committed := sp.committed
 		sp.mu.Unlock()
-		stored, has := r.store.value(sp.key)
-		if !has {
-			stored.Offset = -1
-		}
-		if stored.Offset != committed {
-			continue // the offsets topic moved on already: someone else committed
-		}
 		c.offsets = append(c.offsets, carriedOffset{key: sp.key, value: OffsetValue{Offset: e.value.Offset, Fields: slices.Clone(e.value.Fields)},
 			forget: e.forget, committed: committed, pos: r.store.position(sp.key)})
-		if e.value.Offset > committed {
-			c.copied += e.value.Offset - max(committed, -1)
-		}
+		c.copied += max(e.value.Offset-committed, 0)
 	}
 	if len(c.offsets) == 0 {
 		return nil
@@ -156,10 +166,7 @@ func (g *groupRun) applyCarry(ctx context.Context, spec ConnectorSpec, id int, s
 	)
 	for _, o := range c.offsets {
 		stored, has := store.value(o.key)
-		if !has {
-			stored.Offset = -1
-		}
-		if stored.Offset != o.committed || store.position(o.key) != o.pos {
+		if !o.stillAhead(stored, has, store.position(o.key)) {
 			moved++
 			again += max(o.value.Offset-o.committed, 0)
 			continue
@@ -167,8 +174,8 @@ func (g *groupRun) applyCarry(ctx context.Context, spec ConnectorSpec, id int, s
 		entries = append(entries, commitEntry{sp: newSourcePartition(o.key), value: o.value, forget: o.forget})
 	}
 	if moved > 0 {
-		log.Warn("another worker committed partitions of the task while this worker had lost its lease; "+
-			"it went on from its own commit, copying again what this worker had copied since its last commit",
+		log.Warn("another worker committed partitions of the task further on while this worker had lost its lease; "+
+			"it went on from its own commit and had copied again what this worker had copied since its last commit",
 			"task", id, "partitions", moved, "records", again)
 	}
 	if len(entries) == 0 {
