@@ -4,14 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/mm2go/mm2go/connect"
 	"github.com/mm2go/mm2go/connect/connecttest"
@@ -75,28 +73,12 @@ func TestRunGroup_LostLeaseCarriesTheCommit(t *testing.T) {
 			cfg.OffsetFlushInterval = time.Hour // only the first acks of a run are committed (soon)
 			cfg.WorkerID = "w1"
 			w := connect.NewWorker(cfg, connect.WithRegistry(connecttest.Registry(conn)), connect.WithLogger(connecttest.Logger(t)))
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan error, 1)
-			go func() {
-				done <- w.RunGroup(ctx, []connect.ConnectorSpec{conn.Spec()}, connect.GroupConfig{
-					ID: "carry", Cluster: "target", Fingerprint: group.Fingerprint{Hash: "f"},
-					// A join sent into the cut waits for the rebalance
-					// timeout (and kgo's overhead) for its answer.
-					SessionTimeout: 3 * time.Second, RebalanceTimeout: 3 * time.Second, HeartbeatInterval: 300 * time.Millisecond,
-					ConfigTopicReplication: 1,
-				})
-			}()
-			stopped := false
-			stop := func() {
-				if !stopped {
-					stopped = true
-					cancel()
-					if err := <-done; err != nil {
-						t.Errorf("RunGroup: %v", err)
-					}
-				}
-			}
-			t.Cleanup(stop)
+			run := connecttest.RunGroup(t, w, connect.GroupConfig{
+				ID: "carry", Cluster: "target", Fingerprint: group.Fingerprint{Hash: "f"}, ConfigTopicReplication: 1,
+				// A join sent into the cut waits for the rebalance timeout
+				// (and kgo's overhead) for its answer.
+				SessionTimeout: 3 * time.Second, RebalanceTimeout: 3 * time.Second, HeartbeatInterval: 300 * time.Millisecond,
+			}, conn.Spec())
 			key := string(connecttest.OffsetKey("a", tp))
 			committed := func() int64 {
 				o, ok := connecttest.Committed(t, target, connect.OffsetsTopic("source"))[key]
@@ -115,14 +97,7 @@ func TestRunGroup_LostLeaseCarriesTheCommit(t *testing.T) {
 			connecttest.WaitFor(t, 30*time.Second, "200 records on the target", func() bool { return onTarget() == 200 })
 
 			// The coordinator stops answering the worker.
-			var cut atomic.Bool
-			cut.Store(true)
-			for _, k := range []kmsg.Key{kmsg.Heartbeat, kmsg.JoinGroup, kmsg.SyncGroup, kmsg.LeaveGroup} {
-				target.ControlKey(k.Int16(), func(kmsg.Request) (kmsg.Response, error, bool) {
-					target.KeepControl()
-					return nil, nil, cut.Load()
-				})
-			}
+			heal := connecttest.CutGroupRequests(target)
 			stops := conn.TaskStops.Load()
 			connecttest.WaitFor(t, 30*time.Second, "the task stopped: the worker lost its lease", func() bool { return conn.TaskStops.Load() > stops })
 			if got := committed(); got != 99 {
@@ -141,10 +116,12 @@ func TestRunGroup_LostLeaseCarriesTheCommit(t *testing.T) {
 				commitForeign(t, target, key, c.foreign)
 			}
 			src.Append("ta", 0, connecttest.RecordsFrom(200, 100)...)
-			cut.Store(false)
+			heal()
 
 			connecttest.WaitFor(t, 60*time.Second, "every record copied again", func() bool { return onTarget() >= len(c.wantSources) })
-			stop()
+			if err := run.Stop(); err != nil {
+				t.Errorf("RunGroup: %v", err)
+			}
 			got := connecttest.ReadTopic(t, target, "ta")[0]
 			if len(got) != len(c.wantSources) {
 				t.Fatalf("%d records on the target, want %d", len(got), len(c.wantSources))

@@ -3,16 +3,15 @@ package test
 import (
 	"context"
 	"fmt"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/mm2go/mm2go/connect"
+	"github.com/mm2go/mm2go/connect/connecttest"
 	"github.com/mm2go/mm2go/connect/group"
 	"github.com/mm2go/mm2go/connectors"
 	"github.com/mm2go/mm2go/offsets"
@@ -58,27 +57,12 @@ func TestMirrorSource_LostLeaseCopiesNothingTwice(t *testing.T) {
 	reg := connect.NewRegistry()
 	connectors.Register(reg)
 	w := connect.NewWorker(cfg, connect.WithLogger(testLogger(t)), connect.WithRegistry(reg))
-	wctx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() {
-		done <- w.RunGroup(wctx, []connect.ConnectorSpec{sourceSpec("A", "B", nil)}, connect.GroupConfig{
-			ID: "lease", Cluster: "B", Fingerprint: group.Fingerprint{Hash: "f"}, ConfigTopicReplication: 1,
-			// A join sent into the cut waits for the rebalance timeout
-			// (and kgo's overhead) for its answer.
-			SessionTimeout: 3 * time.Second, RebalanceTimeout: 3 * time.Second, HeartbeatInterval: 300 * time.Millisecond,
-		})
-	}()
-	stopped := false
-	stop := func() {
-		if !stopped {
-			stopped = true
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("RunGroup: %v", err)
-			}
-		}
-	}
-	t.Cleanup(stop)
+	run := connecttest.RunGroup(t, w, connect.GroupConfig{
+		ID: "lease", Cluster: "B", Fingerprint: group.Fingerprint{Hash: "f"}, ConfigTopicReplication: 1,
+		// A join sent into the cut waits for the rebalance timeout (and
+		// kgo's overhead) for its answer.
+		SessionTimeout: 3 * time.Second, RebalanceTimeout: 3 * time.Second, HeartbeatInterval: 300 * time.Millisecond,
+	}, sourceSpec("A", "B", nil))
 	committed := func() int64 {
 		c, err := harness.CommittedOffsets(ctx, brokerOpts(dst), "A")
 		if err != nil {
@@ -96,14 +80,7 @@ func TestMirrorSource_LostLeaseCopiesNothingTwice(t *testing.T) {
 	produce(100, 100)
 	waitFor(t, 30*time.Second, "200 records on B", func() bool { return copied() == 200 })
 
-	var cut atomic.Bool
-	cut.Store(true)
-	for _, k := range []kmsg.Key{kmsg.Heartbeat, kmsg.JoinGroup, kmsg.SyncGroup, kmsg.LeaveGroup} {
-		dst.ControlKey(k.Int16(), func(kmsg.Request) (kmsg.Response, error, bool) {
-			dst.KeepControl()
-			return nil, nil, cut.Load()
-		})
-	}
+	heal := connecttest.CutGroupRequests(dst)
 	waitFor(t, 30*time.Second, "the task stopped: the worker lost its lease", func() bool {
 		for _, cs := range w.Status() {
 			if cs.Name == connectors.ClassMirrorSource && len(cs.Tasks) > 0 && cs.Tasks[0].State == connect.StateRunning {
@@ -116,9 +93,11 @@ func TestMirrorSource_LostLeaseCopiesNothingTwice(t *testing.T) {
 		t.Fatalf("committed %d after the worker lost its lease, want 99 (its last commit)", got)
 	}
 	produce(200, 100)
-	cut.Store(false)
+	heal()
 	waitFor(t, 60*time.Second, "300 records on B", func() bool { return copied() >= 300 })
-	stop()
+	if err := run.Stop(); err != nil {
+		t.Errorf("RunGroup: %v", err)
+	}
 
 	copy := readTopicRecords(t, dst, "A.t")
 	if len(copy) != 300 {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/mm2go/mm2go/connect"
 	"github.com/mm2go/mm2go/internal/kread"
@@ -126,6 +128,32 @@ func Run(t testing.TB, w *connect.Worker, specs ...connect.ConnectorSpec) *Runni
 	go func() { r.done <- w.Run(ctx, specs) }()
 	t.Cleanup(func() { _ = r.Stop() })
 	return r
+}
+
+// RunGroup runs w in the worker group gc with specs (Worker.RunGroup) until
+// Stop or the end of the test, as Run.
+func RunGroup(t testing.TB, w *connect.Worker, gc connect.GroupConfig, specs ...connect.ConnectorSpec) *Running {
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &Running{Worker: w, cancel: cancel, done: make(chan error, 1)}
+	go func() { r.done <- w.RunGroup(ctx, specs, gc) }()
+	t.Cleanup(func() { _ = r.Stop() })
+	return r
+}
+
+// CutGroupRequests makes c leave unanswered every group request of the
+// group protocol (join, sync, heartbeat, leave), as a coordinator that is
+// away: a worker in a group on c loses its lease. heal answers them again.
+// Other requests go through.
+func CutGroupRequests(c *kfake.Cluster) (heal func()) {
+	var cut atomic.Bool
+	cut.Store(true)
+	for _, k := range []kmsg.Key{kmsg.Heartbeat, kmsg.JoinGroup, kmsg.SyncGroup, kmsg.LeaveGroup} {
+		c.ControlKey(k.Int16(), func(kmsg.Request) (kmsg.Response, error, bool) {
+			c.KeepControl()
+			return nil, nil, cut.Load()
+		})
+	}
+	return func() { cut.Store(false) }
 }
 
 // Stop cancels the worker's ctx (a graceful stop) and returns what Run
