@@ -28,17 +28,15 @@ import (
 // task's records, commits the offsets, and the task's next run goes on
 // from there: nothing is copied twice.
 //
-// A carried offset is committed unless the offsets topic now holds more
-// for its partition: a value further on, or of another log (another topic
-// ID: the topic was re-created). A value at or before it is a commit of
-// the range the carried offset covers, this worker's own (a commit sent
-// just before the target went away and written when it came back) or
-// another worker's that ran the task meanwhile and copied part of the
-// range again; committing the carried offset over it never goes back, and
-// every record up to it is on the target (this worker's copy). The next
-// owner after a value further on went on from there; the carried offset
-// is dropped, and what the task had copied past its last commit was
-// copied again.
+// A carried offset is committed only while nobody else wrote its key to
+// the offsets topic since: the record the stored value came from is the
+// one it was when the run stopped, or the stored value is one this run
+// tried to commit and saw fail (a commit sent just before the target went
+// away is written when it comes back). Anything else is somebody else's
+// commit: another worker that ran the task meanwhile, or an operator who
+// changed the connector's offsets (REST), and it wins; the carried offset
+// is dropped, and what the task had copied past its last commit is copied
+// again if the offsets say so.
 
 // carriedCommit is what one run of a task acknowledged and did not commit.
 type carriedCommit struct {
@@ -52,26 +50,36 @@ type carriedCommit struct {
 }
 
 // carriedOffset is one partition's acknowledged, uncommitted offset (or
-// its deletion, forget), and what the run last committed (-1: nothing) and
-// the position in the offsets topic of the record the stored value came
-// from when the run stopped: a deletion is carried only while the topic
-// holds exactly that.
+// its deletion, forget); what the run last committed (-1: nothing); the
+// position in the offsets topic of the record the stored value came from
+// when the run stopped; and the values of the run's commits that failed
+// since its last commit of the key.
 type carriedOffset struct {
 	key       []byte
 	value     OffsetValue
 	forget    bool
 	committed int64
 	pos       int64
+	tried     []OffsetValue
 }
 
-// stillAhead says whether o may be committed over what the offsets topic
-// holds for its key now (stored, has): see the file's doc.
-func (o *carriedOffset) stillAhead(stored OffsetValue, has bool, pos int64) bool {
-	if o.forget {
-		return pos == o.pos
+// unchanged says whether nobody but this run wrote o's key since the run
+// stopped, given what the offsets topic holds for it now.
+func (o *carriedOffset) unchanged(stored OffsetValue, has bool, pos int64) bool {
+	if pos == o.pos {
+		return true
 	}
-	return !has || stored.Offset <= o.value.Offset && slices.Equal(stored.Fields, o.value.Fields)
+	return has && slices.ContainsFunc(o.tried, stored.same)
 }
+
+// same says whether v and w are the same value.
+func (v OffsetValue) same(w OffsetValue) bool {
+	return v.Offset == w.Offset && slices.Equal(v.Fields, w.Fields)
+}
+
+// maxTried bounds the failed commits remembered per key: values of one key
+// are written in order, so the one stored last is among the latest.
+const maxTried = 8
 
 // carryUncommitted returns what the run acknowledged and did not commit, or
 // nil; stop calls it, in a worker group, when the last commit failed, after
@@ -95,7 +103,7 @@ func (r *taskRunner) carryUncommitted() *carriedCommit {
 		committed := sp.committed
 		sp.mu.Unlock()
 		c.offsets = append(c.offsets, carriedOffset{key: sp.key, value: OffsetValue{Offset: e.value.Offset, Fields: slices.Clone(e.value.Fields)},
-			forget: e.forget, committed: committed, pos: r.store.position(sp.key)})
+			forget: e.forget, committed: committed, pos: r.store.position(sp.key), tried: r.tried[string(sp.key)]})
 		c.copied += max(e.value.Offset-committed, 0)
 	}
 	if len(c.offsets) == 0 {
@@ -116,6 +124,30 @@ func (r *taskRunner) carryUncommitted() *carriedCommit {
 		"it commits it should the task come back to this worker before another worker commits, else the task's next owner copies it again",
 		"partitions", len(c.offsets), "records", c.copied)
 	return c
+}
+
+// commitFailed remembers the values of r.entries, whose commit failed: it
+// may be written all the same, later (see carriedOffset.unchanged).
+func (r *taskRunner) commitFailed() {
+	if r.owns == nil {
+		return
+	}
+	if r.tried == nil {
+		r.tried = make(map[string][]OffsetValue)
+	}
+	for _, e := range r.entries {
+		if e.forget {
+			continue
+		}
+		k := string(e.sp.key)
+		v := OffsetValue{Offset: e.value.Offset, Fields: slices.Clone(e.value.Fields)}
+		if t := r.tried[k]; !slices.ContainsFunc(t, v.same) {
+			if len(t) == maxTried {
+				t = slices.Delete(t, 0, 1)
+			}
+			r.tried[k] = append(t, v)
+		}
+	}
 }
 
 // buffered is how many records the run's producers still hold.
@@ -166,7 +198,7 @@ func (g *groupRun) applyCarry(ctx context.Context, spec ConnectorSpec, id int, s
 	)
 	for _, o := range c.offsets {
 		stored, has := store.value(o.key)
-		if !o.stillAhead(stored, has, store.position(o.key)) {
+		if !o.unchanged(stored, has, store.position(o.key)) {
 			moved++
 			again += max(o.value.Offset-o.committed, 0)
 			continue
@@ -174,8 +206,8 @@ func (g *groupRun) applyCarry(ctx context.Context, spec ConnectorSpec, id int, s
 		entries = append(entries, commitEntry{sp: newSourcePartition(o.key), value: o.value, forget: o.forget})
 	}
 	if moved > 0 {
-		log.Warn("another worker committed partitions of the task further on while this worker had lost its lease; "+
-			"it went on from its own commit and had copied again what this worker had copied since its last commit",
+		log.Warn("somebody else committed partitions of the task while this worker had lost its lease (another worker that ran it, or a change of its offsets); "+
+			"their commit stands, and what this worker had copied since its last commit is copied again from it",
 			"task", id, "partitions", moved, "records", again)
 	}
 	if len(entries) == 0 {

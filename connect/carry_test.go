@@ -24,13 +24,10 @@ import (
 // given the task back:
 //   - it commits what the task had copied (after the task's own records,
 //     CommitCarrier) and goes on from there: nothing is copied twice;
-//   - if somebody committed the partition meanwhile at or before what the
-//     task had copied (this worker's own commit written late, or another
-//     worker's that copied part of the range again), it commits what the
-//     task had copied over it: the offsets never go back;
-//   - if somebody committed it further on (another worker ran the task
-//     meanwhile and copied more), it goes on from that commit, never over
-//     it;
+//   - if somebody else committed the partition meanwhile (another worker
+//     that ran the task, or an operator who set its offsets), it goes on
+//     from that commit, never over it, whether it is before or past what
+//     the task had copied;
 //   - if the task cannot say what its commit writes, it copies the
 //     uncommitted records again, as without the carry.
 func TestRunGroup_LostLeaseCarriesTheCommit(t *testing.T) {
@@ -49,8 +46,8 @@ func TestRunGroup_LostLeaseCarriesTheCommit(t *testing.T) {
 		wantCarried bool    // the task's carried records written
 	}{
 		{"nothing copied twice", -1, nil, seq(0, 300), true},
-		{"a commit meanwhile at or before what was copied", 149, nil, seq(0, 300), true},
-		{"a commit meanwhile further on wins", 249, nil, append(append(seq(0, 200), seq(100, 250)...), seq(250, 300)...), false},
+		{"a commit meanwhile before what was copied wins", 149, nil, append(seq(0, 200), seq(150, 300)...), false},
+		{"a commit meanwhile past what was copied wins", 249, nil, append(append(seq(0, 200), seq(100, 250)...), seq(250, 300)...), false},
 		{"task cannot carry its commit", -1, errors.New("index entries unknown"), append(seq(0, 200), seq(100, 300)...), false},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -106,8 +106,11 @@ type taskRunner struct {
 	owns func() (until time.Time, ok bool)
 
 	// carry is what the run acknowledged and could not commit at its stop
-	// (carry.go); set by stop in a worker group, read after done.
+	// (carry.go); set by stop in a worker group, read after done. tried
+	// holds, by key, the values of commits that failed since the key's
+	// last commit (any of them may still be written); group only.
 	carry *carriedCommit
+	tried map[string][]OffsetValue
 
 	entries    []commitEntry
 	nextCommit time.Time // the periodic commit; zero until the first commit
@@ -655,7 +658,13 @@ func (r *taskRunner) commit(ctx context.Context) (err error) {
 		}
 	}
 	if err := r.store.commit(ctx, r.entries); err != nil {
+		r.commitFailed()
 		return err
+	}
+	if r.tried != nil {
+		for _, e := range r.entries {
+			delete(r.tried, string(e.sp.key))
+		}
 	}
 	r.stats.m.committed(time.Since(began))
 	if len(r.entries) > 0 {
