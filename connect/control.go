@@ -156,6 +156,7 @@ type connControl struct {
 	mu        sync.Mutex // guards the fields below
 	restarts  []*restartRequest
 	taskProps []Props       // the task configs last applied
+	tasksRan  int           // the most task configs applied since the worker started (fenceOffsetZombies)
 	paused    bool          // the tasks are to pause
 	changed   chan struct{} // closed when paused changes
 	ended     error         // why the connector's goroutine ended; nil while it runs
@@ -212,6 +213,7 @@ func (c *connControl) setTaskProps(p []Props) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.taskProps = p
+	c.tasksRan = max(c.tasksRan, len(p))
 }
 
 // setStore makes store the herder's source offsets (a group opens them

@@ -204,7 +204,10 @@
 // transaction first. In a group no task fences or commits without its
 // lease, and the worker that runs a connector fences the tasks whose
 // configs change before it writes them (a generation fence), so work
-// moves between tasks only through committed offsets.
+// moves between tasks only through committed offsets. Before the offsets
+// API changes a stopped connector's offsets it fences the transactional ids
+// of all of its tasks, as Connect's zombie fencing does, and writes the
+// offsets in one transaction of task 0's id (rest_offsets_eos.go).
 //
 // # Errors
 //

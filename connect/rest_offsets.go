@@ -37,8 +37,12 @@ type storedOffset struct {
 }
 
 // readOffsets reads the connector's keys from its herder's offsets topic,
-// the last value of each.
-func (w *Worker) readOffsets(ctx context.Context, spec ConnectorSpec) ([]storedOffset, error) {
+// the last value of each, read_committed: what an aborted transaction
+// wrote is neither shown nor taken as an existing key. until says whether
+// the read waits for the transactions open in the topic (UntilWritten:
+// before a change in exactly-once mode, once the connector's own are
+// fenced, so that no value it committed last is missed).
+func (w *Worker) readOffsets(ctx context.Context, spec ConnectorSpec, until kread.Until) ([]storedOffset, error) {
 	topic := w.cfg.herder(spec.Source, spec.Target).OffsetsTopic
 	cc, ok := w.cfg.Clusters[spec.Target]
 	if !ok {
@@ -46,7 +50,7 @@ func (w *Worker) readOffsets(ctx context.Context, spec ConnectorSpec) ([]storedO
 	}
 	opts := append(append([]kgo.Opt(nil), cc.Opts...), cc.ConsumerOpts...)
 	byKey := make(map[string]*storedOffset)
-	err := kread.ReadToEnd(ctx, opts, topic, nil, func(r *kgo.Record) error {
+	err := kread.Read(ctx, opts, topic, nil, until, func(r *kgo.Record) error {
 		ns, fields, err := ParseOffsetKey(r.Key)
 		if err != nil || ns != spec.Name {
 			return nil // another connector's, or not Connect's format: Connect skips it too
@@ -58,6 +62,14 @@ func (w *Worker) readOffsets(ctx context.Context, spec ConnectorSpec) ([]storedO
 		return nil, nil
 	}
 	if err != nil {
+		if until == kread.UntilWritten && errors.Is(err, context.DeadlineExceeded) {
+			// The connector's own transactions are fenced: another
+			// producer's is still open (another connector's zombie),
+			// until it commits or the target aborts it.
+			return nil, fmt.Errorf("read source offsets of %s from %s on %s, waiting for the transactions open in it to end "+
+				"(another connector's task that froze holds one until its transaction.timeout.ms passes; retry then); no offsets were changed: %w",
+				spec.Name, topic, spec.Target, err)
+		}
 		return nil, fmt.Errorf("read source offsets of %s from %s on %s: %w", spec.Name, topic, spec.Target, err)
 	}
 	out := make([]storedOffset, 0, len(byKey))
@@ -76,7 +88,7 @@ func (w *Worker) ConnectorOffsets(ctx context.Context, name string) ([]Connector
 	if err != nil {
 		return nil, err
 	}
-	stored, err := w.readOffsets(ctx, h.spec)
+	stored, err := w.readOffsets(ctx, h.spec, kread.UntilStable)
 	if err != nil {
 		return nil, err
 	}
@@ -246,8 +258,10 @@ func (w *Worker) mustBeStopped(h *connControl) error {
 // connector to its Connect offsets topic, in the shape MM2's connector of
 // its class accepts, under the exact key bytes it reads (an existing key's
 // bytes, or the ones MM2 writes), and makes this worker's tasks start from
-// them when the connector is resumed. ErrBadRequest when the connector is
-// not stopped or an offset is wrong.
+// them when the connector is resumed. In exactly-once mode it first fences
+// the connector's zombie tasks and writes the offsets in a transaction
+// (rest_offsets_eos.go). ErrBadRequest when the connector is not stopped
+// or an offset is wrong.
 func (w *Worker) AlterConnectorOffsets(ctx context.Context, name string, offsets []ConnectorOffset) error {
 	h, err := w.connector(name)
 	if err != nil {
@@ -259,16 +273,14 @@ func (w *Worker) AlterConnectorOffsets(ctx context.Context, name string, offsets
 	if err := w.mustBeStopped(h); err != nil {
 		return err
 	}
-	stored, err := w.readOffsets(ctx, h.spec)
-	if err != nil {
-		return err
-	}
-	existing := make(map[string][]byte, len(stored))
-	for _, s := range stored {
-		existing[fieldsKey(s.fields)] = s.key
+	// The request is checked whole before anything is fenced or written.
+	type change struct {
+		p      map[string]any
+		fields []OffsetField
+		offset map[string]any
 	}
 	shape, mm2 := shapeOf(h.spec.Class)
-	var recs []*kgo.Record
+	changes := make([]change, 0, len(offsets))
 	for _, o := range offsets {
 		p, fields, err := requestPartition(o.Partition)
 		if err != nil {
@@ -282,27 +294,45 @@ func (w *Worker) AlterConnectorOffsets(ctx context.Context, name string, offsets
 		if err != nil {
 			return err
 		}
-		key, ok := existing[fieldsKey(fields)]
+		changes = append(changes, change{p, fields, o.Offset})
+	}
+	ow, until, err := w.prepareOffsetsChange(ctx, h)
+	if err != nil {
+		return err
+	}
+	stored, err := w.readOffsets(ctx, h.spec, until)
+	if err != nil {
+		return err
+	}
+	existing := make(map[string][]byte, len(stored))
+	for _, s := range stored {
+		existing[fieldsKey(s.fields)] = s.key
+	}
+	recs := make([]*kgo.Record, 0, len(changes))
+	for _, c := range changes {
+		key, ok := existing[fieldsKey(c.fields)]
 		switch {
 		case ok:
-		case mm2 && shape.validate(p, map[string]any{"offset": json.Number("0")}) == nil:
-			key = shape.canonical(h.spec.Name, p)
+		case mm2 && shape.validate(c.p, map[string]any{"offset": json.Number("0")}) == nil:
+			key = shape.canonical(h.spec.Name, c.p)
 		default:
-			key = OffsetKey(h.spec.Name, fields...)
+			key = OffsetKey(h.spec.Name, c.fields...)
 		}
 		rec := &kgo.Record{Key: key}
-		if o.Offset != nil {
-			n, _ := o.Offset["offset"].(json.Number).Int64()
+		if c.offset != nil {
+			n, _ := c.offset["offset"].(json.Number).Int64()
 			rec.Value = AppendOffsetValue(nil, n)
 		}
 		recs = append(recs, rec)
 	}
-	return w.writeOffsets(ctx, h, recs)
+	return w.writeOffsets(ctx, h, ow, recs)
 }
 
 // ResetConnectorOffsets deletes every source offset of a STOPPED connector
 // (tombstones in its Connect offsets topic): resumed, its tasks start as
-// if new (MM2: from the source's reset point).
+// if new (MM2: from the source's reset point). In exactly-once mode it
+// first fences the connector's zombie tasks and writes the tombstones in a
+// transaction.
 func (w *Worker) ResetConnectorOffsets(ctx context.Context, name string) error {
 	h, err := w.connector(name)
 	if err != nil {
@@ -311,7 +341,11 @@ func (w *Worker) ResetConnectorOffsets(ctx context.Context, name string) error {
 	if err := w.mustBeStopped(h); err != nil {
 		return err
 	}
-	stored, err := w.readOffsets(ctx, h.spec)
+	ow, until, err := w.prepareOffsetsChange(ctx, h)
+	if err != nil {
+		return err
+	}
+	stored, err := w.readOffsets(ctx, h.spec, until)
 	if err != nil {
 		return err
 	}
@@ -321,7 +355,27 @@ func (w *Worker) ResetConnectorOffsets(ctx context.Context, name string) error {
 			recs = append(recs, &kgo.Record{Key: s.key})
 		}
 	}
-	return w.writeOffsets(ctx, h, recs)
+	return w.writeOffsets(ctx, h, ow, recs)
+}
+
+// prepareOffsetsChange readies a change of h's offsets: in exactly-once
+// mode it fences the connector's zombie tasks and checks again that the
+// connector is stopped (as Connect does after its fencing, which took
+// time), and says to read the offsets topic waiting for open transactions
+// (none of the connector's is left open by then). An at-least-once
+// connector reads up to the last stable offset, as before.
+func (w *Worker) prepareOffsetsChange(ctx context.Context, h *connControl) (offsetsWriter, kread.Until, error) {
+	ow := w.offsetsWriterOf(h.spec)
+	if !ow.exactlyOnce() {
+		return ow, kread.UntilStable, nil
+	}
+	if err := w.fenceOffsetZombies(ctx, h, ow.groupID); err != nil {
+		return ow, 0, err
+	}
+	if err := w.mustBeStopped(h); err != nil {
+		return ow, 0, err
+	}
+	return ow, kread.UntilWritten, nil
 }
 
 // fieldsKey identifies a partition map whatever the order of its fields.
@@ -332,23 +386,40 @@ func fieldsKey(fields []OffsetField) string {
 	return string(b)
 }
 
-// writeOffsets produces recs to the connector's offsets topic, waits for
-// the target to acknowledge them, and applies them to the herder's source
-// offsets on this worker, which its tasks start from.
-func (w *Worker) writeOffsets(ctx context.Context, h *connControl, recs []*kgo.Record) error {
+// writeOffsets produces recs to the connector's offsets topic (in one
+// transaction in exactly-once mode), waits for the target to acknowledge
+// them, and applies them to the herder's source offsets on this worker,
+// which its tasks start from.
+func (w *Worker) writeOffsets(ctx context.Context, h *connControl, ow offsetsWriter, recs []*kgo.Record) error {
 	if len(recs) == 0 {
 		return nil
 	}
 	topic := w.cfg.herder(h.spec.Source, h.spec.Target).OffsetsTopic
-	cl, err := w.cfg.newClient(h.spec.Target, RoleProducer,
+	opts := []kgo.Opt{
 		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)), // Java's murmur2 key partitioning
-		kgo.DefaultProduceTopic(topic))
+		kgo.DefaultProduceTopic(topic),
+	}
+	var txnID string
+	if ow.exactlyOnce() {
+		// Task 0's producer, as Connect's (see offsetsTxnID).
+		txnID = offsetsTxnID(ow.groupID, h.spec.Name)
+		opts = append(append(append([]kgo.Opt(nil), h.spec.RecordProducer...), opts...), kgo.TransactionalID(txnID))
+	}
+	cl, err := w.cfg.newClient(h.spec.Target, RoleProducer, opts...)
 	if err != nil {
 		return err
 	}
 	defer cl.Close()
-	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
-		return fmt.Errorf("write source offsets of %s to %s on %s: %w", h.spec.Name, topic, h.spec.Target, err)
+	if ow.exactlyOnce() {
+		err = produceOffsetsTxn(ctx, cl, txnID, recs)
+	} else {
+		err = cl.ProduceSync(ctx, recs...).FirstErr()
+	}
+	if err != nil {
+		w.log.Error("changing source offsets on request failed", "connector", connectName(h.spec.Source, h.spec.Target, h.spec.Name),
+			"topic", topic, "transactional_id", txnID, "error", err)
+		return fmt.Errorf("Failed to modify offsets for source connector %s: write to %s on %s: %w",
+			connectName(h.spec.Source, h.spec.Target, h.spec.Name), topic, h.spec.Target, err)
 	}
 	h.mu.Lock()
 	store := h.store
@@ -359,7 +430,7 @@ func (w *Worker) writeOffsets(ctx context.Context, h *connControl, recs []*kgo.R
 		}
 	}
 	w.log.Info("source offsets changed on request", "connector", connectName(h.spec.Source, h.spec.Target, h.spec.Name),
-		"topic", topic, "partitions", len(recs))
+		"topic", topic, "partitions", len(recs), "transactional_id", txnID)
 	return nil
 }
 
