@@ -18,7 +18,9 @@ import (
 
 // This file serves Connect's offsets API (KIP-875) for a connector: its
 // source offsets as they are in the Connect offsets topic on the target,
-// and, for a STOPPED connector, changing or deleting them, as Connect does.
+// and, for a STOPPED connector, changing or deleting them, as Connect does
+// (in exactly-once mode after fencing its zombie tasks, in a transaction:
+// rest_offsets_eos.go).
 
 // ConnectorOffset is one source partition's offset: Connect's
 // ConnectorOffset. The partition holds strings and integers (int64); the
