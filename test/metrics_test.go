@@ -252,8 +252,10 @@ func TestMetrics_UnreachableSource(t *testing.T) {
 		t.Fatalf("task state with both clusters up = %s (%s), want RUNNING", st, msg)
 	}
 
-	src.stop()
+	// The cluster is away from the moment its stop begins: its listener
+	// closes first, and a request that fails then starts the clock.
 	stopped := time.Now()
+	src.stop()
 	waitFor(t, 30*time.Second, "the task UNREACHABLE", func() bool { st, _, _ := taskState(); return st == connect.StateUnreachable })
 	if d := time.Since(stopped); d < cfg.UnreachableAfter {
 		t.Errorf("UNREACHABLE %v after the cluster went away, before the %v threshold", d, cfg.UnreachableAfter)
