@@ -82,9 +82,9 @@ func (v OffsetValue) same(w OffsetValue) bool {
 const maxTried = 8
 
 // carryUncommitted returns what the run acknowledged and did not commit, or
-// nil; stop calls it, in a worker group, when the last commit failed, after
-// the producers closed and before the task's Stop.
-func (r *taskRunner) carryUncommitted() *carriedCommit {
+// nil; stop calls it, in a worker group, when the last commit failed (with
+// cause), after the producers closed and before the task's Stop.
+func (r *taskRunner) carryUncommitted(cause error) *carriedCommit {
 	// The closed producers fail what they held; wait (briefly) for their
 	// promises, so that every acknowledgement is counted.
 	for i := 0; i < 200 && r.buffered() > 0; i++ {
@@ -112,17 +112,19 @@ func (r *taskRunner) carryUncommitted() *carriedCommit {
 	if cc, ok := r.task.(CommitCarrier); ok {
 		recs, err := cc.Uncommitted()
 		if err != nil {
-			r.log.Warn("the task cannot say what its commit would write; what it copied since its last commit will be copied again",
-				"error", err, "partitions", len(c.offsets), "records", c.copied)
+			r.log.Warn("task stopped without committing what it copied, and cannot say what its commit would write: what it copied since its last commit will be copied again",
+				"cause", cause, "error", err, "partitions", len(c.offsets), "records", c.copied)
 			return nil
 		}
 		c.records = recs
 	} else if _, ok := r.task.(Committer); ok {
-		return nil // what its Commit writes cannot be carried
+		r.log.Warn("task stopped without committing what it copied, and what its commit writes cannot be kept: what it copied since its last commit will be copied again",
+			"cause", cause, "partitions", len(c.offsets), "records", c.copied)
+		return nil
 	}
-	r.log.Warn("task stopped without committing what it copied: this worker lost its lease on the task; "+
-		"it commits it should the task come back to this worker before another worker commits, else the task's next owner copies it again",
-		"partitions", len(c.offsets), "records", c.copied)
+	r.log.Warn("task stopped without committing what it copied; this worker commits it when the task runs here again, "+
+		"unless somebody else writes its offsets first (then the task's next run copies it again)",
+		"cause", cause, "partitions", len(c.offsets), "records", c.copied)
 	return c
 }
 

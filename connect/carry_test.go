@@ -28,8 +28,9 @@ import (
 //     that ran the task, or an operator who set its offsets), it goes on
 //     from that commit, never over it, whether it is before or past what
 //     the task had copied;
-//   - if the task cannot say what its commit writes, it copies the
-//     uncommitted records again, as without the carry.
+//   - if the task cannot say what its commit writes (CommitCarrier fails,
+//     or it has a Committer without it), it copies the uncommitted records
+//     again, as without the carry.
 func TestRunGroup_LostLeaseCarriesTheCommit(t *testing.T) {
 	if testing.Short() {
 		t.Skip("waits for a lease to end and the group to settle again")
@@ -42,13 +43,15 @@ func TestRunGroup_LostLeaseCarriesTheCommit(t *testing.T) {
 		// offsets 100 up to it if it is past 199.
 		foreign     int64
 		carrierErr  error
+		plain       bool    // the task has a Committer but no CommitCarrier
 		wantSources []int64 // the source offsets on the target, in order
 		wantCarried bool    // the task's carried records written
 	}{
-		{"nothing copied twice", -1, nil, seq(0, 300), true},
-		{"a commit meanwhile before what was copied wins", 149, nil, append(seq(0, 200), seq(150, 300)...), false},
-		{"a commit meanwhile past what was copied wins", 249, nil, append(append(seq(0, 200), seq(100, 250)...), seq(250, 300)...), false},
-		{"task cannot carry its commit", -1, errors.New("index entries unknown"), append(seq(0, 200), seq(100, 300)...), false},
+		{"nothing copied twice", -1, nil, false, seq(0, 300), true},
+		{"a commit meanwhile before what was copied wins", 149, nil, false, append(seq(0, 200), seq(150, 300)...), false},
+		{"a commit meanwhile past what was copied wins", 249, nil, false, append(append(seq(0, 200), seq(100, 250)...), seq(250, 300)...), false},
+		{"task cannot carry its commit", -1, errors.New("index entries unknown"), false, append(seq(0, 200), seq(100, 300)...), false},
+		{"task without CommitCarrier", -1, nil, true, append(seq(0, 200), seq(100, 300)...), false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
@@ -60,6 +63,7 @@ func TestRunGroup_LostLeaseCarriesTheCommit(t *testing.T) {
 			src := connecttest.NewSource()
 			tp := connecttest.Partition{Topic: "ta"}
 			conn := connecttest.NewConnector("a", src, []connecttest.Partition{tp})
+			conn.NoPause = c.plain
 			conn.Hooks.Uncommitted = func(task int) ([]*kgo.Record, error) {
 				if c.carrierErr != nil {
 					return nil, c.carrierErr

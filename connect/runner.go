@@ -429,7 +429,7 @@ func (r *taskRunner) stop(sctx context.Context) {
 		r.large.Close()
 	}
 	if last != nil && r.owns != nil {
-		r.carry = r.carryUncommitted()
+		r.carry = r.carryUncommitted(last)
 	}
 	errs = append(errs, r.task.Stop(sctx))
 	r.stopErr = errors.Join(errs...)
