@@ -98,7 +98,10 @@ type MirrorSourceTask struct {
 	// unflushed are the index entries handed to indexProd since the last
 	// Commit that made them durable (at-least-once mode): what Uncommitted
 	// gives the worker to write again if the task stops without its commit.
-	unflushed []offsets.IndexEntry
+	// Past maxUnflushed of them (commits failing for long) they are no
+	// longer kept, and overflowed says so.
+	unflushed  []offsets.IndexEntry
+	overflowed bool
 
 	// Exactly-once mode: indexProd is the runner's transactional producer
 	// (not the task's to close), and MM2 offset syncs to the source wait in
@@ -283,7 +286,7 @@ func (t *MirrorSourceTask) sendOffsets(ctx context.Context) error {
 		}
 		t.indexProd.Produce(bg, rec, t.onIndex)
 		if !t.txn {
-			t.unflushed = append(t.unflushed, e)
+			t.keepUnflushed(e)
 		}
 	}
 	if t.syncProd != nil {
@@ -347,6 +350,9 @@ func (t *MirrorSourceTask) syncRecord(s offsets.OffsetSync) (*kgo.Record, error)
 func (t *MirrorSourceTask) Uncommitted() ([]*kgo.Record, error) {
 	if t.txn || t.shifts == nil {
 		return nil, nil
+	}
+	if t.overflowed {
+		return nil, fmt.Errorf("more than %d offset index entries written since the last commit that succeeded: they are not kept", maxUnflushed)
 	}
 	t.shifts.Commit()
 	entries := t.shifts.TakeEntries(t.unflushed)
@@ -420,9 +426,25 @@ func (t *MirrorSourceTask) Commit(ctx context.Context) error {
 	if err := t.indexErr.Load(); err != nil {
 		return *err
 	}
-	t.unflushed = t.unflushed[:0]
+	t.unflushed, t.overflowed = t.unflushed[:0], false
 	return nil
 }
+
+// keepUnflushed keeps e for Uncommitted until the next Commit succeeds.
+func (t *MirrorSourceTask) keepUnflushed(e offsets.IndexEntry) {
+	switch {
+	case t.overflowed:
+	case len(t.unflushed) < maxUnflushed:
+		t.unflushed = append(t.unflushed, e)
+	default:
+		t.unflushed, t.overflowed = nil, true
+	}
+}
+
+// maxUnflushed bounds the index entries kept for Uncommitted between two
+// commits that succeed (a run's entries are few: one per gap or shift in
+// the source, and one extent per partition and commit).
+const maxUnflushed = 1 << 16
 
 // sourceLog is the task's state of one assigned source partition.
 type sourceLog struct {
