@@ -58,9 +58,12 @@
 // can come back to Owned under the same generation before it was released
 // (the leader kept it here after all): keep running it if it was not being
 // stopped yet; otherwise finish, Release, and the group gives it out
-// again. The leader assigns the units of its last SetUnits (Config.Units at
-// first): every worker must compute them from the flow file alone, so that
-// any of them can lead.
+// again. Err keeps the *LostError that fenced units until every one of
+// them is released, also once the member is back in the group: a runtime
+// that reads the assignment only then (Updates holds one signal) sees why
+// they stop. The leader assigns the units of its last SetUnits
+// (Config.Units at first): every worker must compute them from the flow
+// file alone, so that any of them can lead.
 //
 // # Fencing
 //

@@ -173,7 +173,10 @@ type Assignment struct {
 	// Err is nil while the member runs its units normally, a
 	// *ConfigMismatchError when its configuration is not the group's
 	// (it gets no units; see the package doc), or a *LostError while it
-	// is not a member (it rejoins by itself).
+	// is not a member (it rejoins by itself) and, once it is one again,
+	// until every unit the loss fenced was released: a runtime that
+	// reads the assignment only after the member rejoined still sees why
+	// its units are Fenced.
 	Err error
 }
 
@@ -249,6 +252,7 @@ type Member struct {
 	held       map[string]map[int32]bool // instances not released: unit -> generations
 	revokedAt  map[Ownership]time.Time   // when each revocation arrived, for logs
 	lost       *LostError                // not nil while not a member
+	lastLoss   *LostError                // the last loss: Err while units it fenced still run
 	mismatch   *ConfigMismatchError      // from the last assignment
 	view       Assignment                // the last assignment: generation, leader, members
 	plans      map[string]Plan           // the last plans, when leader
@@ -366,6 +370,8 @@ func (m *Member) Assignment() Assignment {
 	switch {
 	case m.lost != nil:
 		a.Err = m.lost
+	case len(a.Fenced) > 0 && m.lastLoss != nil:
+		a.Err = m.lastLoss
 	case m.mismatch != nil:
 		a.Err = m.mismatch
 	default:
@@ -543,6 +549,7 @@ func (m *Member) loseLocked(reason string) {
 	clear(m.owned)
 	m.established = false
 	m.lost = &LostError{Reason: reason, At: time.Now()}
+	m.lastLoss = m.lost
 	if !m.joining {
 		m.forceJoin = reason // else the rebalance under way gives units again
 	}

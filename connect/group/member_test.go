@@ -118,6 +118,14 @@ type workerOpt func(*Config)
 
 func (e *env) start(id, hash string, units []string, opts ...workerOpt) *worker {
 	e.t.Helper()
+	w := e.build(id, hash, units, opts...)
+	w.run()
+	return w
+}
+
+// build makes a worker and its Member without running them: run does.
+func (e *env) build(id, hash string, units []string, opts ...workerOpt) *worker {
+	e.t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(e.c.ListenAddrs()...), kgo.Dialer(e.vnet.DialContext), kgo.ClientID(id))
 	if err != nil {
 		e.t.Fatal(err)
@@ -137,14 +145,21 @@ func (e *env) start(id, hash string, units []string, opts ...workerOpt) *worker 
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	w := &worker{t: e.t, id: id, m: m, cl: cl, cancel: cancel, done: make(chan error, 1), rtDone: make(chan struct{}),
+	w := &worker{t: e.t, id: id, m: m, cl: cl, done: make(chan error, 1), rtDone: make(chan struct{}),
 		stopping: map[Ownership]bool{}, commitOK: map[Ownership]bool{}, generation: map[string][]int32{},
 		startedAt: map[Ownership]time.Time{}}
-	go func() { w.done <- m.Run(ctx) }()
-	go w.runtime(ctx)
 	e.workers = append(e.workers, w)
 	return w
+}
+
+// run runs the worker's Member and its stand-in runtime.
+func (w *worker) run() {
+	ctx, cancel := context.WithCancel(context.Background())
+	w.mu.Lock()
+	w.cancel = cancel
+	w.mu.Unlock()
+	go func() { w.done <- w.m.Run(ctx) }()
+	go w.runtime(ctx)
 }
 
 // runtime reconciles what the worker runs with its assignment.
@@ -219,8 +234,13 @@ func (w *worker) stop() {
 		return
 	}
 	w.stopped = true
+	cancel := w.cancel
 	w.mu.Unlock()
-	w.cancel()
+	if cancel == nil { // built, never run
+		w.cl.Close()
+		return
+	}
+	cancel()
 	<-w.rtDone
 	select {
 	case err := <-w.done:
@@ -632,7 +652,10 @@ func TestNewMember_Validates(t *testing.T) {
 
 // TestMember_HeartbeatsDropped: a worker whose heartbeats are dropped (and
 // only those) stops owning its units when its lease ends, reports it at
-// once, and rejoins; at no instant do two workers own a unit.
+// once, and rejoins; at no instant do two workers own a unit. Its JoinGroup
+// gets through, and the rebalance it completes gives back none of the units
+// it ran: they stay fenced, and the loss reported, until its runtime
+// released them; they come back under a later generation.
 func TestMember_HeartbeatsDropped(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := newEnv(t)
@@ -643,6 +666,13 @@ func TestMember_HeartbeatsDropped(t *testing.T) {
 		stop := watchOwnership(t, w1, w2)
 		defer stop()
 		victim := w1
+		// Its runtime stops fenced units only when told (releaseAll), so
+		// that the loss stays in view until the test looked at it.
+		victim.mu.Lock()
+		victim.hold = true
+		victim.mu.Unlock()
+		ran := victim.m.Assignment().Owned
+		rebalances := victim.m.Rebalances().Completed
 		id := victim.m.Assignment().MemberID
 		var mu sync.Mutex
 		var lastOK time.Time
@@ -662,24 +692,48 @@ func TestMember_HeartbeatsDropped(t *testing.T) {
 		// The victim's last acknowledged heartbeat was at most one
 		// interval ago.
 		lastOK = time.Now().Add(-DefaultHeartbeatInterval)
-		var lostAt time.Time
-		waitUntil(t, "the victim reports its lease ended", func() bool {
-			var le *LostError
-			if errors.As(victim.m.Assignment().Err, &le) {
-				lostAt = le.At
-				return true
-			}
-			return false
-		})
-		if lease := DefaultSessionTimeout - DefaultFenceMargin; lostAt.After(lastOK.Add(lease + DefaultHeartbeatInterval)) {
-			t.Errorf("lease ended %v after the last acknowledged heartbeat could have been sent; want at most %v", lostAt.Sub(lastOK), lease+DefaultHeartbeatInterval)
+		var lost *LostError
+		waitUntil(t, "the victim reports its lease ended", func() bool { return errors.As(victim.m.Assignment().Err, &lost) })
+		if lease := DefaultSessionTimeout - DefaultFenceMargin; lost.At.After(lastOK.Add(lease + DefaultHeartbeatInterval)) {
+			t.Errorf("lease ended %v after the last acknowledged heartbeat could have been sent; want at most %v", lost.At.Sub(lastOK), lease+DefaultHeartbeatInterval)
 		}
+		for _, o := range ran {
+			if _, ok := victim.m.Owns(o.Unit, o.Generation); ok {
+				t.Errorf("the victim still owns %v after its lease ended", o)
+			}
+		}
+
+		// Its JoinGroup is answered (only heartbeats are dropped): the
+		// rebalance it completes gives back none of the units it ran,
+		// and says why they stop.
+		waitUntil(t, "the victim rejoined", func() bool { return victim.m.Rebalances().Completed > rebalances })
+		a := victim.m.Assignment()
+		if !slices.Equal(a.Fenced, ran) {
+			t.Errorf("after rejoining, the victim's fenced units are %v, want the %v it ran", a.Fenced, ran)
+		}
+		if le := (*LostError)(nil); !errors.As(a.Err, &le) || le != lost {
+			t.Errorf("after rejoining with fenced units, Err = %v, want the loss %v", a.Err, lost)
+		}
+		for _, o := range ran {
+			if _, ok := victim.m.Owns(o.Unit, o.Generation); ok || slices.Contains(a.Owned, o) {
+				t.Errorf("the victim owns %v again, under the generation its lease ended in", o)
+			}
+		}
+
 		mu.Lock()
 		dropping = false
 		mu.Unlock()
+		victim.releaseAll()
 		waitUntil(t, "two units each again", func() bool {
 			return sameInts(counts(w1, w2), 2, 2) && victim.m.Assignment().Err == nil
 		})
+		for _, o := range victim.m.Assignment().Owned {
+			for _, r := range ran {
+				if o.Unit == r.Unit && o.Generation <= r.Generation {
+					t.Errorf("the victim runs %s under generation %d again, not a later one than %d", o.Unit, o.Generation, r.Generation)
+				}
+			}
+		}
 	})
 }
 
@@ -880,10 +934,11 @@ func TestMember_RebalanceStats(t *testing.T) {
 			return slices.Clone(took[id])
 		}
 		units := tasks("S", 4)
-		w1 := e.start("w1", "h1", units, record("w1"))
-		if st := w1.m.Rebalances(); st.Completed != 0 || st.Generation != -1 || !st.LastCompleted.IsZero() {
+		w1 := e.build("w1", "h1", units, record("w1"))
+		if st := w1.m.Rebalances(); st.Rebalancing || st.Completed != 0 || st.Generation != -1 || !st.LastCompleted.IsZero() {
 			t.Fatalf("before the first assignment: %+v, want none completed, generation -1", st)
 		}
+		w1.run()
 		waitUntil(t, "w1 owns every unit", func() bool { return sameInts(counts(w1), 4) })
 		first := w1.m.Rebalances()
 		if first.Rebalancing || first.Completed != 1 || first.Generation < 1 || first.LastCompleted.IsZero() {
