@@ -19,7 +19,7 @@ import (
 // fakeView is a GroupView a test sets: who is in the group, who leads, who
 // runs each unit.
 type fakeView struct {
-	mu      sync.Mutex // guards owners
+	mu      sync.Mutex // guards owners and err
 	self    connect.GroupMember
 	members []connect.GroupMember
 	leader  connect.GroupMember
@@ -30,7 +30,18 @@ type fakeView struct {
 func (v *fakeView) Self() connect.GroupMember           { return v.self }
 func (v *fakeView) Members() []connect.GroupMember      { return v.members }
 func (v *fakeView) Leader() (connect.GroupMember, bool) { return v.leader, v.leader.WorkerID != "" }
-func (v *fakeView) Err() error                          { return v.err }
+
+func (v *fakeView) Err() error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.err
+}
+
+func (v *fakeView) setErr(err error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.err = err
+}
 func (v *fakeView) OwnerOf(unit string) (connect.GroupMember, bool) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
@@ -201,6 +212,16 @@ func TestHealth_Group(t *testing.T) {
 	connect.SetGroupView(w, view)
 	connecttest.Run(t, w, mine.Spec(), theirs.Spec())
 	connecttest.WaitFor(t, 20*time.Second, "healthy", func() bool { return w.Health().Healthy() })
+	// theirs runs here too (the view only says who owns it); its start
+	// failed at least once before this worker is told it owns it.
+	connecttest.WaitFor(t, 20*time.Second, "theirs failed to start", func() bool {
+		for _, cs := range w.Status() {
+			if cs.Name == "theirs" {
+				return cs.State == connect.StateUnassigned && strings.Contains(cs.Error, "not here")
+			}
+		}
+		return false
+	})
 
 	view.mu.Lock()
 	view.owners["source->target/theirs"] = "w1" // now it is this worker's, and it cannot start
@@ -212,11 +233,11 @@ func TestHealth_Group(t *testing.T) {
 	view.owners["source->target/theirs"] = "w2"
 	view.mu.Unlock()
 
-	view.err = &group.LostError{Reason: "session timed out"}
+	view.setErr(&group.LostError{Reason: "session timed out"})
 	if h := w.Health(); h.Status != "unhealthy" || !strings.Contains(h.Message, "session timed out") {
 		t.Errorf("health = %+v, want unhealthy, saying why", h)
 	}
-	view.err = &group.ConfigMismatchError{Worker: group.Worker{ID: "w1"}, Leader: group.Peer{Worker: group.Worker{ID: "w2"}}}
+	view.setErr(&group.ConfigMismatchError{Worker: group.Worker{ID: "w1"}, Leader: group.Peer{Worker: group.Worker{ID: "w2"}}})
 	if h := w.Health(); !h.Healthy() || !strings.Contains(h.Message, "waits for the group") {
 		t.Errorf("health = %+v, want healthy, saying it waits", h)
 	}
