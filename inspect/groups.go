@@ -114,7 +114,7 @@ func (in *Inspector) applyCheckpoint(r *kgo.Record) {
 // groupStatus reads the flow's groups: their committed offsets on both
 // sides (one OffsetFetch per coordinator and side), their checkpoints and
 // the offset index (both tailed since the last call).
-func (in *Inspector) groupStatus(ctx context.Context, opts StatusOptions, now time.Time, tgtEnds map[tp]int64) ([]GroupStatus, error) {
+func (in *Inspector) groupStatus(ctx context.Context, opts StatusOptions, now time.Time) ([]GroupStatus, error) {
 	fl := in.flow
 	listed, err := in.srcAdm.ListGroups(ctx)
 	if err != nil {
@@ -143,6 +143,10 @@ func (in *Inspector) groupStatus(ctx context.Context, opts StatusOptions, now ti
 	}
 	srcOffs := in.srcAdm.FetchManyOffsets(ctx, groups...)
 	tgtOffs := in.tgtAdm.FetchManyOffsets(ctx, groups...)
+	tgtEnds, err := in.groupTargetEnds(ctx, opts, srcOffs)
+	if err != nil {
+		return nil, err
+	}
 	ix := in.index.Index()
 	for _, g := range groups {
 		gs := GroupStatus{Group: g, CheckpointAgeSeconds: -1, LagOnTarget: -1, Partitions: []GroupPartition{}}
@@ -174,6 +178,43 @@ func (in *Inspector) groupStatus(ctx context.Context, opts StatusOptions, now ti
 		summarizeGroup(&gs, now)
 		out = append(out, gs)
 	}
+	return out, nil
+}
+
+// groupTargetEnds reads the end offsets of the target partitions the
+// groups committed to on the source (-1 for none there). They are read
+// after the groups' offsets on the target, so that a lag counts from an end
+// at least as new as the offset it is measured from: the ends of the
+// partitions' listing, read before, may predate the copy and the group
+// offset sync that the offsets already show.
+func (in *Inspector) groupTargetEnds(ctx context.Context, opts StatusOptions, srcOffs kadm.FetchOffsetsResponses) (map[tp]int64, error) {
+	fl := in.flow
+	seen := map[string]bool{}
+	var remote []string
+	for _, r := range srcOffs {
+		r.Fetched.Each(func(o kadm.OffsetResponse) {
+			if o.Err != nil || o.At < 0 || !fl.Topics.ShouldReplicateTopic(o.Topic) || !matches(opts.Topics, o.Topic) {
+				return
+			}
+			if t := fl.RemoteTopic(o.Topic); !seen[t] {
+				seen[t] = true
+				remote = append(remote, t)
+			}
+		})
+	}
+	out := make(map[tp]int64)
+	if len(remote) == 0 {
+		return out, nil
+	}
+	ends, err := in.tgtAdm.ListEndOffsets(ctx, remote...)
+	if err != nil {
+		return nil, fmt.Errorf("list end offsets on %s: %w", fl.Target, err)
+	}
+	ends.Each(func(o kadm.ListedOffset) {
+		if o.Err == nil {
+			out[tp{o.Topic, o.Partition}] = o.Offset
+		}
+	})
 	return out, nil
 }
 

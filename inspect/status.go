@@ -201,11 +201,7 @@ func (in *Inspector) Status(ctx context.Context, opts StatusOptions) (*FlowStatu
 	worker := in.applyWorker(st, opts.Worker)
 	in.setStates(st, worker, now)
 	if !opts.NoGroups {
-		tgtEnds := make(map[tp]int64, len(st.Partitions))
-		for _, p := range st.Partitions {
-			tgtEnds[tp{p.TargetTopic, p.Partition}] = p.TargetEnd
-		}
-		if st.Groups, err = in.groupStatus(ctx, opts, now, tgtEnds); err != nil {
+		if st.Groups, err = in.groupStatus(ctx, opts, now); err != nil {
 			return nil, err
 		}
 	}

@@ -3,11 +3,13 @@ package inspect_test
 import (
 	"context"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/mm2go/mm2go/inspect"
 )
@@ -237,5 +239,58 @@ func TestStatus_GroupSynced(t *testing.T) {
 	})
 	if p := g.Partitions[0]; p.TargetOffset != 9 || p.TranslatedOffset != 9 || p.Checkpoint.DownstreamOffset != 9 || g.LagOnTarget != 1 || g.RPO != (inspect.RPO{}) {
 		t.Fatalf("synced again: %+v %+v", g, p)
+	}
+}
+
+// TestStatus_GroupLagFromEndReadAfterOffsets: a group's lag on the target
+// counts from an end read after its offsets there. Records copied and the
+// group's offset synced after the partitions were listed, but before the
+// group's offsets were read, once showed the group past the target's end
+// (lag 0).
+func TestStatus_GroupLagFromEndReadAfterOffsets(t *testing.T) {
+	e := newEnv(t, "", "")
+	e.createTopic(t, "orders", 1)
+	ctx := context.Background()
+	commit := func(adm *kadm.Client, topic string, at int64) {
+		t.Helper()
+		var os kadm.Offsets
+		os.Add(kadm.Offset{Topic: topic, Partition: 0, At: at, LeaderEpoch: -1})
+		if err := adm.CommitAllOffsets(ctx, "billing", os); err != nil {
+			t.Fatal(err)
+		}
+	}
+	produce(t, e.client(t, e.a), "orders", 0, 10, time.Now(), "x")
+	commit(kadm.NewClient(e.client(t, e.a)), "orders", 7)
+	admB := kadm.NewClient(e.client(t, e.b))
+	if _, err := admB.CreateTopic(ctx, 1, 1, nil, "a.orders"); err != nil {
+		t.Fatal(err)
+	}
+	tcl := e.client(t, e.b)
+	produce(t, tcl, "a.orders", 0, 5, time.Now(), "x")
+	commit(admB, "a.orders", 5)
+
+	// When the inspector asks b for the group's offsets, five more records
+	// have landed and the group moved to 8 there.
+	var once sync.Once
+	e.b.ControlKey(int16(kmsg.OffsetFetch), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		e.b.KeepControl()
+		once.Do(func() {
+			e.b.SleepControl(func() {
+				produce(t, tcl, "a.orders", 0, 5, time.Now(), "y")
+				commit(admB, "a.orders", 8)
+			})
+		})
+		return nil, nil, false
+	})
+	st, err := e.inspector(t).Status(ctx, inspect.StatusOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Groups) != 1 || len(st.Groups[0].Partitions) != 1 {
+		t.Fatalf("groups: %+v", st.Groups)
+	}
+	g := st.Groups[0]
+	if p := g.Partitions[0]; p.TargetOffset != 8 || p.LagOnTarget != 2 || g.LagOnTarget != 2 {
+		t.Fatalf("the group at 8 on a target partition ending at 10: %+v %+v", g, p)
 	}
 }
