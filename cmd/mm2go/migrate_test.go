@@ -360,33 +360,38 @@ func startGroupReader(t *testing.T, c *kfake.Cluster, group, topic string) *grou
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &groupReader{stop: cancel, done: make(chan error, 1)}
 	go func() {
-		defer cl.Close() // leaves the group
-		for {
-			fs := cl.PollFetches(ctx)
-			if ctx.Err() != nil {
-				r.done <- nil
-				return
-			}
-			recs := fs.Records()
-			if len(recs) == 0 {
-				continue
-			}
-			r.mu.Lock()
-			for _, rec := range recs {
-				r.read = append(r.read, string(rec.Key))
-			}
-			r.mu.Unlock()
-			cctx, ccancel := context.WithTimeout(context.Background(), 10*time.Second)
-			err := cl.CommitRecords(cctx, recs...)
-			ccancel()
-			if err != nil {
-				r.done <- fmt.Errorf("commit: %w", err)
-				return
-			}
-		}
+		err := r.consume(ctx, cl)
+		// Done only once it left the group: a cut-over run right after
+		// finish must find the group without members.
+		cl.Close()
+		r.done <- err
 	}()
 	t.Cleanup(func() { r.finish() })
 	return r
+}
+
+func (r *groupReader) consume(ctx context.Context, cl *kgo.Client) error {
+	for {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		recs := fs.Records()
+		if len(recs) == 0 {
+			continue
+		}
+		r.mu.Lock()
+		for _, rec := range recs {
+			r.read = append(r.read, string(rec.Key))
+		}
+		r.mu.Unlock()
+		cctx, ccancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err := cl.CommitRecords(cctx, recs...)
+		ccancel()
+		if err != nil {
+			return fmt.Errorf("commit: %w", err)
+		}
+	}
 }
 
 func (r *groupReader) count() int {
