@@ -542,6 +542,13 @@ func onlyMarkers(ctx context.Context, opts []kgo.Opt, topic string, partition in
 	if from >= to {
 		return true, nil
 	}
+	// No client for a request already given up: besides the dial, a
+	// kgo direct consumer closed before its first metadata update
+	// assigned its partition races that assignment's fetch (franz-go
+	// v1.22.3: Close reads the fetch session the new fetch loop writes).
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
 	cl, err := kgo.NewClient(append(slices.Clone(opts),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {partition: kgo.NewOffset().At(from)}}),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), // from was deleted: what is left
