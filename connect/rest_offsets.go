@@ -298,11 +298,7 @@ func (w *Worker) AlterConnectorOffsets(ctx context.Context, name string, offsets
 		}
 		changes = append(changes, change{p, fields, o.Offset})
 	}
-	ow, until, err := w.prepareOffsetsChange(ctx, h)
-	if err != nil {
-		return err
-	}
-	stored, err := w.readOffsets(ctx, h.spec, until)
+	ow, stored, err := w.prepareOffsetsChange(ctx, h)
 	if err != nil {
 		return err
 	}
@@ -343,11 +339,7 @@ func (w *Worker) ResetConnectorOffsets(ctx context.Context, name string) error {
 	if err := w.mustBeStopped(h); err != nil {
 		return err
 	}
-	ow, until, err := w.prepareOffsetsChange(ctx, h)
-	if err != nil {
-		return err
-	}
-	stored, err := w.readOffsets(ctx, h.spec, until)
+	ow, stored, err := w.prepareOffsetsChange(ctx, h)
 	if err != nil {
 		return err
 	}
@@ -360,24 +352,26 @@ func (w *Worker) ResetConnectorOffsets(ctx context.Context, name string) error {
 	return w.writeOffsets(ctx, h, ow, recs)
 }
 
-// prepareOffsetsChange readies a change of h's offsets: in exactly-once
-// mode it fences the connector's zombie tasks and checks again that the
-// connector is stopped (as Connect does after its fencing, which took
-// time), and says to read the offsets topic waiting for open transactions
-// (none of the connector's is left open by then). An at-least-once
-// connector reads up to the last stable offset, as before.
-func (w *Worker) prepareOffsetsChange(ctx context.Context, h *connControl) (offsetsWriter, kread.Until, error) {
+// prepareOffsetsChange readies a change of h's offsets and returns what
+// is stored now: in exactly-once mode it fences the connector's zombie
+// tasks, checks again that the connector is stopped (as Connect does after
+// its fencing, which took time), and reads the offsets topic waiting for
+// open transactions (none of the connector's is left open by then). An
+// at-least-once connector reads up to the last stable offset, as before.
+func (w *Worker) prepareOffsetsChange(ctx context.Context, h *connControl) (offsetsWriter, []storedOffset, error) {
 	ow := w.offsetsWriterOf(h.spec)
-	if !ow.exactlyOnce() {
-		return ow, kread.UntilStable, nil
+	until := kread.UntilStable
+	if ow.exactlyOnce() {
+		if err := w.fenceOffsetZombies(ctx, h, ow.groupID); err != nil {
+			return ow, nil, err
+		}
+		if err := w.mustBeStopped(h); err != nil {
+			return ow, nil, err
+		}
+		until = kread.UntilWritten
 	}
-	if err := w.fenceOffsetZombies(ctx, h, ow.groupID); err != nil {
-		return ow, 0, err
-	}
-	if err := w.mustBeStopped(h); err != nil {
-		return ow, 0, err
-	}
-	return ow, kread.UntilWritten, nil
+	stored, err := w.readOffsets(ctx, h.spec, until)
+	return ow, stored, err
 }
 
 // fieldsKey identifies a partition map whatever the order of its fields.
