@@ -91,14 +91,8 @@ func (r *taskRunner) carryUncommitted(cause error) *carriedCommit {
 		time.Sleep(5 * time.Millisecond)
 	}
 	c := &carriedCommit{}
-	for _, sp := range r.tc.parts.snapshot() {
-		if sp.key == nil {
-			continue
-		}
-		e, ok := sp.toCommit()
-		if !ok {
-			continue
-		}
+	for _, e := range r.toCommit(nil) {
+		sp := e.sp
 		sp.mu.Lock()
 		committed := sp.committed
 		sp.mu.Unlock()

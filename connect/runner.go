@@ -639,16 +639,8 @@ func (r *taskRunner) commit(ctx context.Context) (err error) {
 		ctx, cancel = context.WithDeadline(ctx, until)
 		defer cancel()
 	}
-	r.entries = r.entries[:0]
 	r.tc.parts.changed.Store(false)
-	for _, sp := range r.tc.parts.snapshot() {
-		if sp.key == nil {
-			continue
-		}
-		if e, ok := sp.toCommit(); ok {
-			r.entries = append(r.entries, e)
-		}
-	}
+	r.entries = r.toCommit(r.entries[:0])
 	// The task makes its own records durable first (offset syncs, the
 	// translation index), so that committed source offsets never get ahead
 	// of what the task wrote about the records before them.
@@ -672,6 +664,20 @@ func (r *taskRunner) commit(ctx context.Context) (err error) {
 		r.log.Debug("committed source offsets", "partitions", len(r.entries))
 	}
 	return nil
+}
+
+// toCommit appends to dst the offsets of the task's partitions that
+// changed since their last commit.
+func (r *taskRunner) toCommit(dst []commitEntry) []commitEntry {
+	for _, sp := range r.tc.parts.snapshot() {
+		if sp.key == nil {
+			continue
+		}
+		if e, ok := sp.toCommit(); ok {
+			dst = append(dst, e)
+		}
+	}
+	return dst
 }
 
 func propsEqual(a, b Props) bool { return maps.Equal(a, b) }

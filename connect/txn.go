@@ -381,16 +381,8 @@ func (r *taskRunner) finishTxn(ctx context.Context) (cause error, stopped bool) 
 			return fmt.Errorf("commit the transaction of task %s: %w", r.name(), errNotOwner), false
 		}
 	}
-	r.entries = r.entries[:0]
 	r.tc.parts.changed.Store(false)
-	for _, sp := range r.tc.parts.snapshot() {
-		if sp.key == nil {
-			continue
-		}
-		if e, ok := sp.toCommit(); ok {
-			r.entries = append(r.entries, e)
-		}
-	}
+	r.entries = r.toCommit(r.entries[:0])
 	if c, ok := r.task.(Committer); ok {
 		if err := c.Commit(ctx); err != nil {
 			if ctx.Err() != nil {
